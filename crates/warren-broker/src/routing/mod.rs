@@ -1,0 +1,1 @@
+//! placeholder (routing helper fills this in)
