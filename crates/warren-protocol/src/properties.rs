@@ -176,6 +176,10 @@ impl BasicProperties {
     }
 }
 
+/// Bytes of a content header payload before the property flags: class id (2), weight (2)
+/// and body size (8).
+pub const CONTENT_HEADER_FIXED_SIZE: usize = 12;
+
 /// A decoded content header frame payload.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContentHeader {
