@@ -1,1 +1,466 @@
-//! placeholder (routing helper fills this in)
+//! Exchange routing tables: which queues and exchanges a message published to an
+//! exchange goes to.
+//!
+//! Each exchange owns one [`RoutingTable`], chosen by its [`ExchangeKind`]:
+//!
+//! * [`DirectTable`]: exact routing-key match, one hash lookup per message;
+//! * [`FanoutTable`]: every bound destination, whatever the routing key;
+//! * [`TopicTable`]: a trie over `.`-separated words with `*` and `#` wildcards;
+//! * [`HeadersTable`]: RabbitMQ's headers exchange, matching message headers against
+//!   binding arguments (`x-match` = `all`, `any`, `all-with-x`, `any-with-x`).
+//!
+//! A binding is identified, as in RabbitMQ, by its destination, its routing (binding)
+//! key and its arguments compared as a map (entry order does not matter). Binding the
+//! same triple twice is a no-op; the same destination may be bound several times with
+//! different keys or arguments, in which case [`RoutingTable::route`] may report it
+//! more than once: callers deduplicate.
+
+mod direct;
+mod fanout;
+mod headers;
+mod index;
+mod topic;
+
+use std::fmt;
+use std::sync::Arc;
+
+use warren_protocol::{FieldTable, FieldValue};
+
+pub use direct::DirectTable;
+pub use fanout::FanoutTable;
+pub use headers::{validate_headers_binding, HeadersTable};
+pub use topic::TopicTable;
+
+/// Where a binding delivers: a queue or another exchange (exchange-to-exchange binding).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Destination {
+    /// A queue, by name.
+    Queue(Arc<str>),
+    /// An exchange, by name.
+    Exchange(Arc<str>),
+}
+
+impl Destination {
+    /// The queue or exchange name.
+    pub fn name(&self) -> &str {
+        match self {
+            Destination::Queue(name) | Destination::Exchange(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Destination::Queue(name) => write!(f, "queue '{name}'"),
+            Destination::Exchange(name) => write!(f, "exchange '{name}'"),
+        }
+    }
+}
+
+/// One binding of an exchange to a destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The bound queue or exchange.
+    pub destination: Destination,
+    /// The binding key (a pattern for topic exchanges, ignored by fanout and headers).
+    pub routing_key: Arc<str>,
+    /// The binding arguments (the match specification for headers exchanges).
+    pub arguments: FieldTable,
+}
+
+impl Binding {
+    /// A binding from its three parts.
+    pub fn new(
+        destination: Destination,
+        routing_key: impl Into<Arc<str>>,
+        arguments: FieldTable,
+    ) -> Self {
+        Binding {
+            destination,
+            routing_key: routing_key.into(),
+            arguments,
+        }
+    }
+}
+
+/// The routing algorithm of an exchange type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExchangeKind {
+    /// `direct`: exact routing-key match.
+    Direct,
+    /// `fanout`: every binding.
+    Fanout,
+    /// `topic`: `.`-separated words with `*` (one word) and `#` (zero or more words).
+    Topic,
+    /// `headers`: message headers against binding arguments.
+    Headers,
+}
+
+impl ExchangeKind {
+    /// The kind named by an `exchange.declare` type string, if it is one of the four
+    /// built-in types.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "direct" => Some(ExchangeKind::Direct),
+            "fanout" => Some(ExchangeKind::Fanout),
+            "topic" => Some(ExchangeKind::Topic),
+            "headers" => Some(ExchangeKind::Headers),
+            _ => None,
+        }
+    }
+
+    /// The type string, as used in `exchange.declare`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeKind::Direct => "direct",
+            ExchangeKind::Fanout => "fanout",
+            ExchangeKind::Topic => "topic",
+            ExchangeKind::Headers => "headers",
+        }
+    }
+}
+
+impl fmt::Display for ExchangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The bindings of one exchange, organised for its routing algorithm.
+#[derive(Debug)]
+pub enum RoutingTable {
+    /// A direct exchange's table.
+    Direct(DirectTable),
+    /// A fanout exchange's table.
+    Fanout(FanoutTable),
+    /// A topic exchange's table.
+    Topic(TopicTable),
+    /// A headers exchange's table.
+    Headers(HeadersTable),
+}
+
+/// Forwards a method call to whichever table `self` holds.
+macro_rules! dispatch {
+    ($self:expr, $table:ident => $call:expr) => {
+        match $self {
+            RoutingTable::Direct($table) => $call,
+            RoutingTable::Fanout($table) => $call,
+            RoutingTable::Topic($table) => $call,
+            RoutingTable::Headers($table) => $call,
+        }
+    };
+}
+
+impl RoutingTable {
+    /// An empty table for an exchange of `kind`.
+    pub fn new(kind: ExchangeKind) -> Self {
+        match kind {
+            ExchangeKind::Direct => RoutingTable::Direct(DirectTable::default()),
+            ExchangeKind::Fanout => RoutingTable::Fanout(FanoutTable::default()),
+            ExchangeKind::Topic => RoutingTable::Topic(TopicTable::default()),
+            ExchangeKind::Headers => RoutingTable::Headers(HeadersTable::default()),
+        }
+    }
+
+    /// The exchange kind this table routes for.
+    pub fn kind(&self) -> ExchangeKind {
+        match self {
+            RoutingTable::Direct(_) => ExchangeKind::Direct,
+            RoutingTable::Fanout(_) => ExchangeKind::Fanout,
+            RoutingTable::Topic(_) => ExchangeKind::Topic,
+            RoutingTable::Headers(_) => ExchangeKind::Headers,
+        }
+    }
+
+    /// Adds a binding. Returns `true` if it is new, `false` if an identical binding
+    /// (same destination, routing key, and arguments as a map) already existed, in
+    /// which case nothing changes.
+    ///
+    /// Headers bindings are not validated here: call [`validate_headers_binding`] first.
+    pub fn bind(&mut self, binding: Binding) -> bool {
+        dispatch!(self, t => t.bind(binding))
+    }
+
+    /// Removes the binding identified by `destination`, `routing_key` and `arguments`
+    /// (compared as a map). Returns `true` if it existed.
+    pub fn unbind(
+        &mut self,
+        destination: &Destination,
+        routing_key: &str,
+        arguments: &FieldTable,
+    ) -> bool {
+        dispatch!(self, t => t.unbind(destination, routing_key, arguments))
+    }
+
+    /// Removes every binding to `destination` (for a deleted queue or exchange) and
+    /// returns how many there were.
+    pub fn remove_destination(&mut self, destination: &Destination) -> usize {
+        dispatch!(self, t => t.remove_destination(destination))
+    }
+
+    /// Appends to `out` the destinations a message with `routing_key` and `headers`
+    /// (`None` is treated as an empty table) is routed to.
+    ///
+    /// A destination bound several times (with different keys or arguments) may be
+    /// appended once per matching binding, and `out` is not cleared first: callers
+    /// deduplicate (for example with `sort` + `dedup`).
+    pub fn route(
+        &self,
+        routing_key: &str,
+        headers: Option<&FieldTable>,
+        out: &mut Vec<Destination>,
+    ) {
+        match self {
+            RoutingTable::Direct(t) => t.route(routing_key, out),
+            RoutingTable::Fanout(t) => t.route(out),
+            RoutingTable::Topic(t) => t.route(routing_key, out),
+            RoutingTable::Headers(t) => t.route(headers, out),
+        }
+    }
+
+    /// Every binding, sorted by destination then routing key.
+    pub fn bindings(&self) -> Vec<Binding> {
+        dispatch!(self, t => t.bindings())
+    }
+
+    /// Number of bindings.
+    pub fn len(&self) -> usize {
+        dispatch!(self, t => t.len())
+    }
+
+    /// Whether the table has no bindings.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether at least one binding delivers to `destination`.
+    pub fn has_destination(&self, destination: &Destination) -> bool {
+        dispatch!(self, t => t.has_destination(destination))
+    }
+}
+
+/// Whether two argument tables identify the same binding: same keys with identical
+/// values, in any order at the top level (RabbitMQ sorts binding arguments by key but
+/// compares nested tables as written). Floats compare by bit pattern so that every
+/// table, even one holding a NaN, is identical to itself.
+pub(crate) fn same_arguments(a: &FieldTable, b: &FieldTable) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .all(|(k, v)| b.get(k).is_some_and(|w| identical(v, w)))
+        && b.iter()
+            .all(|(k, v)| a.get(k).is_some_and(|w| identical(v, w)))
+}
+
+/// Exact (type and value) equality of two field values; floats by bit pattern, nested
+/// tables in order.
+fn identical(a: &FieldValue, b: &FieldValue) -> bool {
+    match (a, b) {
+        (FieldValue::F32(x), FieldValue::F32(y)) => x.to_bits() == y.to_bits(),
+        (FieldValue::F64(x), FieldValue::F64(y)) => x.to_bits() == y.to_bits(),
+        (FieldValue::Table(x), FieldValue::Table(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((xk, xv), (yk, yv))| xk == yk && identical(xv, yv))
+        }
+        (FieldValue::Array(x), FieldValue::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(xv, yv)| identical(xv, yv))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn q(name: &str) -> Destination {
+        Destination::Queue(name.into())
+    }
+
+    fn binding(dest: &str, key: &str) -> Binding {
+        Binding::new(q(dest), key, FieldTable::new())
+    }
+
+    fn routed(t: &RoutingTable, key: &str, headers: Option<&FieldTable>) -> Vec<Destination> {
+        let mut out = Vec::new();
+        t.route(key, headers, &mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    const KINDS: [ExchangeKind; 4] = [
+        ExchangeKind::Direct,
+        ExchangeKind::Fanout,
+        ExchangeKind::Topic,
+        ExchangeKind::Headers,
+    ];
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in KINDS {
+            assert_eq!(ExchangeKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(RoutingTable::new(kind).kind(), kind);
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        assert_eq!(ExchangeKind::parse("x-consistent-hash"), None);
+        assert_eq!(ExchangeKind::parse("Direct"), None);
+    }
+
+    #[test]
+    fn destination_order_and_display() {
+        let e = Destination::Exchange("e".into());
+        assert!(q("z") < e);
+        assert_eq!(e.name(), "e");
+        assert_eq!(q("a").to_string(), "queue 'a'");
+        assert_eq!(e.to_string(), "exchange 'e'");
+    }
+
+    #[test]
+    fn bind_is_idempotent_for_every_kind() {
+        for kind in KINDS {
+            let mut t = RoutingTable::new(kind);
+            assert!(t.is_empty());
+            assert!(t.bind(binding("q1", "k")), "{kind}");
+            assert!(!t.bind(binding("q1", "k")), "{kind}");
+            assert_eq!(t.len(), 1);
+            assert!(t.bind(binding("q1", "k2")), "{kind}");
+            assert!(t.bind(binding("q2", "k")), "{kind}");
+            assert_eq!(t.len(), 3);
+            assert!(t.has_destination(&q("q1")));
+            assert!(!t.has_destination(&q("q3")));
+        }
+    }
+
+    #[test]
+    fn arguments_identify_bindings_as_a_map() {
+        let args_ab: FieldTable = [("a", FieldValue::I32(1)), ("b", FieldValue::string("x"))]
+            .into_iter()
+            .collect();
+        let args_ba: FieldTable = [("b", FieldValue::string("x")), ("a", FieldValue::I32(1))]
+            .into_iter()
+            .collect();
+        let args_other_type: FieldTable =
+            [("a", FieldValue::I64(1)), ("b", FieldValue::string("x"))]
+                .into_iter()
+                .collect();
+        for kind in KINDS {
+            let mut t = RoutingTable::new(kind);
+            assert!(t.bind(Binding::new(q("q"), "k", args_ab.clone())));
+            assert!(
+                !t.bind(Binding::new(q("q"), "k", args_ba.clone())),
+                "{kind}"
+            );
+            assert!(
+                t.bind(Binding::new(q("q"), "k", args_other_type.clone())),
+                "{kind}"
+            );
+            assert!(
+                t.bind(Binding::new(q("q"), "k", FieldTable::new())),
+                "{kind}"
+            );
+            assert_eq!(t.len(), 3);
+            assert!(!t.unbind(
+                &q("q"),
+                "k",
+                &[("a", FieldValue::I32(1))].into_iter().collect()
+            ));
+            assert!(t.unbind(&q("q"), "k", &args_ba), "{kind}");
+            assert!(!t.unbind(&q("q"), "k", &args_ab), "{kind}");
+            assert_eq!(t.len(), 2);
+            assert!(t.has_destination(&q("q")));
+        }
+    }
+
+    #[test]
+    fn nan_arguments_can_be_unbound() {
+        let nan: FieldTable = [("f", FieldValue::F64(f64::NAN))].into_iter().collect();
+        let mut t = RoutingTable::new(ExchangeKind::Direct);
+        assert!(t.bind(Binding::new(q("q"), "k", nan.clone())));
+        assert!(!t.bind(Binding::new(q("q"), "k", nan.clone())));
+        assert!(t.unbind(&q("q"), "k", &nan));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn unbind_and_remove_destination_for_every_kind() {
+        for kind in KINDS {
+            let mut t = RoutingTable::new(kind);
+            for key in ["a", "b", "c"] {
+                t.bind(binding("q1", key));
+                t.bind(binding("q2", key));
+            }
+            t.bind(Binding::new(
+                Destination::Exchange("q1".into()),
+                "a",
+                FieldTable::new(),
+            ));
+            assert_eq!(t.len(), 7);
+            assert!(t.unbind(&q("q1"), "a", &FieldTable::new()));
+            assert!(!t.unbind(&q("q1"), "a", &FieldTable::new()));
+            assert!(!t.unbind(&q("nope"), "a", &FieldTable::new()));
+            assert_eq!(t.len(), 6);
+            assert_eq!(t.remove_destination(&q("q1")), 2, "{kind}");
+            assert_eq!(t.remove_destination(&q("q1")), 0);
+            assert!(!t.has_destination(&q("q1")));
+            assert!(t.has_destination(&Destination::Exchange("q1".into())));
+            assert_eq!(t.len(), 4);
+            let keys: Vec<_> = t
+                .bindings()
+                .into_iter()
+                .map(|b| (b.destination, b.routing_key))
+                .collect();
+            assert_eq!(
+                keys,
+                vec![
+                    (q("q2"), "a".into()),
+                    (q("q2"), "b".into()),
+                    (q("q2"), "c".into()),
+                    (Destination::Exchange("q1".into()), "a".into()),
+                ]
+            );
+            assert_eq!(t.remove_destination(&q("q2")), 3);
+            assert_eq!(t.remove_destination(&Destination::Exchange("q1".into())), 1);
+            assert!(t.is_empty());
+            assert!(t.bindings().is_empty());
+            assert!(routed(&t, "a", None).is_empty());
+        }
+    }
+
+    #[test]
+    fn route_per_kind() {
+        let mut direct = RoutingTable::new(ExchangeKind::Direct);
+        let mut fanout = RoutingTable::new(ExchangeKind::Fanout);
+        let mut topic = RoutingTable::new(ExchangeKind::Topic);
+        let mut headers = RoutingTable::new(ExchangeKind::Headers);
+        for t in [&mut direct, &mut fanout, &mut topic] {
+            t.bind(binding("q1", "a.b"));
+            t.bind(binding("q2", "a.*"));
+        }
+        let h: FieldTable = [("x", FieldValue::I32(1))].into_iter().collect();
+        headers.bind(Binding::new(q("q1"), "", h.clone()));
+        headers.bind(Binding::new(q("q2"), "", FieldTable::new()));
+
+        assert_eq!(routed(&direct, "a.b", None), vec![q("q1")]);
+        assert_eq!(routed(&direct, "a.*", None), vec![q("q2")]);
+        assert_eq!(routed(&fanout, "zzz", None), vec![q("q1"), q("q2")]);
+        assert_eq!(routed(&topic, "a.b", None), vec![q("q1"), q("q2")]);
+        assert_eq!(routed(&topic, "a.c", None), vec![q("q2")]);
+        assert_eq!(
+            routed(&headers, "ignored", Some(&h)),
+            vec![q("q1"), q("q2")]
+        );
+        assert_eq!(routed(&headers, "ignored", None), vec![q("q2")]);
+    }
+
+    #[test]
+    fn route_appends_without_clearing() {
+        let mut t = RoutingTable::new(ExchangeKind::Fanout);
+        t.bind(binding("q1", ""));
+        let mut out = vec![q("already")];
+        t.route("", None, &mut out);
+        assert_eq!(out, vec![q("already"), q("q1")]);
+    }
+}
