@@ -148,12 +148,16 @@ pub struct FieldDef {
 /// Parses the spec and the extensions and merges them into one [`Spec`].
 pub fn parse(spec_xml: &str, extensions_xml: &str) -> Result<Spec, String> {
     let spec = roxmltree::Document::parse(spec_xml).map_err(|e| format!("spec XML: {e}"))?;
-    let ext = roxmltree::Document::parse(extensions_xml)
-        .map_err(|e| format!("extensions XML: {e}"))?;
+    let ext =
+        roxmltree::Document::parse(extensions_xml).map_err(|e| format!("extensions XML: {e}"))?;
 
     let mut domains: HashMap<String, String> = HashMap::new();
     for doc in [&spec, &ext] {
-        for d in doc.root_element().children().filter(|n| n.has_tag_name("domain")) {
+        for d in doc
+            .root_element()
+            .children()
+            .filter(|n| n.has_tag_name("domain"))
+        {
             let name = attr(d, "name")?;
             let ty = attr(d, "type")?;
             domains.insert(name.to_owned(), ty.to_owned());
@@ -162,7 +166,11 @@ pub fn parse(spec_xml: &str, extensions_xml: &str) -> Result<Spec, String> {
 
     let mut classes: Vec<Class> = Vec::new();
     for (which, doc) in [("spec", &spec), ("extensions", &ext)] {
-        for c in doc.root_element().children().filter(|n| n.has_tag_name("class")) {
+        for c in doc
+            .root_element()
+            .children()
+            .filter(|n| n.has_tag_name("class"))
+        {
             let class = parse_class(c, &domains).map_err(|e| format!("{which}: {e}"))?;
             match classes.iter_mut().find(|k| k.name == class.name) {
                 Some(existing) => {
@@ -275,7 +283,9 @@ fn parse_class(
                 (Some(d), _) => d.as_str(),
                 (None, Some(t)) => t,
                 (None, None) => {
-                    return Err(format!("{name}.{mname} field {fname} has no domain or type"))
+                    return Err(format!(
+                        "{name}.{mname} field {fname} has no domain or type"
+                    ))
                 }
             };
             let ty = resolve(domains, ty_name)
@@ -323,11 +333,11 @@ pub fn camel_case(name: &str) -> String {
 }
 
 const RUST_KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-    "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move",
-    "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true",
-    "try", "type", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
-    "final", "gen", "macro", "override", "priv", "typeof", "unsized", "virtual", "yield",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "unsafe", "use", "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro",
+    "override", "priv", "typeof", "unsized", "virtual", "yield",
 ];
 
 /// `routing-key` → `routing_key`; `type` → `kind`; other Rust keywords get an `r#`.
@@ -518,7 +528,10 @@ fn render_class(out: &mut String, c: &Class) {
 
     let _ = writeln!(out);
     let class_doc = match &c.doc {
-        Some(d) => format!("{d}\n\nMethods of class `{}` (class id {}).", c.name, c.index),
+        Some(d) => format!(
+            "{d}\n\nMethods of class `{}` (class id {}).",
+            c.name, c.index
+        ),
         None => format!("Methods of class `{}` (class id {}).", c.name, c.index),
     };
     doc_line(out, "", &class_doc);
@@ -993,7 +1006,8 @@ impl Paths {
     /// The paths inside this source tree.
     pub fn in_tree() -> Paths {
         let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let protocol = here.join("..").join("warren-protocol");
+        let crates = here.parent().unwrap_or(here);
+        let protocol = crates.join("warren-protocol");
         Paths {
             spec: here.join("spec").join("amqp0-9-1.extended.xml"),
             extensions: here.join("spec").join("extensions.xml"),

@@ -48,7 +48,10 @@ fn method_rs_is_up_to_date() {
 #[test]
 fn method_roundtrip_rs_is_up_to_date() {
     let (paths, spec, ext) = inputs();
-    assert_fresh(&paths.roundtrip_tests, &generate_roundtrip_tests(&spec, &ext));
+    assert_fresh(
+        &paths.roundtrip_tests,
+        &generate_roundtrip_tests(&spec, &ext),
+    );
 }
 
 #[test]
@@ -58,10 +61,21 @@ fn every_class_and_the_extensions_are_generated() {
     let classes: Vec<&str> = spec.classes.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         classes,
-        ["connection", "channel", "exchange", "queue", "basic", "tx", "confirm"]
+        [
+            "connection",
+            "channel",
+            "exchange",
+            "queue",
+            "basic",
+            "tx",
+            "confirm"
+        ]
     );
     let methods: usize = spec.classes.iter().map(|c| c.methods.len()).sum();
-    assert_eq!(methods, 64, "60 from the spec file and 4 RabbitMQ extensions");
+    assert_eq!(
+        methods, 64,
+        "60 from the spec file and 4 RabbitMQ extensions"
+    );
     let connection = &spec.classes[0];
     let ids: Vec<(&str, u16)> = connection
         .methods
