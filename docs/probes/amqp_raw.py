@@ -522,3 +522,33 @@ def report(case, events):
 
 def uniq(prefix):
     return "%s-%d-%d" % (prefix, int(time.time() * 1000) % 10**7, id(object()) % 1000)
+
+
+def ask(c, ch, name, timeout=2.0, **kw):
+    """Send one synchronous method and return [reply]. A channel.close is answered with
+    close-ok and the channel is reopened (so a script can go on); a connection.close is
+    answered with close-ok."""
+    try:
+        c.method(ch, name, **kw)
+    except OSError as ex:
+        return [Event("send-failed", raw=str(ex).encode())]
+    while True:
+        e = c.next_event(timeout)
+        if e.kind == "heartbeat":
+            continue
+        if e.kind == "method" and e.name == "channel.close":
+            c.method(e.channel, "channel.close-ok")
+            c.method(e.channel, "channel.open")
+            c.expect("channel.open-ok")
+        elif e.kind == "method" and e.name == "connection.close":
+            try:
+                c.method(0, "connection.close-ok")
+            except OSError:
+                pass
+        return [e]
+
+
+def fresh(port, ch=1):
+    c = connect(port)
+    channel(c, ch)
+    return c
