@@ -2,4 +2,20 @@
 //! dispatch. No sockets: the server crate drives it.
 #![deny(missing_docs, unsafe_code)]
 
+pub mod broker;
+pub mod consumer;
+pub mod error;
+pub mod exchange;
+pub mod message;
+pub mod names;
+pub mod queue;
 pub mod routing;
+pub mod vhost;
+
+pub use broker::Broker;
+pub use consumer::{ChannelCredit, Consumer, ConsumerSpec, Delivery, Outbound};
+pub use error::{AmqpError, AmqpResult, ErrorScope};
+pub use exchange::Exchange;
+pub use message::{Message, QueuedMessage};
+pub use queue::{ConnectionId, Queue};
+pub use vhost::{ExchangeDeclare, QueueDeclare, QueueDeclared, VHost};

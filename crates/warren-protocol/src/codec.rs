@@ -90,7 +90,7 @@ fn decode_payload(frame_type: u8, channel: u16, payload: BytesMut) -> Result<Fra
         }),
         FRAME_HEADER => {
             let payload = payload.freeze();
-            let header = ContentHeader::decode(&payload)?;
+            let header = Box::new(ContentHeader::decode(&payload)?);
             Ok(Frame::Header {
                 channel,
                 header,

@@ -1,0 +1,57 @@
+//! The broker: its virtual hosts.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use crate::queue::ConnectionId;
+use crate::vhost::VHost;
+
+/// The whole broker state shared by every connection.
+#[derive(Debug)]
+pub struct Broker {
+    vhosts: DashMap<String, Arc<VHost>>,
+    next_connection: AtomicU64,
+}
+
+impl Default for Broker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Broker {
+    /// A broker with the default virtual host `/`.
+    pub fn new() -> Self {
+        let vhosts = DashMap::new();
+        vhosts.insert("/".to_owned(), VHost::new("/"));
+        Broker {
+            vhosts,
+            next_connection: AtomicU64::new(1),
+        }
+    }
+
+    /// The virtual host called `name`, if it exists.
+    pub fn vhost(&self, name: &str) -> Option<Arc<VHost>> {
+        self.vhosts.get(name).map(|v| v.clone())
+    }
+
+    /// Creates a virtual host if it does not exist yet.
+    pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
+        self.vhosts
+            .entry(name.to_owned())
+            .or_insert_with(|| VHost::new(name))
+            .clone()
+    }
+
+    /// Every virtual host.
+    pub fn vhosts(&self) -> Vec<Arc<VHost>> {
+        self.vhosts.iter().map(|v| v.clone()).collect()
+    }
+
+    /// A fresh id for a new connection.
+    pub fn next_connection_id(&self) -> ConnectionId {
+        self.next_connection.fetch_add(1, Ordering::Relaxed)
+    }
+}

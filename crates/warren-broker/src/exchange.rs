@@ -1,0 +1,106 @@
+//! Exchanges: a name, a type and a routing table.
+
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use warren_protocol::FieldTable;
+
+use crate::routing::{Binding, Destination, ExchangeKind, RoutingTable};
+
+/// How an exchange was declared.
+#[derive(Debug, Clone)]
+pub struct ExchangeConfig {
+    /// Exchange name.
+    pub name: Arc<str>,
+    /// Routing type.
+    pub kind: ExchangeKind,
+    /// Survives a restart.
+    pub durable: bool,
+    /// Deleted when its last binding (as source) goes.
+    pub auto_delete: bool,
+    /// Cannot be published to directly, only reached through exchange bindings.
+    pub internal: bool,
+    /// Declare arguments (e.g. `alternate-exchange`).
+    pub arguments: FieldTable,
+}
+
+/// An exchange and its bindings.
+#[derive(Debug)]
+pub struct Exchange {
+    config: ExchangeConfig,
+    alternate: Option<Arc<str>>,
+    table: RwLock<RoutingTable>,
+}
+
+impl Exchange {
+    /// A new exchange with no bindings.
+    pub fn new(config: ExchangeConfig) -> Arc<Self> {
+        let alternate = config
+            .arguments
+            .get("alternate-exchange")
+            .and_then(|v| v.as_str())
+            .map(Arc::from);
+        Arc::new(Exchange {
+            table: RwLock::new(RoutingTable::new(config.kind)),
+            alternate,
+            config,
+        })
+    }
+
+    /// The exchange's name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.config.name
+    }
+
+    /// How it was declared.
+    pub fn config(&self) -> &ExchangeConfig {
+        &self.config
+    }
+
+    /// The `alternate-exchange` argument, if any.
+    pub fn alternate(&self) -> Option<&Arc<str>> {
+        self.alternate.as_ref()
+    }
+
+    /// Appends the destinations a message with this key and headers goes to.
+    pub fn route(
+        &self,
+        routing_key: &str,
+        headers: Option<&FieldTable>,
+        out: &mut Vec<Destination>,
+    ) {
+        self.table.read().route(routing_key, headers, out);
+    }
+
+    /// Adds a binding; false if it existed.
+    pub fn bind(&self, binding: Binding) -> bool {
+        self.table.write().bind(binding)
+    }
+
+    /// Removes a binding; false if it did not exist.
+    pub fn unbind(
+        &self,
+        destination: &Destination,
+        routing_key: &str,
+        arguments: &FieldTable,
+    ) -> bool {
+        self.table
+            .write()
+            .unbind(destination, routing_key, arguments)
+    }
+
+    /// Removes every binding to `destination`; returns how many.
+    pub fn remove_destination(&self, destination: &Destination) -> usize {
+        self.table.write().remove_destination(destination)
+    }
+
+    /// Whether the exchange has any bindings as a source.
+    pub fn has_bindings(&self) -> bool {
+        !self.table.read().is_empty()
+    }
+
+    /// A snapshot of its bindings.
+    pub fn bindings(&self) -> Vec<Binding> {
+        self.table.read().bindings()
+    }
+}

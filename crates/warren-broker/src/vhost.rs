@@ -1,0 +1,586 @@
+//! A virtual host: its exchanges, queues and bindings, and the AMQP operations on them
+//! with RabbitMQ's checks and reply texts.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use warren_protocol::FieldTable;
+
+use crate::error::{AmqpError, AmqpResult};
+use crate::exchange::{Exchange, ExchangeConfig};
+use crate::names::generated_queue_name;
+use crate::queue::{ConnectionId, Queue, QueueConfig};
+use crate::routing::{validate_headers_binding, Binding, Destination, ExchangeKind};
+
+/// Arguments of `exchange.declare`.
+#[derive(Debug, Clone, Default)]
+pub struct ExchangeDeclare {
+    /// Exchange name.
+    pub name: String,
+    /// Type name (`direct`, `fanout`, `topic`, `headers`).
+    pub kind: String,
+    /// Only check that it exists.
+    pub passive: bool,
+    /// Survives a restart.
+    pub durable: bool,
+    /// Deleted when its last binding goes.
+    pub auto_delete: bool,
+    /// Not publishable directly.
+    pub internal: bool,
+    /// Declare arguments.
+    pub arguments: FieldTable,
+}
+
+/// Arguments of `queue.declare`.
+#[derive(Debug, Clone, Default)]
+pub struct QueueDeclare {
+    /// Queue name; empty asks the server to generate one.
+    pub name: String,
+    /// Only check that it exists.
+    pub passive: bool,
+    /// Survives a restart.
+    pub durable: bool,
+    /// Owned by the declaring connection.
+    pub exclusive: bool,
+    /// Deleted when its last consumer goes.
+    pub auto_delete: bool,
+    /// Declare arguments.
+    pub arguments: FieldTable,
+}
+
+/// What `queue.declare-ok` reports.
+#[derive(Debug, Clone)]
+pub struct QueueDeclared {
+    /// The queue.
+    pub queue: Arc<Queue>,
+    /// Ready messages.
+    pub message_count: u32,
+    /// Consumers.
+    pub consumer_count: u32,
+}
+
+/// The exchanges every virtual host starts with: name and type.
+const STANDARD_EXCHANGES: &[(&str, ExchangeKind)] = &[
+    ("amq.direct", ExchangeKind::Direct),
+    ("amq.fanout", ExchangeKind::Fanout),
+    ("amq.topic", ExchangeKind::Topic),
+    ("amq.headers", ExchangeKind::Headers),
+    ("amq.match", ExchangeKind::Headers),
+];
+
+/// A virtual host.
+#[derive(Debug)]
+pub struct VHost {
+    name: Arc<str>,
+    exchanges: DashMap<Arc<str>, Arc<Exchange>>,
+    queues: DashMap<Arc<str>, Arc<Queue>>,
+}
+
+fn default_exchange_refused() -> AmqpError {
+    AmqpError::access_refused("operation not permitted on the default exchange")
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+impl VHost {
+    /// A virtual host with the standard `amq.*` exchanges.
+    pub fn new(name: &str) -> Arc<Self> {
+        let vhost = VHost {
+            name: Arc::from(name),
+            exchanges: DashMap::new(),
+            queues: DashMap::new(),
+        };
+        for &(ex_name, kind) in STANDARD_EXCHANGES {
+            let name: Arc<str> = Arc::from(ex_name);
+            vhost.exchanges.insert(
+                name.clone(),
+                Exchange::new(ExchangeConfig {
+                    name,
+                    kind,
+                    durable: true,
+                    auto_delete: false,
+                    internal: false,
+                    arguments: FieldTable::new(),
+                }),
+            );
+        }
+        Arc::new(vhost)
+    }
+
+    /// The virtual host's name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    fn no_exchange(&self, name: &str) -> AmqpError {
+        AmqpError::not_found(format!("no exchange '{name}' in vhost '{}'", self.name))
+    }
+
+    fn no_queue(&self, name: &str) -> AmqpError {
+        AmqpError::not_found(format!("no queue '{name}' in vhost '{}'", self.name))
+    }
+
+    fn inequivalent(
+        &self,
+        what: &str,
+        name: &str,
+        arg: &str,
+        got: &str,
+        current: &str,
+    ) -> AmqpError {
+        AmqpError::precondition_failed(format!(
+            "inequivalent arg '{arg}' for {what} '{name}' in vhost '{}': received '{got}' but current is '{current}'",
+            self.name
+        ))
+    }
+
+    /// Looks up an exchange (never the default exchange, which has no object).
+    pub fn exchange(&self, name: &str) -> AmqpResult<Arc<Exchange>> {
+        self.exchanges
+            .get(name)
+            .map(|e| e.clone())
+            .ok_or_else(|| self.no_exchange(name))
+    }
+
+    /// Looks up a queue that connection `conn` may use (404, or 405 if exclusive to another).
+    pub fn queue(&self, name: &str, conn: ConnectionId) -> AmqpResult<Arc<Queue>> {
+        let q = self
+            .queues
+            .get(name)
+            .map(|q| q.clone())
+            .ok_or_else(|| self.no_queue(name))?;
+        q.check_access(conn)?;
+        Ok(q)
+    }
+
+    /// Every queue, in no particular order.
+    pub fn queues(&self) -> Vec<Arc<Queue>> {
+        self.queues.iter().map(|q| q.clone()).collect()
+    }
+
+    /// Every exchange, in no particular order.
+    pub fn exchanges(&self) -> Vec<Arc<Exchange>> {
+        self.exchanges.iter().map(|e| e.clone()).collect()
+    }
+
+    /// `exchange.declare`.
+    pub fn declare_exchange(&self, d: &ExchangeDeclare) -> AmqpResult<Arc<Exchange>> {
+        if d.name.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        if d.passive {
+            return self.exchange(&d.name);
+        }
+        let kind = ExchangeKind::parse(&d.kind).ok_or_else(|| {
+            AmqpError::command_invalid(format!("unknown exchange type '{}'", d.kind))
+        })?;
+        if let Some(existing) = self.exchanges.get(d.name.as_str()) {
+            let c = existing.config();
+            if c.kind != kind {
+                return Err(self.inequivalent(
+                    "exchange",
+                    &d.name,
+                    "type",
+                    &d.kind,
+                    c.kind.as_str(),
+                ));
+            }
+            for (arg, got, current) in [
+                ("durable", d.durable, c.durable),
+                ("auto_delete", d.auto_delete, c.auto_delete),
+                ("internal", d.internal, c.internal),
+            ] {
+                if got != current {
+                    return Err(self.inequivalent(
+                        "exchange",
+                        &d.name,
+                        arg,
+                        bool_text(got),
+                        bool_text(current),
+                    ));
+                }
+            }
+            let (got, current) = (
+                d.arguments.get("alternate-exchange"),
+                c.arguments.get("alternate-exchange"),
+            );
+            if got != current {
+                return Err(AmqpError::precondition_failed(format!(
+                    "inequivalent arg 'alternate-exchange' for exchange '{}' in vhost '{}'",
+                    d.name, self.name
+                )));
+            }
+            return Ok(existing.clone());
+        }
+        if d.name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "exchange name '{}' contains reserved prefix 'amq.*'",
+                d.name
+            )));
+        }
+        let name: Arc<str> = Arc::from(d.name.as_str());
+        let exchange = self
+            .exchanges
+            .entry(name.clone())
+            .or_insert_with(|| {
+                Exchange::new(ExchangeConfig {
+                    name,
+                    kind,
+                    durable: d.durable,
+                    auto_delete: d.auto_delete,
+                    internal: d.internal,
+                    arguments: d.arguments.clone(),
+                })
+            })
+            .clone();
+        Ok(exchange)
+    }
+
+    /// `exchange.delete`. Deleting an exchange that does not exist succeeds, as in RabbitMQ.
+    pub fn delete_exchange(&self, name: &str, if_unused: bool) -> AmqpResult<()> {
+        if name.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        if name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "deletion of system exchange '{name}' in vhost '{}' is not allowed",
+                self.name
+            )));
+        }
+        let Some(exchange) = self.exchanges.get(name).map(|e| e.clone()) else {
+            return Ok(());
+        };
+        if if_unused && exchange.has_bindings() {
+            return Err(AmqpError::precondition_failed(format!(
+                "exchange '{name}' in vhost '{}' in use",
+                self.name
+            )));
+        }
+        self.remove_exchange(&exchange);
+        Ok(())
+    }
+
+    fn remove_exchange(&self, exchange: &Arc<Exchange>) {
+        self.exchanges.remove(exchange.name().as_ref());
+        self.remove_destination(&Destination::Exchange(exchange.name().clone()));
+    }
+
+    /// Removes every binding to `dest`, then auto-deletes exchanges left with none.
+    fn remove_destination(&self, dest: &Destination) {
+        let mut emptied = Vec::new();
+        for ex in self.exchanges.iter() {
+            if ex.remove_destination(dest) > 0 && ex.config().auto_delete && !ex.has_bindings() {
+                emptied.push(ex.clone());
+            }
+        }
+        for ex in emptied {
+            self.remove_exchange(&ex);
+        }
+    }
+
+    fn source_exchange(&self, name: &str) -> AmqpResult<Arc<Exchange>> {
+        if name.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        self.exchange(name)
+    }
+
+    /// `queue.bind`.
+    pub fn bind_queue(
+        &self,
+        queue: &str,
+        exchange: &str,
+        key: &str,
+        args: &FieldTable,
+        conn: ConnectionId,
+    ) -> AmqpResult<()> {
+        let source = self.source_exchange(exchange)?;
+        let q = self.queue(queue, conn)?;
+        self.bind(&source, Destination::Queue(q.name().clone()), key, args)
+    }
+
+    /// `queue.unbind`. Removing a binding that does not exist succeeds.
+    pub fn unbind_queue(
+        &self,
+        queue: &str,
+        exchange: &str,
+        key: &str,
+        args: &FieldTable,
+        conn: ConnectionId,
+    ) -> AmqpResult<()> {
+        let source = self.source_exchange(exchange)?;
+        let q = self.queue(queue, conn)?;
+        self.unbind(&source, &Destination::Queue(q.name().clone()), key, args);
+        Ok(())
+    }
+
+    /// `exchange.bind`: messages reaching `source` also go through `destination`.
+    pub fn bind_exchange(
+        &self,
+        destination: &str,
+        source: &str,
+        key: &str,
+        args: &FieldTable,
+    ) -> AmqpResult<()> {
+        let src = self.source_exchange(source)?;
+        if destination.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        let dst = self.exchange(destination)?;
+        self.bind(&src, Destination::Exchange(dst.name().clone()), key, args)
+    }
+
+    /// `exchange.unbind`.
+    pub fn unbind_exchange(
+        &self,
+        destination: &str,
+        source: &str,
+        key: &str,
+        args: &FieldTable,
+    ) -> AmqpResult<()> {
+        let src = self.source_exchange(source)?;
+        if destination.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        let dst = self.exchange(destination)?;
+        self.unbind(&src, &Destination::Exchange(dst.name().clone()), key, args);
+        Ok(())
+    }
+
+    fn bind(
+        &self,
+        source: &Arc<Exchange>,
+        dest: Destination,
+        key: &str,
+        args: &FieldTable,
+    ) -> AmqpResult<()> {
+        if source.config().kind == ExchangeKind::Headers {
+            validate_headers_binding(args).map_err(AmqpError::precondition_failed)?;
+        }
+        source.bind(Binding {
+            destination: dest,
+            routing_key: Arc::from(key),
+            arguments: args.clone(),
+        });
+        Ok(())
+    }
+
+    fn unbind(&self, source: &Arc<Exchange>, dest: &Destination, key: &str, args: &FieldTable) {
+        if source.unbind(dest, key, args) && source.config().auto_delete && !source.has_bindings() {
+            self.remove_exchange(source);
+        }
+    }
+
+    /// `queue.declare` on behalf of connection `conn`.
+    pub fn declare_queue(&self, d: &QueueDeclare, conn: ConnectionId) -> AmqpResult<QueueDeclared> {
+        let declared = |q: Arc<Queue>| QueueDeclared {
+            message_count: q.message_count(),
+            consumer_count: q.consumer_count(),
+            queue: q,
+        };
+        if d.passive {
+            return self.queue(&d.name, conn).map(declared);
+        }
+        let name = if d.name.is_empty() {
+            generated_queue_name()
+        } else {
+            d.name.clone()
+        };
+        if let Some(existing) = self.queues.get(name.as_str()).map(|q| q.clone()) {
+            existing.check_access(conn)?;
+            self.check_queue_equivalent(&existing, d)?;
+            return Ok(declared(existing));
+        }
+        if !d.name.is_empty() && d.name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "queue name '{}' contains reserved prefix 'amq.*'",
+                d.name
+            )));
+        }
+        let key: Arc<str> = Arc::from(name.as_str());
+        let config = QueueConfig {
+            name: key.clone(),
+            durable: d.durable,
+            exclusive_owner: d.exclusive.then_some(conn),
+            auto_delete: d.auto_delete,
+            arguments: d.arguments.clone(),
+        };
+        let queue = self
+            .queues
+            .entry(key)
+            .or_insert_with(|| Queue::new(config, self.name.clone()))
+            .clone();
+        Ok(declared(queue))
+    }
+
+    fn check_queue_equivalent(&self, q: &Queue, d: &QueueDeclare) -> AmqpResult<()> {
+        let c = q.config();
+        for (arg, got, current) in [
+            ("durable", d.durable, c.durable),
+            ("exclusive", d.exclusive, c.exclusive_owner.is_some()),
+            ("auto_delete", d.auto_delete, c.auto_delete),
+        ] {
+            if got != current {
+                return Err(self.inequivalent(
+                    "queue",
+                    c.name.as_ref(),
+                    arg,
+                    bool_text(got),
+                    bool_text(current),
+                ));
+            }
+        }
+        for (key, current) in c.arguments.iter() {
+            if key.starts_with("x-") && d.arguments.get(key) != Some(current) {
+                return Err(AmqpError::precondition_failed(format!(
+                    "inequivalent arg '{key}' for queue '{}' in vhost '{}'",
+                    c.name, self.name
+                )));
+            }
+        }
+        for (key, _) in d.arguments.iter() {
+            if key.starts_with("x-") && c.arguments.get(key).is_none() {
+                return Err(AmqpError::precondition_failed(format!(
+                    "inequivalent arg '{key}' for queue '{}' in vhost '{}'",
+                    c.name, self.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `queue.purge`: drops the ready messages, returns how many.
+    pub fn purge_queue(&self, name: &str, conn: ConnectionId) -> AmqpResult<u32> {
+        Ok(self.queue(name, conn)?.purge())
+    }
+
+    /// `queue.delete`: returns the number of messages dropped. Deleting a queue that does
+    /// not exist succeeds with 0, as in RabbitMQ.
+    pub fn delete_queue(
+        &self,
+        name: &str,
+        if_unused: bool,
+        if_empty: bool,
+        conn: ConnectionId,
+    ) -> AmqpResult<u32> {
+        let Some(q) = self.queues.get(name).map(|q| q.clone()) else {
+            return Ok(0);
+        };
+        q.check_access(conn)?;
+        if if_unused && q.consumer_count() > 0 {
+            return Err(AmqpError::precondition_failed(format!(
+                "queue '{name}' in vhost '{}' in use",
+                self.name
+            )));
+        }
+        if if_empty && q.message_count() > 0 {
+            return Err(AmqpError::precondition_failed(format!(
+                "queue '{name}' in vhost '{}' not empty",
+                self.name
+            )));
+        }
+        Ok(self.remove_queue(&q))
+    }
+
+    /// Deletes a queue unconditionally, cancelling its consumers.
+    pub fn remove_queue(&self, q: &Arc<Queue>) -> u32 {
+        self.queues
+            .remove_if(q.name().as_ref(), |_, v| Arc::ptr_eq(v, q));
+        self.remove_destination(&Destination::Queue(q.name().clone()));
+        let deleted = q.delete();
+        for consumer in deleted.consumers {
+            consumer.notify_cancelled();
+        }
+        deleted.messages
+    }
+
+    /// Called when a consumer is cancelled: deletes an auto-delete queue left without consumers.
+    pub fn consumer_removed(&self, consumer: &Arc<crate::consumer::Consumer>) {
+        let q = &consumer.queue;
+        if q.remove_consumer(consumer) && !q.is_deleted() {
+            self.remove_queue(q);
+        }
+    }
+
+    /// Deletes the exclusive queues owned by a connection that closed.
+    pub fn connection_closed(&self, conn: ConnectionId) {
+        let owned: Vec<_> = self
+            .queues
+            .iter()
+            .filter(|q| q.config().exclusive_owner == Some(conn))
+            .map(|q| q.clone())
+            .collect();
+        for q in owned {
+            self.remove_queue(&q);
+        }
+    }
+
+    /// The queues a message published to `exchange` with `routing_key` and `headers` goes
+    /// to, each once, following exchange-to-exchange bindings (cycles are cut) and
+    /// alternate exchanges. An empty result means unroutable.
+    pub fn route(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        headers: Option<&FieldTable>,
+        out: &mut Vec<Arc<Queue>>,
+    ) -> AmqpResult<()> {
+        if exchange.is_empty() {
+            if let Some(q) = self.queues.get(routing_key) {
+                out.push(q.clone());
+            }
+            return Ok(());
+        }
+        let first = self.exchange(exchange)?;
+        if first.config().internal {
+            return Err(AmqpError::access_refused(format!(
+                "cannot publish to internal exchange '{exchange}' in vhost '{}'",
+                self.name
+            )));
+        }
+        let mut visited: Vec<Arc<str>> = vec![first.name().clone()];
+        let mut pending = vec![first];
+        let mut dests = Vec::new();
+        while let Some(ex) = pending.pop() {
+            ex.route(routing_key, headers, &mut dests);
+            if dests.is_empty() {
+                if let Some(alt) = ex.alternate() {
+                    if !visited.contains(alt) {
+                        if let Some(alt_ex) = self.exchanges.get(alt.as_ref()) {
+                            visited.push(alt.clone());
+                            pending.push(alt_ex.clone());
+                        }
+                    }
+                }
+            }
+            for d in dests.drain(..) {
+                match d {
+                    Destination::Queue(name) => {
+                        if let Some(q) = self.queues.get(name.as_ref()) {
+                            out.push(q.clone());
+                        }
+                    }
+                    Destination::Exchange(name) => {
+                        if !visited.contains(&name) {
+                            if let Some(e) = self.exchanges.get(name.as_ref()) {
+                                pending.push(e.clone());
+                            }
+                            visited.push(name);
+                        }
+                    }
+                }
+            }
+        }
+        if out.len() > 1 {
+            out.sort_unstable_by_key(|q| Arc::as_ptr(q) as usize);
+            out.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! SASL mechanisms PLAIN and AMQPLAIN, and the user check.
+
+use std::net::IpAddr;
+
+use warren_protocol::wire::Reader;
+use warren_protocol::FieldValue;
+
+use crate::config::User;
+
+/// Mechanisms offered in `connection.start`, in preference order.
+pub const MECHANISMS: &str = "PLAIN AMQPLAIN";
+
+/// Why a login failed. The client only ever sees 403 ACCESS_REFUSED.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    /// The client picked a mechanism we do not offer.
+    #[error("unsupported authentication mechanism '{0}'")]
+    UnsupportedMechanism(String),
+    /// The response could not be parsed for its mechanism.
+    #[error("malformed {0} response")]
+    Malformed(&'static str),
+    /// Unknown user or wrong password.
+    #[error("invalid credentials for user '{0}'")]
+    InvalidCredentials(String),
+    /// The user may only connect from loopback.
+    #[error("user '{0}' can only connect via localhost")]
+    LoopbackOnly(String),
+}
+
+/// Credentials extracted from a SASL response.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// Login name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Parses the `connection.start-ok` response for `mechanism`.
+pub fn parse_response(mechanism: &str, response: &[u8]) -> Result<Credentials, AuthError> {
+    match mechanism {
+        // PLAIN: [authzid] NUL authcid NUL password
+        "PLAIN" => {
+            let mut parts = response.split(|&b| b == 0);
+            let (_authz, user, pass) =
+                match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                    (Some(a), Some(u), Some(p), None) => (a, u, p),
+                    _ => return Err(AuthError::Malformed("PLAIN")),
+                };
+            let text =
+                |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| AuthError::Malformed("PLAIN"));
+            Ok(Credentials {
+                user: text(user)?,
+                password: text(pass)?,
+            })
+        }
+        // AMQPLAIN: a field table without its length prefix, holding LOGIN and PASSWORD.
+        "AMQPLAIN" => {
+            let mut framed = Vec::with_capacity(response.len() + 4);
+            framed.extend_from_slice(&(response.len() as u32).to_be_bytes());
+            framed.extend_from_slice(response);
+            let table = Reader::new(&framed, "AMQPLAIN response")
+                .table()
+                .map_err(|_| AuthError::Malformed("AMQPLAIN"))?;
+            let field = |k: &str| match table.get(k) {
+                Some(FieldValue::LongString(b)) => String::from_utf8(b.to_vec()).ok(),
+                _ => None,
+            };
+            match (field("LOGIN"), field("PASSWORD")) {
+                (Some(user), Some(password)) => Ok(Credentials { user, password }),
+                _ => Err(AuthError::Malformed("AMQPLAIN")),
+            }
+        }
+        other => Err(AuthError::UnsupportedMechanism(other.to_owned())),
+    }
+}
+
+/// Checks credentials against the configured users and the peer's address.
+pub fn authenticate<'u>(
+    users: &'u [User],
+    creds: &Credentials,
+    peer: IpAddr,
+) -> Result<&'u User, AuthError> {
+    let user = users
+        .iter()
+        .find(|u| u.name == creds.user && u.password == creds.password)
+        .ok_or_else(|| AuthError::InvalidCredentials(creds.user.clone()))?;
+    if user.loopback_only && !peer.is_loopback() {
+        return Err(AuthError::LoopbackOnly(user.name.clone()));
+    }
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guest() -> Vec<User> {
+        vec![User {
+            name: "guest".into(),
+            password: "guest".into(),
+            loopback_only: true,
+        }]
+    }
+
+    #[test]
+    fn plain_response_parses_and_authenticates_from_loopback_only() {
+        let creds = parse_response("PLAIN", b"\0guest\0guest").unwrap();
+        assert_eq!(creds.user, "guest");
+        assert!(authenticate(&guest(), &creds, "127.0.0.1".parse().unwrap()).is_ok());
+        assert_eq!(
+            authenticate(&guest(), &creds, "10.1.2.3".parse().unwrap()),
+            Err(AuthError::LoopbackOnly("guest".into()))
+        );
+    }
+
+    #[test]
+    fn wrong_password_and_malformed_responses_are_refused() {
+        let creds = parse_response("PLAIN", b"\0guest\0nope").unwrap();
+        assert!(matches!(
+            authenticate(&guest(), &creds, "127.0.0.1".parse().unwrap()),
+            Err(AuthError::InvalidCredentials(_))
+        ));
+        assert!(parse_response("PLAIN", b"guest").is_err());
+        assert!(parse_response("EXTERNAL", b"").is_err());
+    }
+
+    #[test]
+    fn amqplain_response_parses() {
+        let mut t = warren_protocol::FieldTable::new();
+        t.insert("LOGIN", FieldValue::string("guest"));
+        t.insert("PASSWORD", FieldValue::string("guest"));
+        let mut buf = bytes::BytesMut::new();
+        warren_protocol::wire::put_table(&mut buf, &t);
+        let creds = parse_response("AMQPLAIN", &buf[4..]).unwrap();
+        assert_eq!(creds.password, "guest");
+    }
+}

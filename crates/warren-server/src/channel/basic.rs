@@ -1,0 +1,226 @@
+//! `basic.*` methods other than publishing: qos, consume, cancel, get, ack, nack,
+//! reject and recover.
+
+use std::sync::Arc;
+
+use warren_broker::names::generated_consumer_tag;
+use warren_broker::{AmqpError, AmqpResult, Consumer, ConsumerSpec, Queue, QueuedMessage};
+use warren_protocol::method::basic;
+
+use super::unacked::Unacked;
+use super::{Channel, ConnCtx};
+
+/// What to do with settled deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settle {
+    /// Acknowledged: done with.
+    Ack,
+    /// Put back in the queue, marked redelivered.
+    Requeue,
+    /// Rejected without requeue: dropped.
+    Discard,
+}
+
+/// Settles deliveries: one queue call per run of entries from the same queue, then
+/// gives the consumers their credit back.
+pub(crate) fn settle(entries: Vec<Unacked>, how: Settle) {
+    let mut consumers: Vec<Arc<Consumer>> = Vec::new();
+    let mut run: Vec<QueuedMessage> = Vec::new();
+    let mut run_queue: Option<Arc<Queue>> = None;
+    let flush = |queue: &Arc<Queue>, run: &mut Vec<QueuedMessage>| match how {
+        Settle::Ack | Settle::Discard => {
+            queue.settle(run.len());
+            run.clear();
+        }
+        Settle::Requeue => queue.requeue(std::mem::take(run)),
+    };
+    for e in entries {
+        if let Some(c) = e.consumer {
+            c.settled(1);
+            if !consumers.iter().any(|x| Arc::ptr_eq(x, &c)) {
+                consumers.push(c);
+            }
+        }
+        match &run_queue {
+            Some(q) if Arc::ptr_eq(q, &e.queue) => {}
+            _ => {
+                if let Some(q) = run_queue.take() {
+                    flush(&q, &mut run);
+                }
+                run_queue = Some(e.queue);
+            }
+        }
+        run.push(e.message);
+    }
+    if let Some(q) = run_queue {
+        flush(&q, &mut run);
+    }
+    for c in consumers {
+        c.wake_if_blocked();
+    }
+}
+
+impl Channel {
+    pub(super) fn qos(&mut self, cx: &mut ConnCtx, m: basic::Qos) -> AmqpResult<()> {
+        if m.prefetch_size != 0 {
+            return Err(AmqpError::not_implemented(format!(
+                "prefetch_size!=0 ({})",
+                m.prefetch_size
+            )));
+        }
+        if m.global {
+            self.credit.set_prefetch(u32::from(m.prefetch_count));
+            self.wake_consumers();
+        } else {
+            self.consumer_prefetch = u32::from(m.prefetch_count);
+        }
+        cx.send(self.id, basic::QosOk {});
+        Ok(())
+    }
+
+    pub(super) fn consume(&mut self, cx: &mut ConnCtx, m: basic::Consume) -> AmqpResult<()> {
+        let name = self.queue_name(m.queue)?;
+        let queue = cx.vhost.queue(&name, cx.id)?;
+        let tag: Arc<str> = if m.consumer_tag.is_empty() {
+            Arc::from(generated_consumer_tag())
+        } else {
+            Arc::from(m.consumer_tag.as_str())
+        };
+        if self.consumers.contains_key(&tag) {
+            return Err(AmqpError::not_allowed(format!(
+                "attempt to reuse consumer tag '{tag}'"
+            )));
+        }
+        let priority = m
+            .arguments
+            .get("x-priority")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0)
+            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        let consumer = Arc::new(Consumer::new(
+            ConsumerSpec {
+                tag: tag.clone(),
+                channel_id: self.id,
+                no_ack: m.no_ack,
+                exclusive: m.exclusive,
+                prefetch: self.consumer_prefetch,
+                priority,
+            },
+            queue.clone(),
+            self.credit.clone(),
+            cx.outbound.clone(),
+        ));
+        // consume-ok goes out before any delivery: deliveries reach the connection
+        // through its outbound channel, which it reads only after this handler returns.
+        if !m.no_wait {
+            cx.send(
+                self.id,
+                basic::ConsumeOk {
+                    consumer_tag: tag.to_string(),
+                },
+            );
+        }
+        self.consumers.insert(tag, consumer.clone());
+        if let Err(e) = queue.add_consumer(consumer.clone()) {
+            self.consumers.remove(consumer.tag());
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub(super) fn cancel(&mut self, cx: &mut ConnCtx, m: basic::Cancel) -> AmqpResult<()> {
+        if let Some(consumer) = self.consumers.remove(m.consumer_tag.as_str()) {
+            cx.vhost.consumer_removed(&consumer);
+        }
+        if !m.no_wait {
+            cx.send(
+                self.id,
+                basic::CancelOk {
+                    consumer_tag: m.consumer_tag,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn get(&mut self, cx: &mut ConnCtx, m: basic::Get) -> AmqpResult<()> {
+        let name = self.queue_name(m.queue)?;
+        let queue = cx.vhost.queue(&name, cx.id)?;
+        let Some((message, remaining)) = queue.get(m.no_ack) else {
+            cx.send(self.id, basic::GetEmpty::default());
+            return Ok(());
+        };
+        let tag = self.next_delivery_tag;
+        self.next_delivery_tag += 1;
+        let msg = message.message.clone();
+        cx.send(
+            self.id,
+            basic::GetOk {
+                delivery_tag: tag,
+                redelivered: message.redelivered,
+                exchange: msg.exchange.to_string(),
+                routing_key: msg.routing_key.to_string(),
+                message_count: remaining,
+            },
+        );
+        cx.send_content(self.id, &msg);
+        if !m.no_ack {
+            self.unacked.insert(
+                tag,
+                Unacked {
+                    tag,
+                    queue,
+                    message,
+                    consumer: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn ack(&mut self, tag: u64, multiple: bool) -> AmqpResult<()> {
+        if self.mode.buffers_acks() {
+            // Validate now so an unknown tag fails at once, settle at commit.
+            let entries = self.unacked.take(tag, multiple)?;
+            self.mode.buffer_settle(entries, Settle::Ack);
+            return Ok(());
+        }
+        settle(self.unacked.take(tag, multiple)?, Settle::Ack);
+        Ok(())
+    }
+
+    pub(super) fn reject(
+        &mut self,
+        _cx: &mut ConnCtx,
+        tag: u64,
+        multiple: bool,
+        requeue: bool,
+    ) -> AmqpResult<()> {
+        let entries = self.unacked.take(tag, multiple)?;
+        let how = if requeue {
+            Settle::Requeue
+        } else {
+            Settle::Discard
+        };
+        if self.mode.buffers_acks() {
+            self.mode.buffer_settle(entries, how);
+            return Ok(());
+        }
+        settle(entries, how);
+        Ok(())
+    }
+
+    pub(super) fn recover(
+        &mut self,
+        cx: &mut ConnCtx,
+        _requeue: bool,
+        reply: bool,
+    ) -> AmqpResult<()> {
+        // RabbitMQ requeues in both cases: redelivery to the same consumer is not offered.
+        settle(self.unacked.take_all(), Settle::Requeue);
+        if reply {
+            cx.send(self.id, basic::RecoverOk {});
+        }
+        Ok(())
+    }
+}

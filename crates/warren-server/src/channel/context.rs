@@ -1,0 +1,93 @@
+//! What a channel needs from its connection while handling a method.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+use warren_broker::{ConnectionId, Consumer, Outbound, VHost};
+use warren_protocol::frame::{self, write_body, write_body_frame_header, write_header_raw};
+use warren_protocol::{constants::FRAME_END, Method};
+
+use crate::config::Limits;
+use crate::connection::out_buffer::{OutBuffer, ZERO_COPY_MIN_BODY};
+use warren_broker::Message;
+
+/// Capabilities the client announced in `connection.start-ok`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ClientCapabilities {
+    /// The client understands a server-sent `basic.cancel`.
+    pub consumer_cancel_notify: bool,
+    /// The client understands `connection.blocked` / `unblocked`.
+    pub connection_blocked: bool,
+}
+
+/// Connection state shared by all its channels while one of them handles a frame.
+#[derive(Debug)]
+pub(crate) struct ConnCtx {
+    /// The connection's id (owner of its exclusive queues).
+    pub id: ConnectionId,
+    /// The virtual host it opened.
+    pub vhost: Arc<VHost>,
+    /// The authenticated user.
+    pub user: String,
+    /// Pending output.
+    pub out: OutBuffer,
+    /// Where this connection's queues send deliveries.
+    pub outbound: UnboundedSender<Outbound>,
+    /// Negotiated frame size.
+    pub frame_max: u32,
+    /// Server limits.
+    pub limits: Arc<Limits>,
+    /// What the client supports.
+    pub caps: ClientCapabilities,
+    /// Consumers whose deliveries were staged but not yet written, with their counts:
+    /// their credit comes back once the output is flushed.
+    pub unsent: Vec<(Arc<Consumer>, u32)>,
+}
+
+impl ConnCtx {
+    /// Stages a method frame.
+    pub fn send(&mut self, channel: u16, method: impl Into<Method>) {
+        frame::write_method(self.out.staging(), channel, &method.into());
+    }
+
+    /// Stages a message's header and body frames after its method frame; large bodies
+    /// are queued without copying.
+    pub fn send_content(&mut self, channel: u16, message: &Message) {
+        let body = &message.body;
+        write_header_raw(
+            self.out.staging(),
+            channel,
+            body.len() as u64,
+            &message.raw_properties,
+        );
+        if body.len() < ZERO_COPY_MIN_BODY {
+            write_body(self.out.staging(), channel, body, self.frame_max);
+            return;
+        }
+        let chunk = frame::max_body_payload(self.frame_max).max(1);
+        let mut start = 0;
+        while start < body.len() {
+            let end = (start + chunk).min(body.len());
+            write_body_frame_header(self.out.staging(), channel, (end - start) as u32);
+            self.out.push_shared(body.slice(start..end));
+            self.out.staging().extend_from_slice(&[FRAME_END]);
+            start = end;
+        }
+    }
+
+    /// Notes one staged delivery for `consumer`, whose credit returns after the write.
+    pub fn note_unsent(&mut self, consumer: &Arc<Consumer>) {
+        match self.unsent.last_mut() {
+            Some((c, n)) if Arc::ptr_eq(c, consumer) => *n += 1,
+            _ => self.unsent.push((consumer.clone(), 1)),
+        }
+    }
+
+    /// Returns the credit of everything staged, once the output buffer has drained.
+    pub fn release_unsent(&mut self) {
+        for (consumer, n) in self.unsent.drain(..) {
+            consumer.written(n);
+            consumer.wake_if_blocked();
+        }
+    }
+}

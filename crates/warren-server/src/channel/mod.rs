@@ -1,0 +1,175 @@
+//! A channel's state machine: it takes one method (or content frame) at a time, acts on
+//! the broker and stages replies in the connection's output.
+//!
+//! Handlers return `Err(AmqpError)` for protocol exceptions; the connection turns those
+//! into `channel.close` or `connection.close` according to the error's scope.
+
+mod basic;
+pub(crate) mod context;
+mod publish;
+mod topology;
+mod unacked;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use warren_broker::{AmqpError, AmqpResult, ChannelCredit, Consumer, Delivery};
+use warren_protocol::method::channel as ch;
+use warren_protocol::Method;
+
+pub(crate) use context::{ClientCapabilities, ConnCtx};
+use publish::{ContentState, PublishMode};
+use unacked::{Unacked, UnackedMap};
+
+/// One open channel.
+#[derive(Debug)]
+pub(crate) struct Channel {
+    id: u16,
+    credit: Arc<ChannelCredit>,
+    consumers: HashMap<Arc<str>, Arc<Consumer>>,
+    unacked: UnackedMap,
+    next_delivery_tag: u64,
+    consumer_prefetch: u32,
+    content: ContentState,
+    mode: PublishMode,
+    /// The queue most recently declared on this channel: RabbitMQ lets an empty queue
+    /// name in later methods stand for it.
+    last_queue: Option<String>,
+}
+
+impl Channel {
+    /// A freshly opened channel.
+    pub fn new(id: u16) -> Self {
+        Channel {
+            id,
+            credit: Arc::new(ChannelCredit::default()),
+            consumers: HashMap::new(),
+            unacked: UnackedMap::default(),
+            next_delivery_tag: 1,
+            consumer_prefetch: 0,
+            content: ContentState::default(),
+            mode: PublishMode::default(),
+            last_queue: None,
+        }
+    }
+
+    /// Whether the channel is between a content method and the end of its body.
+    pub fn expects_content(&self) -> bool {
+        !matches!(self.content, ContentState::Idle)
+    }
+
+    /// Handles one method frame addressed to this channel.
+    pub fn handle_method(&mut self, cx: &mut ConnCtx, method: Method) -> AmqpResult<()> {
+        if self.expects_content() {
+            return Err(AmqpError::unexpected_frame(format!(
+                "expected content header for class 60, got non content header frame instead ({})",
+                method.name()
+            )));
+        }
+        match method {
+            Method::ChannelFlow(m) => {
+                self.credit.set_active(m.active);
+                if m.active {
+                    self.wake_consumers();
+                }
+                cx.send(self.id, ch::FlowOk { active: m.active });
+                Ok(())
+            }
+            Method::ChannelFlowOk(_) => Ok(()),
+            Method::ChannelOpen(_) => Err(AmqpError::channel_error(format!(
+                "second 'channel.open' seen on channel {}",
+                self.id
+            ))),
+            Method::ExchangeDeclare(m) => self.exchange_declare(cx, m),
+            Method::ExchangeDelete(m) => self.exchange_delete(cx, m),
+            Method::ExchangeBind(m) => self.exchange_bind(cx, m),
+            Method::ExchangeUnbind(m) => self.exchange_unbind(cx, m),
+            Method::QueueDeclare(m) => self.queue_declare(cx, m),
+            Method::QueueBind(m) => self.queue_bind(cx, m),
+            Method::QueueUnbind(m) => self.queue_unbind(cx, m),
+            Method::QueuePurge(m) => self.queue_purge(cx, m),
+            Method::QueueDelete(m) => self.queue_delete(cx, m),
+            Method::BasicQos(m) => self.qos(cx, m),
+            Method::BasicConsume(m) => self.consume(cx, m),
+            Method::BasicCancel(m) => self.cancel(cx, m),
+            Method::BasicPublish(m) => self.start_publish(cx, m),
+            Method::BasicGet(m) => self.get(cx, m),
+            Method::BasicAck(m) => self.ack(m.delivery_tag, m.multiple),
+            Method::BasicReject(m) => self.reject(cx, m.delivery_tag, false, m.requeue),
+            Method::BasicNack(m) => self.reject(cx, m.delivery_tag, m.multiple, m.requeue),
+            Method::BasicRecover(m) => self.recover(cx, m.requeue, true),
+            Method::BasicRecoverAsync(m) => self.recover(cx, m.requeue, false),
+            Method::ConfirmSelect(m) => self.confirm_select(cx, m),
+            Method::TxSelect(_) => self.tx_select(cx),
+            Method::TxCommit(_) => self.tx_commit(cx),
+            Method::TxRollback(_) => self.tx_rollback(cx),
+            other => Err(AmqpError::command_invalid(format!(
+                "unexpected method {} on channel {}",
+                other.name(),
+                self.id
+            ))),
+        }
+    }
+
+    /// Stages a delivery from one of this channel's consumers. Returns it if the consumer
+    /// is no longer registered here (cancelled, or the channel number was reused).
+    pub fn deliver(&mut self, cx: &mut ConnCtx, d: Delivery) -> Result<(), Delivery> {
+        match self.consumers.get(d.consumer.tag()) {
+            Some(c) if Arc::ptr_eq(c, &d.consumer) => {}
+            _ => return Err(d),
+        }
+        let tag = self.next_delivery_tag;
+        self.next_delivery_tag += 1;
+        let msg = &d.message.message;
+        warren_protocol::frame::write_deliver(
+            cx.out.staging(),
+            self.id,
+            d.consumer.tag(),
+            tag,
+            d.message.redelivered,
+            &msg.exchange,
+            &msg.routing_key,
+        );
+        cx.send_content(self.id, msg);
+        cx.note_unsent(&d.consumer);
+        if !d.consumer.spec.no_ack {
+            self.unacked.insert(
+                tag,
+                Unacked {
+                    tag,
+                    queue: d.consumer.queue.clone(),
+                    message: d.message,
+                    consumer: Some(d.consumer),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// A consumer of this channel was cancelled by its queue (the queue was deleted).
+    /// Returns true if the client should be sent `basic.cancel`.
+    pub fn consumer_cancelled(&mut self, consumer: &Arc<Consumer>) -> bool {
+        match self.consumers.get(consumer.tag()) {
+            Some(c) if Arc::ptr_eq(c, consumer) => {
+                self.consumers.remove(consumer.tag());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Releases everything the channel holds: cancels its consumers and requeues its
+    /// unacknowledged messages. Called when the channel or its connection closes.
+    pub fn release(&mut self, cx: &ConnCtx) {
+        for (_, consumer) in self.consumers.drain() {
+            cx.vhost.consumer_removed(&consumer);
+        }
+        basic::settle(self.unacked.take_all(), basic::Settle::Requeue);
+    }
+
+    fn wake_consumers(&self) {
+        for c in self.consumers.values() {
+            c.wake_if_blocked();
+        }
+    }
+}

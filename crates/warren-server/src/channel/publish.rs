@@ -1,0 +1,393 @@
+//! Publishing: assembling content from header and body frames, routing, mandatory
+//! returns, publisher confirms and transactions.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use warren_broker::{AmqpError, AmqpResult, Message, Queue};
+use warren_protocol::method::{basic, confirm, tx};
+use warren_protocol::properties::BASIC_CLASS_ID;
+use warren_protocol::{ContentHeader, ReplyCode};
+
+use super::basic::{settle, Settle};
+use super::unacked::Unacked;
+use super::{Channel, ConnCtx};
+
+/// Bodies smaller than this are copied out of the socket read buffer into their own
+/// allocation, so a long-lived small message does not pin a whole read buffer; larger
+/// bodies are kept as slices of it, without a copy.
+const COPY_BODY_BELOW: usize = 512;
+
+/// Where the channel is in receiving a published message.
+#[derive(Debug, Default)]
+pub(super) enum ContentState {
+    /// No content expected.
+    #[default]
+    Idle,
+    /// `basic.publish` seen; its content header must come next.
+    AwaitingHeader(basic::Publish),
+    /// Header seen; body frames until `size` bytes have arrived.
+    AwaitingBody {
+        publish: basic::Publish,
+        header: Box<ContentHeader>,
+        raw_properties: Bytes,
+        size: usize,
+        body: BodyParts,
+    },
+}
+
+/// Body bytes received so far.
+#[derive(Debug, Default)]
+pub(super) enum BodyParts {
+    /// Nothing yet.
+    #[default]
+    Empty,
+    /// Exactly one frame's payload, kept without copying.
+    One(Bytes),
+    /// Several frames, concatenated.
+    Many(BytesMut),
+}
+
+impl BodyParts {
+    fn len(&self) -> usize {
+        match self {
+            BodyParts::Empty => 0,
+            BodyParts::One(b) => b.len(),
+            BodyParts::Many(b) => b.len(),
+        }
+    }
+
+    fn push(&mut self, payload: Bytes) {
+        *self = match std::mem::take(self) {
+            BodyParts::Empty => BodyParts::One(payload),
+            BodyParts::One(first) => {
+                let mut all = BytesMut::with_capacity(first.len() + payload.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&payload);
+                BodyParts::Many(all)
+            }
+            BodyParts::Many(mut all) => {
+                all.extend_from_slice(&payload);
+                BodyParts::Many(all)
+            }
+        };
+    }
+
+    fn into_bytes(self) -> Bytes {
+        match self {
+            BodyParts::Empty => Bytes::new(),
+            BodyParts::One(b) if b.len() < COPY_BODY_BELOW => Bytes::copy_from_slice(&b),
+            BodyParts::One(b) => b,
+            BodyParts::Many(b) => b.freeze(),
+        }
+    }
+}
+
+/// A message buffered in a transaction, published at `tx.commit`.
+#[derive(Debug)]
+pub(super) struct PendingPublish {
+    publish: basic::Publish,
+    headers: Option<warren_protocol::FieldTable>,
+    message: Arc<Message>,
+}
+
+/// Confirm or transaction mode of a channel.
+#[derive(Debug, Default)]
+pub(super) enum PublishMode {
+    /// Plain publishing.
+    #[default]
+    Normal,
+    /// `confirm.select` seen: every publish gets a sequence number and an ack.
+    Confirm {
+        /// Sequence number of the last publish.
+        last_seq: u64,
+        /// Highest sequence number already acknowledged to the client.
+        acked_up_to: u64,
+    },
+    /// `tx.select` seen: publishes and settlements wait for `tx.commit`.
+    Tx {
+        publishes: Vec<PendingPublish>,
+        settles: Vec<(Vec<Unacked>, Settle)>,
+    },
+}
+
+impl PublishMode {
+    /// Whether acks and rejects wait for a commit.
+    pub(super) fn buffers_acks(&self) -> bool {
+        matches!(self, PublishMode::Tx { .. })
+    }
+
+    /// Buffers settled deliveries until commit.
+    pub(super) fn buffer_settle(&mut self, entries: Vec<Unacked>, how: Settle) {
+        if let PublishMode::Tx { settles, .. } = self {
+            settles.push((entries, how));
+        }
+    }
+}
+
+impl Channel {
+    pub(super) fn start_publish(&mut self, _cx: &mut ConnCtx, m: basic::Publish) -> AmqpResult<()> {
+        self.content = ContentState::AwaitingHeader(m);
+        Ok(())
+    }
+
+    /// Handles a content header frame.
+    pub(crate) fn handle_header(
+        &mut self,
+        cx: &mut ConnCtx,
+        header: Box<ContentHeader>,
+        raw: Bytes,
+    ) -> AmqpResult<()> {
+        let ContentState::AwaitingHeader(publish) = std::mem::take(&mut self.content) else {
+            return Err(AmqpError::unexpected_frame(format!(
+                "expected method frame, got content header frame on channel {}",
+                self.id
+            )));
+        };
+        if header.class_id != BASIC_CLASS_ID {
+            return Err(AmqpError::unexpected_frame(format!(
+                "expected content header for class {BASIC_CLASS_ID}, got content header for class {}",
+                header.class_id
+            )));
+        }
+        if header.body_size > cx.limits.max_message_bytes {
+            return Err(AmqpError::precondition_failed(format!(
+                "message size {} is larger than configured max size {}",
+                header.body_size, cx.limits.max_message_bytes
+            )));
+        }
+        let size = header.body_size as usize;
+        // Properties are small: copy them so the message does not pin the read buffer.
+        let raw_properties = Bytes::copy_from_slice(&raw);
+        if size == 0 {
+            return self.finish_publish(cx, publish, &header, raw_properties, Bytes::new());
+        }
+        self.content = ContentState::AwaitingBody {
+            publish,
+            header,
+            raw_properties,
+            size,
+            body: BodyParts::Empty,
+        };
+        Ok(())
+    }
+
+    /// Handles a content body frame.
+    pub(crate) fn handle_body(&mut self, cx: &mut ConnCtx, payload: Bytes) -> AmqpResult<()> {
+        let ContentState::AwaitingBody { size, body, .. } = &mut self.content else {
+            return Err(AmqpError::unexpected_frame(format!(
+                "expected method frame, got content body frame on channel {}",
+                self.id
+            )));
+        };
+        if body.len() + payload.len() > *size {
+            return Err(AmqpError::frame_error(format!(
+                "content body of {} bytes exceeds the {} announced in the header",
+                body.len() + payload.len(),
+                size
+            )));
+        }
+        body.push(payload);
+        if body.len() < *size {
+            return Ok(());
+        }
+        let ContentState::AwaitingBody {
+            publish,
+            header,
+            raw_properties,
+            body,
+            ..
+        } = std::mem::take(&mut self.content)
+        else {
+            unreachable!("state checked above");
+        };
+        self.finish_publish(cx, publish, &header, raw_properties, body.into_bytes())
+    }
+
+    fn finish_publish(
+        &mut self,
+        cx: &mut ConnCtx,
+        publish: basic::Publish,
+        header: &ContentHeader,
+        raw_properties: Bytes,
+        body: Bytes,
+    ) -> AmqpResult<()> {
+        if publish.immediate {
+            return Err(AmqpError::not_implemented("immediate=true"));
+        }
+        let props = &header.properties;
+        if let Some(user_id) = &props.user_id {
+            if *user_id != cx.user {
+                return Err(AmqpError::precondition_failed(format!(
+                    "user_id property set to '{user_id}' but authenticated user was '{}'",
+                    cx.user
+                )));
+            }
+        }
+        let exchange: Arc<str> = if publish.exchange.is_empty() {
+            Arc::from("")
+        } else {
+            cx.vhost.exchange(&publish.exchange)?.name().clone()
+        };
+        let message = Arc::new(Message::new(
+            exchange,
+            &publish.routing_key,
+            props,
+            raw_properties,
+            body,
+        ));
+        if let PublishMode::Tx { publishes, .. } = &mut self.mode {
+            publishes.push(PendingPublish {
+                publish,
+                headers: props.headers.clone(),
+                message,
+            });
+            return Ok(());
+        }
+        let headers = props.headers.as_ref();
+        self.route_and_enqueue(cx, &publish, headers, message)?;
+        if let PublishMode::Confirm { last_seq, .. } = &mut self.mode {
+            *last_seq += 1;
+        }
+        Ok(())
+    }
+
+    fn route_and_enqueue(
+        &mut self,
+        cx: &mut ConnCtx,
+        publish: &basic::Publish,
+        headers: Option<&warren_protocol::FieldTable>,
+        message: Arc<Message>,
+    ) -> AmqpResult<()> {
+        let mut queues: Vec<Arc<Queue>> = Vec::new();
+        cx.vhost.route(
+            &publish.exchange,
+            &publish.routing_key,
+            headers,
+            &mut queues,
+        )?;
+        if queues.is_empty() {
+            if publish.mandatory {
+                // Acks for earlier publishes must not overtake this return.
+                self.flush_confirms(cx);
+                cx.send(
+                    self.id,
+                    basic::Return {
+                        reply_code: ReplyCode::NoRoute.code(),
+                        reply_text: ReplyCode::NoRoute.name().into(),
+                        exchange: publish.exchange.clone(),
+                        routing_key: publish.routing_key.clone(),
+                    },
+                );
+                cx.send_content(self.id, &message);
+            }
+            return Ok(());
+        }
+        for q in queues {
+            q.publish(message.clone());
+        }
+        Ok(())
+    }
+
+    /// Sends one `basic.ack` covering every publish confirmed since the last flush
+    /// (`multiple=true` when it covers more than one). The connection calls this after
+    /// each batch of frames read from the socket.
+    pub(crate) fn flush_confirms(&mut self, cx: &mut ConnCtx) {
+        if let PublishMode::Confirm {
+            last_seq,
+            acked_up_to,
+        } = &mut self.mode
+        {
+            if *last_seq > *acked_up_to {
+                let multiple = *last_seq - *acked_up_to > 1;
+                cx.send(
+                    self.id,
+                    basic::Ack {
+                        delivery_tag: *last_seq,
+                        multiple,
+                    },
+                );
+                *acked_up_to = *last_seq;
+            }
+        }
+    }
+
+    pub(super) fn confirm_select(
+        &mut self,
+        cx: &mut ConnCtx,
+        m: confirm::Select,
+    ) -> AmqpResult<()> {
+        match self.mode {
+            PublishMode::Tx { .. } => {
+                return Err(AmqpError::precondition_failed(
+                    "cannot switch from tx to confirm mode",
+                ))
+            }
+            PublishMode::Normal => {
+                self.mode = PublishMode::Confirm {
+                    last_seq: 0,
+                    acked_up_to: 0,
+                }
+            }
+            PublishMode::Confirm { .. } => {}
+        }
+        if !m.nowait {
+            cx.send(self.id, confirm::SelectOk {});
+        }
+        Ok(())
+    }
+
+    pub(super) fn tx_select(&mut self, cx: &mut ConnCtx) -> AmqpResult<()> {
+        match self.mode {
+            PublishMode::Confirm { .. } => {
+                return Err(AmqpError::precondition_failed(
+                    "cannot switch from confirm to tx mode",
+                ))
+            }
+            PublishMode::Normal => {
+                self.mode = PublishMode::Tx {
+                    publishes: Vec::new(),
+                    settles: Vec::new(),
+                }
+            }
+            PublishMode::Tx { .. } => {}
+        }
+        cx.send(self.id, tx::SelectOk {});
+        Ok(())
+    }
+
+    pub(super) fn tx_commit(&mut self, cx: &mut ConnCtx) -> AmqpResult<()> {
+        let PublishMode::Tx { publishes, settles } = &mut self.mode else {
+            return Err(AmqpError::precondition_failed(
+                "channel is not transactional",
+            ));
+        };
+        let publishes = std::mem::take(publishes);
+        let settles = std::mem::take(settles);
+        for p in publishes {
+            self.route_and_enqueue(cx, &p.publish, p.headers.as_ref(), p.message)?;
+        }
+        for (entries, how) in settles {
+            settle(entries, how);
+        }
+        cx.send(self.id, tx::CommitOk {});
+        Ok(())
+    }
+
+    pub(super) fn tx_rollback(&mut self, cx: &mut ConnCtx) -> AmqpResult<()> {
+        let PublishMode::Tx { publishes, settles } = &mut self.mode else {
+            return Err(AmqpError::precondition_failed(
+                "channel is not transactional",
+            ));
+        };
+        publishes.clear();
+        // Rolled-back acks and rejects leave the deliveries unacknowledged, as in RabbitMQ.
+        for (entries, _) in std::mem::take(settles) {
+            for e in entries {
+                self.unacked.insert(e.tag, e);
+            }
+        }
+        cx.send(self.id, tx::RollbackOk {});
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! `exchange.*` and `queue.*` methods.
+
+use warren_broker::{AmqpError, AmqpResult, ExchangeDeclare, QueueDeclare};
+use warren_protocol::method::{exchange, queue};
+
+use super::{Channel, ConnCtx};
+
+impl Channel {
+    /// Resolves an empty queue name to the channel's last declared queue, as RabbitMQ does.
+    pub(super) fn queue_name(&self, name: String) -> AmqpResult<String> {
+        if !name.is_empty() {
+            return Ok(name);
+        }
+        self.last_queue
+            .clone()
+            .ok_or_else(|| AmqpError::not_found("no previously declared queue"))
+    }
+
+    pub(super) fn exchange_declare(
+        &mut self,
+        cx: &mut ConnCtx,
+        m: exchange::Declare,
+    ) -> AmqpResult<()> {
+        cx.vhost.declare_exchange(&ExchangeDeclare {
+            name: m.exchange,
+            kind: m.kind,
+            passive: m.passive,
+            durable: m.durable,
+            auto_delete: m.auto_delete,
+            internal: m.internal,
+            arguments: m.arguments,
+        })?;
+        if !m.no_wait {
+            cx.send(self.id, exchange::DeclareOk {});
+        }
+        Ok(())
+    }
+
+    pub(super) fn exchange_delete(
+        &mut self,
+        cx: &mut ConnCtx,
+        m: exchange::Delete,
+    ) -> AmqpResult<()> {
+        cx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
+        if !m.no_wait {
+            cx.send(self.id, exchange::DeleteOk {});
+        }
+        Ok(())
+    }
+
+    pub(super) fn exchange_bind(&mut self, cx: &mut ConnCtx, m: exchange::Bind) -> AmqpResult<()> {
+        cx.vhost
+            .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
+        if !m.no_wait {
+            cx.send(self.id, exchange::BindOk {});
+        }
+        Ok(())
+    }
+
+    pub(super) fn exchange_unbind(
+        &mut self,
+        cx: &mut ConnCtx,
+        m: exchange::Unbind,
+    ) -> AmqpResult<()> {
+        cx.vhost
+            .unbind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
+        if !m.no_wait {
+            cx.send(self.id, exchange::UnbindOk {});
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue_declare(&mut self, cx: &mut ConnCtx, m: queue::Declare) -> AmqpResult<()> {
+        let declared = cx.vhost.declare_queue(
+            &QueueDeclare {
+                name: m.queue,
+                passive: m.passive,
+                durable: m.durable,
+                exclusive: m.exclusive,
+                auto_delete: m.auto_delete,
+                arguments: m.arguments,
+            },
+            cx.id,
+        )?;
+        let name = declared.queue.name().to_string();
+        self.last_queue = Some(name.clone());
+        if !m.no_wait {
+            cx.send(
+                self.id,
+                queue::DeclareOk {
+                    queue: name,
+                    message_count: declared.message_count,
+                    consumer_count: declared.consumer_count,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue_bind(&mut self, cx: &mut ConnCtx, m: queue::Bind) -> AmqpResult<()> {
+        let name = self.queue_name(m.queue)?;
+        cx.vhost
+            .bind_queue(&name, &m.exchange, &m.routing_key, &m.arguments, cx.id)?;
+        if !m.no_wait {
+            cx.send(self.id, queue::BindOk {});
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue_unbind(&mut self, cx: &mut ConnCtx, m: queue::Unbind) -> AmqpResult<()> {
+        let name = self.queue_name(m.queue)?;
+        cx.vhost
+            .unbind_queue(&name, &m.exchange, &m.routing_key, &m.arguments, cx.id)?;
+        cx.send(self.id, queue::UnbindOk {});
+        Ok(())
+    }
+
+    pub(super) fn queue_purge(&mut self, cx: &mut ConnCtx, m: queue::Purge) -> AmqpResult<()> {
+        let name = self.queue_name(m.queue)?;
+        let message_count = cx.vhost.purge_queue(&name, cx.id)?;
+        if !m.no_wait {
+            cx.send(self.id, queue::PurgeOk { message_count });
+        }
+        Ok(())
+    }
+
+    pub(super) fn queue_delete(&mut self, cx: &mut ConnCtx, m: queue::Delete) -> AmqpResult<()> {
+        let name = self.queue_name(m.queue)?;
+        let message_count = cx
+            .vhost
+            .delete_queue(&name, m.if_unused, m.if_empty, cx.id)?;
+        if !m.no_wait {
+            cx.send(self.id, queue::DeleteOk { message_count });
+        }
+        Ok(())
+    }
+}

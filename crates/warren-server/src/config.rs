@@ -1,0 +1,82 @@
+//! Server settings and limits, each with its default in one place.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every limit the server enforces, with RabbitMQ-compatible defaults.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Highest channel number a client may open (`channel_max` offered in tune).
+    pub channel_max: u16,
+    /// Largest frame, in bytes, offered in tune and enforced by the codec.
+    pub frame_max_bytes: u32,
+    /// Heartbeat interval offered in tune (0 disables).
+    pub heartbeat_secs: u16,
+    /// Largest message body accepted; bigger publishes fail with 406.
+    pub max_message_bytes: u64,
+    /// Time a client has to finish the handshake (header to `connection.open`).
+    pub handshake_timeout: Duration,
+    /// Connections served at once; more are refused at accept.
+    pub max_connections: usize,
+    /// Bytes a connection may have waiting to be written before it stops reading
+    /// from its socket, so a client that does not read cannot grow memory.
+    pub max_pending_write_bytes: usize,
+    /// How long to wait for `connection.close-ok` after sending `connection.close`.
+    pub close_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            channel_max: 2047,
+            frame_max_bytes: 131_072,
+            heartbeat_secs: 60,
+            max_message_bytes: 128 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_pending_write_bytes: 16 * 1024 * 1024,
+            close_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A user allowed to log in.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Password (compared as given).
+    pub password: String,
+    /// Only connections from a loopback address may log in as this user (RabbitMQ's
+    /// rule for `guest`).
+    pub loopback_only: bool,
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// Directory for durable state (created if missing).
+    pub data_dir: PathBuf,
+    /// Limits.
+    pub limits: Limits,
+    /// Users; the default is RabbitMQ's `guest`/`guest`, loopback only.
+    pub users: Vec<User>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 5672))],
+            data_dir: PathBuf::from("warren-data"),
+            limits: Limits::default(),
+            users: vec![User {
+                name: "guest".into(),
+                password: "guest".into(),
+                loopback_only: true,
+            }],
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! One client connection: the handshake, then a loop that reads frames, hands them to
+//! channels, writes what they staged, delivers what queues send, and keeps heartbeats.
+//!
+//! One task owns the socket and all connection state, so nothing here takes a lock. The
+//! loop never blocks on a write while input waits: reading, writing and deliveries are
+//! branches of one `select!`, and reading pauses only while too much output is pending.
+
+pub(crate) mod handshake;
+pub(crate) mod out_buffer;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use tokio_util::codec::Decoder;
+use tracing::{debug, info, warn};
+use warren_broker::{AmqpError, ErrorScope, Outbound};
+use warren_protocol::frame::write_heartbeat;
+use warren_protocol::method::{basic, channel as chm, connection as conn};
+use warren_protocol::{Frame, FrameCodec, Method, ReplyCode};
+
+use crate::channel::{Channel, ConnCtx};
+use crate::server::ServerContext;
+use handshake::{handshake, HandshakeError, Negotiated};
+use out_buffer::OutBuffer;
+
+/// Most queue events handled before the loop looks at the socket again.
+const OUTBOUND_BATCH: usize = 256;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    /// We sent `connection.close`; only `close-ok` (or `close`) matters now.
+    Closing,
+    /// Done: flush and drop the socket.
+    Closed,
+}
+
+/// Serves one accepted socket until it closes.
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ServerContext>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut codec = FrameCodec::default();
+    let negotiated = tokio::time::timeout(
+        ctx.config.limits.handshake_timeout,
+        handshake(&mut stream, &mut inbuf, &mut codec, &ctx, peer),
+    )
+    .await;
+    let negotiated = match negotiated {
+        Ok(Ok(n)) => n,
+        Ok(Err(HandshakeError::Eof | HandshakeError::ClientClosed)) => {
+            debug!(%peer, "client left during handshake");
+            return;
+        }
+        Ok(Err(e)) => {
+            warn!(%peer, error = %e, "handshake failed");
+            return;
+        }
+        Err(_) => {
+            warn!(%peer, "handshake timed out");
+            return;
+        }
+    };
+    let mut connection = Connection::new(ctx, peer, negotiated, codec, inbuf);
+    connection.run(&mut stream, shutdown).await;
+    connection.cleanup();
+}
+
+struct Connection {
+    ctx: Arc<ServerContext>,
+    peer: SocketAddr,
+    cx: ConnCtx,
+    channels: HashMap<u16, Channel>,
+    /// Channels we sent `channel.close` on, awaiting `close-ok`.
+    closing_channels: HashSet<u16>,
+    channel_max: u16,
+    heartbeat: Option<Duration>,
+    codec: FrameCodec,
+    inbuf: BytesMut,
+    outbound_rx: mpsc::UnboundedReceiver<Outbound>,
+    state: State,
+    last_read: Instant,
+    last_write: Instant,
+}
+
+impl Connection {
+    fn new(
+        ctx: Arc<ServerContext>,
+        peer: SocketAddr,
+        n: Negotiated,
+        codec: FrameCodec,
+        inbuf: BytesMut,
+    ) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cx = ConnCtx {
+            id: ctx.broker.next_connection_id(),
+            vhost: n.vhost,
+            user: n.user,
+            out: OutBuffer::default(),
+            outbound: tx,
+            frame_max: n.frame_max,
+            limits: Arc::new(ctx.config.limits.clone()),
+            caps: n.caps,
+            unsent: Vec::new(),
+        };
+        let now = Instant::now();
+        Connection {
+            ctx,
+            peer,
+            cx,
+            channels: HashMap::new(),
+            closing_channels: HashSet::new(),
+            channel_max: n.channel_max,
+            heartbeat: (n.heartbeat_secs > 0)
+                .then(|| Duration::from_secs(u64::from(n.heartbeat_secs))),
+            codec,
+            inbuf,
+            outbound_rx: rx,
+            state: State::Open,
+            last_read: now,
+            last_write: now,
+        }
+    }
+
+    async fn run(&mut self, stream: &mut TcpStream, mut shutdown: watch::Receiver<bool>) {
+        let (mut rd, mut wr) = stream.split();
+        // Frames that arrived with the handshake's last read.
+        self.process_input();
+        let tick = self
+            .heartbeat
+            .map(|h| (h / 2).max(Duration::from_millis(500)))
+            .unwrap_or(Duration::from_secs(3600));
+        let mut ticker = interval_at(Instant::now() + tick, tick);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut close_deadline: Option<Instant> = None;
+        loop {
+            if self.state == State::Closed {
+                break;
+            }
+            if self.state == State::Closing && close_deadline.is_none() {
+                close_deadline = Some(Instant::now() + self.ctx.config.limits.close_timeout);
+            }
+            let can_read = self.cx.out.len() < self.ctx.config.limits.max_pending_write_bytes;
+            let has_output = !self.cx.out.is_empty();
+            if self.inbuf.capacity() - self.inbuf.len() < 4096 {
+                self.inbuf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                read = rd.read_buf(&mut self.inbuf), if can_read => match read {
+                    Ok(0) => {
+                        debug!(peer = %self.peer, "client closed the socket");
+                        break;
+                    }
+                    Ok(_) => {
+                        self.last_read = Instant::now();
+                        self.process_input();
+                    }
+                    Err(e) => {
+                        debug!(peer = %self.peer, error = %e, "read failed");
+                        break;
+                    }
+                },
+                written = self.cx.out.write_to(&mut wr), if has_output => match written {
+                    Ok(_) => {
+                        self.last_write = Instant::now();
+                        if self.cx.out.is_empty() {
+                            self.cx.release_unsent();
+                        }
+                    }
+                    Err(e) => {
+                        debug!(peer = %self.peer, error = %e, "write failed");
+                        break;
+                    }
+                },
+                event = self.outbound_rx.recv() => {
+                    if let Some(event) = event {
+                        self.handle_outbound(event);
+                        for _ in 0..OUTBOUND_BATCH {
+                            match self.outbound_rx.try_recv() {
+                                Ok(event) => self.handle_outbound(event),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                },
+                _ = ticker.tick() => self.heartbeat_tick(),
+                _ = shutdown.changed(), if self.state == State::Open => {
+                    self.close_connection(
+                        AmqpError::new(ReplyCode::ConnectionForced, "broker forced connection closure with reason 'shutdown'"),
+                        0,
+                        0,
+                    );
+                },
+                _ = sleep_until_opt(close_deadline) => {
+                    debug!(peer = %self.peer, "no connection.close-ok in time");
+                    break;
+                },
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.cx.out.flush_all(&mut wr)).await;
+    }
+
+    fn heartbeat_tick(&mut self) {
+        let Some(h) = self.heartbeat else { return };
+        let now = Instant::now();
+        if now.duration_since(self.last_read) > h * 2 {
+            warn!(peer = %self.peer, timeout_secs = h.as_secs(), "missed heartbeats from client, closing");
+            self.state = State::Closed;
+            return;
+        }
+        if now.duration_since(self.last_write) >= h / 2 && self.cx.out.is_empty() {
+            write_heartbeat(self.cx.out.staging());
+        }
+    }
+
+    /// Decodes and handles every complete frame in the read buffer, then sends the
+    /// confirms they produced.
+    fn process_input(&mut self) {
+        while self.state != State::Closed {
+            match self.codec.decode(&mut self.inbuf) {
+                Ok(Some(frame)) => self.handle_frame(frame),
+                Ok(None) => break,
+                Err(e) => {
+                    warn!(peer = %self.peer, error = %e, code = e.reply_code().code(), "malformed input");
+                    if self.state == State::Open {
+                        self.close_connection(AmqpError::new(e.reply_code(), e.to_string()), 0, 0);
+                    }
+                    // Nothing after a framing error can be trusted.
+                    self.inbuf.clear();
+                    self.state = if self.state == State::Closing {
+                        State::Closing
+                    } else {
+                        State::Closed
+                    };
+                    break;
+                }
+            }
+        }
+        for channel in self.channels.values_mut() {
+            channel.flush_confirms(&mut self.cx);
+        }
+    }
+
+    fn handle_frame(&mut self, frame: Frame) {
+        let channel_id = frame.channel();
+        if self.state == State::Closing {
+            if let Frame::Method { channel: 0, method } = frame {
+                match method {
+                    Method::ConnectionCloseOk(_) => self.state = State::Closed,
+                    Method::ConnectionClose(_) => {
+                        self.cx.send(0, conn::CloseOk {});
+                        self.state = State::Closed;
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        if channel_id == 0 {
+            return self.handle_connection_frame(frame);
+        }
+        if self.closing_channels.contains(&channel_id) {
+            if let Frame::Method { method, .. } = frame {
+                match method {
+                    Method::ChannelCloseOk(_) => {
+                        self.closing_channels.remove(&channel_id);
+                    }
+                    Method::ChannelClose(_) => {
+                        self.closing_channels.remove(&channel_id);
+                        self.cx.send(channel_id, chm::CloseOk {});
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        let (class_id, method_id) = match &frame {
+            Frame::Method { method, .. } => (method.class_id(), method.method_id()),
+            _ => (basic::Publish::CLASS_ID, basic::Publish::METHOD_ID),
+        };
+        let result = match frame {
+            Frame::Method {
+                method: Method::ChannelOpen(_),
+                ..
+            } => self.open_channel(channel_id),
+            Frame::Method {
+                method: Method::ChannelClose(_),
+                ..
+            } => {
+                self.close_channel_by_client(channel_id);
+                Ok(())
+            }
+            Frame::Method { method, .. } => match self.channels.get_mut(&channel_id) {
+                Some(ch) => ch.handle_method(&mut self.cx, method),
+                None => Err(not_open(channel_id)),
+            },
+            Frame::Header {
+                header,
+                raw_properties,
+                ..
+            } => match self.channels.get_mut(&channel_id) {
+                Some(ch) => ch.handle_header(&mut self.cx, header, raw_properties),
+                None => Err(not_open(channel_id)),
+            },
+            Frame::Body { payload, .. } => match self.channels.get_mut(&channel_id) {
+                Some(ch) => ch.handle_body(&mut self.cx, payload),
+                None => Err(not_open(channel_id)),
+            },
+            Frame::Heartbeat => Ok(()),
+        };
+        if let Err(e) = result {
+            self.exception(channel_id, e, class_id, method_id);
+        }
+    }
+
+    fn handle_connection_frame(&mut self, frame: Frame) {
+        match frame {
+            Frame::Heartbeat => {}
+            Frame::Method {
+                method: Method::ConnectionClose(m),
+                ..
+            } => {
+                info!(peer = %self.peer, code = m.reply_code, text = %m.reply_text, "client closed the connection");
+                self.cx.send(0, conn::CloseOk {});
+                self.state = State::Closed;
+            }
+            Frame::Method {
+                method: Method::ConnectionCloseOk(_),
+                ..
+            } => {
+                self.state = State::Closed;
+            }
+            Frame::Method {
+                method: Method::ConnectionUpdateSecret(_),
+                ..
+            } => {
+                self.cx.send(0, conn::UpdateSecretOk {});
+            }
+            Frame::Method { method, .. } => {
+                let (c, m) = (method.class_id(), method.method_id());
+                self.close_connection(
+                    AmqpError::command_invalid(format!(
+                        "unexpected method {} on channel 0",
+                        method.name()
+                    )),
+                    c,
+                    m,
+                );
+            }
+            Frame::Header { .. } | Frame::Body { .. } => {
+                self.close_connection(
+                    AmqpError::unexpected_frame("content frame on channel 0"),
+                    0,
+                    0,
+                );
+            }
+        }
+    }
+
+    fn open_channel(&mut self, id: u16) -> Result<(), AmqpError> {
+        if id > self.channel_max {
+            return Err(AmqpError::not_allowed(format!(
+                "channel number {id} is above the negotiated channel_max {}",
+                self.channel_max
+            )));
+        }
+        if self.channels.contains_key(&id) {
+            return Err(AmqpError::channel_error(format!(
+                "second 'channel.open' seen on channel {id}"
+            )));
+        }
+        self.channels.insert(id, Channel::new(id));
+        self.cx.send(id, chm::OpenOk::default());
+        Ok(())
+    }
+
+    fn close_channel_by_client(&mut self, id: u16) {
+        if let Some(mut ch) = self.channels.remove(&id) {
+            ch.release(&self.cx);
+        }
+        self.cx.send(id, chm::CloseOk {});
+    }
+
+    /// Turns a handler error into `channel.close` or `connection.close`.
+    fn exception(&mut self, channel_id: u16, e: AmqpError, class_id: u16, method_id: u16) {
+        match e.scope() {
+            ErrorScope::Channel if self.channels.contains_key(&channel_id) => {
+                warn!(peer = %self.peer, channel = channel_id, code = e.code.code(), text = %e.text, "channel exception");
+                if let Some(mut ch) = self.channels.remove(&channel_id) {
+                    ch.release(&self.cx);
+                }
+                self.closing_channels.insert(channel_id);
+                self.cx.send(
+                    channel_id,
+                    chm::Close {
+                        reply_code: e.code.code(),
+                        reply_text: e.reply_text(),
+                        class_id,
+                        method_id,
+                    },
+                );
+            }
+            _ => self.close_connection(e, class_id, method_id),
+        }
+    }
+
+    fn close_connection(&mut self, e: AmqpError, class_id: u16, method_id: u16) {
+        warn!(peer = %self.peer, code = e.code.code(), text = %e.text, "connection exception");
+        self.cx.send(
+            0,
+            conn::Close {
+                reply_code: e.code.code(),
+                reply_text: e.reply_text(),
+                class_id,
+                method_id,
+            },
+        );
+        self.release_channels();
+        self.state = State::Closing;
+    }
+
+    fn release_channels(&mut self) {
+        for (_, mut ch) in self.channels.drain() {
+            ch.release(&self.cx);
+        }
+    }
+
+    fn handle_outbound(&mut self, event: Outbound) {
+        match event {
+            Outbound::Deliver(d) => {
+                let undelivered = match self.channels.get_mut(&d.consumer.spec.channel_id) {
+                    Some(ch) if self.state == State::Open => ch.deliver(&mut self.cx, d).err(),
+                    _ => Some(d),
+                };
+                if let Some(d) = undelivered {
+                    return_undelivered(d);
+                }
+            }
+            Outbound::Cancelled(consumer) => {
+                let id = consumer.spec.channel_id;
+                if let Some(ch) = self.channels.get_mut(&id) {
+                    if ch.consumer_cancelled(&consumer) && self.cx.caps.consumer_cancel_notify {
+                        self.cx.send(
+                            id,
+                            basic::Cancel {
+                                consumer_tag: consumer.tag().to_owned(),
+                                no_wait: true,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives back everything the connection held: unacked messages are requeued,
+    /// consumers cancelled, exclusive queues deleted, undelivered messages requeued.
+    fn cleanup(&mut self) {
+        self.release_channels();
+        self.outbound_rx.close();
+        while let Ok(event) = self.outbound_rx.try_recv() {
+            if let Outbound::Deliver(d) = event {
+                return_undelivered(d);
+            }
+        }
+        self.cx.vhost.connection_closed(self.cx.id);
+        info!(peer = %self.peer, "connection closed");
+    }
+}
+
+/// Puts a delivery that never reached its client back in its queue.
+fn return_undelivered(d: warren_broker::Delivery) {
+    d.consumer.written(1);
+    d.consumer.settled(1);
+    d.consumer
+        .queue
+        .return_undelivered(d.message, !d.consumer.spec.no_ack);
+}
+
+fn not_open(channel: u16) -> AmqpError {
+    AmqpError::channel_error(format!("expected 'channel.open' on channel {channel}"))
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,12 @@
+//! Warren's AMQP 0-9-1 server: the TCP listener, the connection and channel state
+//! machines, and authentication. The binary `warren` wraps [`Server`].
+#![deny(missing_docs, unsafe_code)]
+
+pub mod auth;
+mod channel;
+pub mod config;
+mod connection;
+pub mod server;
+
+pub use config::{Limits, ServerConfig, User};
+pub use server::{shutdown_channel, RunningServer, Server, ServerContext, ShutdownHandle};

@@ -1,0 +1,165 @@
+//! The listener: accepts connections, bounds their number, and shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+use warren_broker::Broker;
+
+use crate::config::ServerConfig;
+use crate::connection;
+
+/// State shared by every connection task.
+#[derive(Debug)]
+pub struct ServerContext {
+    /// The broker model.
+    pub broker: Arc<Broker>,
+    /// Configuration.
+    pub config: ServerConfig,
+}
+
+/// A bound, not yet running server. Binding first lets callers (and tests) learn the
+/// actual addresses, e.g. of port 0, before serving.
+pub struct Server {
+    ctx: Arc<ServerContext>,
+    listeners: Vec<TcpListener>,
+}
+
+/// Tells a running server to shut down.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// Starts a graceful shutdown: stop accepting, close every connection with 320.
+    pub fn shutdown(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Server {
+    /// Creates the data directory and binds every listen address.
+    pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let mut listeners = Vec::new();
+        for addr in &config.listen {
+            let listener = TcpListener::bind(addr).await?;
+            info!(addr = %listener.local_addr()?, "listening for AMQP 0-9-1");
+            listeners.push(listener);
+        }
+        Ok(Server {
+            ctx: Arc::new(ServerContext {
+                broker: Arc::new(Broker::new()),
+                config,
+            }),
+            listeners,
+        })
+    }
+
+    /// The addresses actually bound.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The broker this server serves.
+    pub fn broker(&self) -> Arc<Broker> {
+        self.ctx.broker.clone()
+    }
+
+    /// Serves until `shutdown` fires, then closes every connection with 320
+    /// CONNECTION_FORCED and returns once they have all ended.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let permits = Arc::new(Semaphore::new(self.ctx.config.limits.max_connections));
+        let mut accept_tasks = JoinSet::new();
+        let connections = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
+        for listener in self.listeners {
+            let ctx = self.ctx.clone();
+            let permits = permits.clone();
+            let mut stop = shutdown.clone();
+            let connections = connections.clone();
+            accept_tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => match accepted {
+                            Ok((stream, peer)) => {
+                                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                                    warn!(%peer, "connection limit reached, refusing connection");
+                                    drop(stream);
+                                    continue;
+                                };
+                                let ctx = ctx.clone();
+                                let stop = stop.clone();
+                                connections.lock().await.spawn(async move {
+                                    connection::serve(stream, peer, ctx, stop).await;
+                                    drop(permit);
+                                });
+                            }
+                            Err(e) => {
+                                error!(error = %e, "accept failed");
+                                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                        },
+                        _ = stop.changed() => break,
+                    }
+                }
+            });
+        }
+        let mut stop = shutdown;
+        let _ = stop.wait_for(|s| *s).await;
+        while accept_tasks.join_next().await.is_some() {}
+        let mut conns = std::mem::take(&mut *connections.lock().await);
+        info!(
+            connections = conns.len(),
+            "shutting down: closing connections"
+        );
+        while conns.join_next().await.is_some() {}
+        info!("shutdown complete");
+    }
+
+    /// Binds and serves in a background task; returns the bound addresses and a handle
+    /// to stop it. Used by tests and embedders.
+    pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
+        let server = Server::bind(config).await?;
+        let addrs = server.local_addrs();
+        let broker = server.broker();
+        let (tx, rx) = watch::channel(false);
+        let task = tokio::spawn(server.run(rx));
+        Ok(RunningServer {
+            addrs,
+            broker,
+            shutdown: ShutdownHandle(tx),
+            task,
+        })
+    }
+}
+
+/// A server running in the background (see [`Server::start`]).
+pub struct RunningServer {
+    /// Bound addresses.
+    pub addrs: Vec<SocketAddr>,
+    /// The broker state, for inspection.
+    pub broker: Arc<Broker>,
+    /// Stops the server.
+    pub shutdown: ShutdownHandle,
+    /// The serving task; completes after shutdown.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Shuts down gracefully and waits for every connection to end.
+    pub async fn stop(self) {
+        self.shutdown.shutdown();
+        let _ = self.task.await;
+    }
+}
+
+/// A watch channel pair for [`Server::run`].
+pub fn shutdown_channel() -> (ShutdownHandle, watch::Receiver<bool>) {
+    let (tx, rx) = watch::channel(false);
+    (ShutdownHandle(tx), rx)
+}
