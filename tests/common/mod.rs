@@ -1,0 +1,105 @@
+//! Shared harness for the end-to-end tests: a real Warren server on an ephemeral port
+//! with a temporary data directory, and helpers to connect lapin clients to it.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use lapin::{Channel, Connection, ConnectionProperties};
+use warren_server::{RunningServer, Server, ServerConfig};
+
+/// A broker running in-process for one test.
+pub struct TestBroker {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    server: Option<RunningServer>,
+    dir: tempfile::TempDir,
+}
+
+impl TestBroker {
+    /// Starts a broker with the default configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a broker after `configure` adjusts its configuration.
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = ServerConfig {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            data_dir: dir.path().to_path_buf(),
+            ..ServerConfig::default()
+        };
+        configure(&mut config);
+        let server = Server::start(config).await.expect("server starts");
+        TestBroker {
+            addr: server.addrs[0],
+            server: Some(server),
+            dir,
+        }
+    }
+
+    /// The AMQP URI for guest on the default vhost.
+    pub fn uri(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    /// A lapin connection to the broker.
+    pub async fn connect(&self) -> Connection {
+        Connection::connect(&self.uri(), ConnectionProperties::default())
+            .await
+            .expect("lapin connects")
+    }
+
+    /// A connection and one open channel.
+    pub async fn channel(&self) -> (Connection, Channel) {
+        let conn = self.connect().await;
+        let ch = conn.create_channel().await.expect("channel opens");
+        (conn, ch)
+    }
+
+    /// The broker's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The broker model, for assertions on server-side state.
+    pub fn broker(&self) -> std::sync::Arc<warren_broker::Broker> {
+        self.server.as_ref().expect("running").broker.clone()
+    }
+
+    /// Shuts the broker down gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown.shutdown();
+        }
+    }
+}
+
+/// Polls `check` until it is true or `timeout` passes; returns whether it became true.
+pub async fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    check()
+}
+
+/// The AMQP reply code of a lapin error that carries one (channel or connection close).
+pub fn reply_code(err: &lapin::Error) -> Option<u16> {
+    match err.kind() {
+        lapin::ErrorKind::ProtocolError(e) => Some(e.get_id()),
+        _ => None,
+    }
+}
