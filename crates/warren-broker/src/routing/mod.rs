@@ -10,7 +10,8 @@
 //!   binding arguments (`x-match` = `all`, `any`, `all-with-x`, `any-with-x`).
 //!
 //! A binding is identified, as in RabbitMQ, by its destination, its routing (binding)
-//! key and its arguments compared as a map (entry order does not matter). Binding the
+//! key and its arguments compared as a map (entry order does not matter, value types
+//! do: a signed 32-bit `1` and a signed 64-bit `1` are different arguments). Binding the
 //! same triple twice is a no-op; the same destination may be bound several times with
 //! different keys or arguments, in which case [`RoutingTable::route`] may report it
 //! more than once: callers deduplicate.

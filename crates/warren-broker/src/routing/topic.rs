@@ -4,7 +4,7 @@
 //! Word splitting follows RabbitMQ: an empty key has no words, otherwise the key is
 //! split on every `.`, so `"a..b"` has an empty middle word and `"a."` ends with one.
 //! An empty word is a word like any other (`*` matches it). Only a whole word `*` or
-//! `#` is a wildcard; `"a*"` is a literal word.
+//! `#` is a wildcard; `"a*"` is a literal word. (Checked against RabbitMQ 3.10.8.)
 //!
 //! Bindings live in a trie whose edges are words, with separate slots for `*` and `#`.
 //! Routing simulates the trie as a nondeterministic automaton: it keeps the set of
@@ -389,6 +389,39 @@ mod tests {
         assert!(matches("#.", "."));
         assert!(matches("#.", "a.b."));
         assert!(!matches("#.", "a.b"));
+    }
+
+    #[test]
+    fn same_answers_as_rabbitmq() {
+        // Observed on RabbitMQ 3.10.8 (publish with `mandatory` to a lone binding).
+        let observed = [
+            ("", "", true),
+            ("#", "", true),
+            ("*", "", false),
+            ("#.#", "", true),
+            ("*.#", "", false),
+            ("#.*", "", false),
+            ("a.#.b", "a.b", true),
+            ("#.", ".", true),
+            ("#.", "a", false),
+            ("a..b", "a.b", false),
+            ("a..b", "a..b", true),
+            ("a.*", "a.", true),
+            ("*.*", ".", true),
+            ("", ".", false),
+            (".", "", false),
+            ("#.a.#", "a.a", true),
+            ("a*", "ab", false),
+            ("*", "*", true),
+            ("#", "#", true),
+            ("a.#", "a", true),
+            ("#.a", "a", true),
+            ("a.*.#", "a", false),
+            ("*", "a..", false),
+        ];
+        for (pattern, key, expected) in observed {
+            assert_eq!(matches(pattern, key), expected, "{pattern:?} vs {key:?}");
+        }
     }
 
     #[test]
