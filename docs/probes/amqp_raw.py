@@ -320,7 +320,7 @@ class Conn:
     def __init__(self, port, host="127.0.0.1"):
         self.sock = socket.create_connection((host, port), timeout=5)
         self.buf = b""
-        self.events_log = []
+        self.async_events = []  # deliveries etc. skipped over by ask()
 
     def send(self, data):
         self.sock.sendall(data)
@@ -524,6 +524,10 @@ def uniq(prefix):
     return "%s-%d-%d" % (prefix, int(time.time() * 1000) % 10**7, id(object()) % 1000)
 
 
+ASYNC = ("basic.deliver", "basic.return", "basic.ack", "basic.nack", "basic.cancel", "connection.blocked",
+         "connection.unblocked")
+
+
 def ask(c, ch, name, timeout=2.0, **kw):
     """Send one synchronous method and return [reply]. A channel.close is answered with
     close-ok and the channel is reopened (so a script can go on); a connection.close is
@@ -535,6 +539,9 @@ def ask(c, ch, name, timeout=2.0, **kw):
     while True:
         e = c.next_event(timeout)
         if e.kind == "heartbeat":
+            continue
+        if e.kind in ("header", "body") or (e.kind == "method" and e.name in ASYNC):
+            c.async_events.append(e)
             continue
         if e.kind == "method" and e.name == "channel.close":
             c.method(e.channel, "channel.close-ok")
