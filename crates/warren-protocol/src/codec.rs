@@ -2,14 +2,16 @@
 //!
 //! The decoder reads the 7-byte frame header, checks the declared size against the
 //! negotiated `frame_max` *before* waiting for or reserving the payload, and then decodes
-//! the payload. A hostile size therefore costs nothing but an error.
+//! the payload. A hostile size therefore costs nothing but an error. Like RabbitMQ, it
+//! accepts frames up to [`FRAME_SIZE_TOLERANCE`] bytes over `frame_max` (a payload of
+//! at most `frame_max` bytes), because some clients miscount the frame overhead.
 
 use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::constants::{
     FRAME_BODY, FRAME_END, FRAME_HEADER, FRAME_HEADER_SIZE, FRAME_HEARTBEAT, FRAME_METHOD,
-    FRAME_MIN_SIZE, FRAME_OVERHEAD,
+    FRAME_MIN_SIZE, FRAME_OVERHEAD, FRAME_SIZE_TOLERANCE,
 };
 use crate::error::{ProtocolError, Result};
 use crate::frame::Frame;
@@ -30,7 +32,10 @@ impl Default for FrameCodec {
 }
 
 impl FrameCodec {
-    /// A codec that rejects frames larger than `frame_max` bytes in total.
+    /// A codec that rejects frames larger than `frame_max` bytes in total (plus
+    /// [`FRAME_SIZE_TOLERANCE`]). Values below [`FRAME_MIN_SIZE`], including 0 (which
+    /// AMQP reads as "no limit"), are raised to [`FRAME_MIN_SIZE`]: the server never
+    /// negotiates an unlimited frame size.
     pub fn new(frame_max: u32) -> Self {
         FrameCodec {
             frame_max: frame_max.max(FRAME_MIN_SIZE),
@@ -60,13 +65,13 @@ impl Decoder for FrameCodec {
         let channel = u16::from_be_bytes([src[1], src[2]]);
         let size = u32::from_be_bytes([src[3], src[4], src[5], src[6]]);
         let total = u64::from(size) + u64::from(FRAME_OVERHEAD);
-        if total > u64::from(self.frame_max) {
+        if total > u64::from(self.frame_max) + u64::from(FRAME_SIZE_TOLERANCE) {
             return Err(ProtocolError::FrameTooLarge {
                 size: total,
                 frame_max: self.frame_max,
             });
         }
-        // `total` is at most frame_max (a u32), so this cannot truncate.
+        // `total` is at most frame_max + 8, far below usize::MAX on any supported target.
         let total = total as usize;
         if src.len() < total {
             src.reserve(total - src.len());
@@ -101,8 +106,11 @@ fn decode_payload(frame_type: u8, channel: u16, payload: BytesMut) -> Result<Fra
             channel,
             payload: payload.freeze(),
         }),
-        FRAME_HEARTBEAT if channel == 0 => Ok(Frame::Heartbeat),
-        FRAME_HEARTBEAT => Err(ProtocolError::HeartbeatOnChannel(channel)),
+        FRAME_HEARTBEAT if channel != 0 => Err(ProtocolError::HeartbeatOnChannel(channel)),
+        FRAME_HEARTBEAT if !payload.is_empty() => {
+            Err(ProtocolError::HeartbeatPayload(payload.len() as u32))
+        }
+        FRAME_HEARTBEAT => Ok(Frame::Heartbeat),
         other => Err(ProtocolError::UnknownFrameType(other)),
     }
 }

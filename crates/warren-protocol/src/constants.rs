@@ -18,6 +18,12 @@ pub const FRAME_MIN_SIZE: u32 = 4096;
 pub const FRAME_OVERHEAD: u32 = 8;
 /// Bytes of the frame header before the payload.
 pub const FRAME_HEADER_SIZE: usize = 7;
+/// Bytes by which an incoming frame may exceed the negotiated `frame_max` and still be
+/// accepted. RabbitMQ allows this "because quite a few clients get it wrong" (off by one
+/// or by the 8 bytes of frame overhead): it refuses a frame only when its *payload* is
+/// larger than `frame_max`, measured as `{frame_too_large,131073,131064}` for
+/// `frame_max` 131072. Warren's decoder does the same; its encoder never uses the slack.
+pub const FRAME_SIZE_TOLERANCE: u32 = 8;
 
 /// AMQP reply codes, as used in `connection.close`, `channel.close` and `basic.return`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

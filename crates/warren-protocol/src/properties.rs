@@ -23,8 +23,6 @@ const TYPE: u16 = 1 << 5;
 const USER_ID: u16 = 1 << 4;
 const APP_ID: u16 = 1 << 3;
 const CLUSTER_ID: u16 = 1 << 2;
-/// Bits 1 and 0 (bit 0 is the continuation flag) have no meaning for `basic`.
-const UNUSED_BITS: u16 = 0b11;
 
 /// The 14 properties of a `basic` message. `None` means the flag bit is clear.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -123,11 +121,12 @@ impl BasicProperties {
     }
 
     /// Reads the flag word and the properties it announces.
+    ///
+    /// Bits 1 and 0 of the flag word (bit 0 is the spec's continuation flag) name no
+    /// `basic` property; like RabbitMQ 3.10, which was measured to accept such headers,
+    /// the decoder ignores them rather than refusing the message.
     pub fn decode(r: &mut Reader<'_>) -> Result<Self> {
         let flags = r.u16()?;
-        if flags & UNUSED_BITS != 0 {
-            return Err(ProtocolError::BadPropertyFlags(flags));
-        }
         let has = |bit: u16| flags & bit != 0;
         let mut p = BasicProperties::default();
         if has(CONTENT_TYPE) {
