@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::queue::ConnectionId;
+use crate::scheduler::Scheduler;
 use crate::vhost::VHost;
 
 /// The whole broker state shared by every connection.
@@ -13,6 +14,7 @@ use crate::vhost::VHost;
 pub struct Broker {
     vhosts: DashMap<String, Arc<VHost>>,
     next_connection: AtomicU64,
+    scheduler: Arc<Scheduler>,
 }
 
 impl Default for Broker {
@@ -24,11 +26,13 @@ impl Default for Broker {
 impl Broker {
     /// A broker with the default virtual host `/`.
     pub fn new() -> Self {
+        let scheduler = Scheduler::new();
         let vhosts = DashMap::new();
-        vhosts.insert("/".to_owned(), VHost::new("/"));
+        vhosts.insert("/".to_owned(), VHost::new("/", scheduler.clone()));
         Broker {
             vhosts,
             next_connection: AtomicU64::new(1),
+            scheduler,
         }
     }
 
@@ -41,7 +45,7 @@ impl Broker {
     pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
         self.vhosts
             .entry(name.to_owned())
-            .or_insert_with(|| VHost::new(name))
+            .or_insert_with(|| VHost::new(name, self.scheduler.clone()))
             .clone()
     }
 

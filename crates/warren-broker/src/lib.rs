@@ -4,12 +4,14 @@
 
 pub mod broker;
 pub mod consumer;
+pub mod dead_letter;
 pub mod error;
 pub mod exchange;
 pub mod message;
 pub mod names;
 pub mod queue;
 pub mod routing;
+pub mod scheduler;
 pub mod vhost;
 
 pub use broker::Broker;
@@ -17,5 +19,5 @@ pub use consumer::{ChannelCredit, Consumer, ConsumerSpec, Delivery, Outbound};
 pub use error::{AmqpError, AmqpResult, ErrorScope};
 pub use exchange::Exchange;
 pub use message::{Message, QueuedMessage};
-pub use queue::{ConnectionId, Queue};
+pub use queue::{ConnectionId, PublishOutcome, Queue, QueueArgs};
 pub use vhost::{ExchangeDeclare, QueueDeclare, QueueDeclared, VHost};

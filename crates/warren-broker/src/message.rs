@@ -2,8 +2,35 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use warren_protocol::wire::Reader;
 use warren_protocol::BasicProperties;
+
+use crate::error::AmqpError;
+
+/// Milliseconds since the Unix epoch, the clock of TTLs and delays (wall-clock, so it
+/// survives restarts).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Parses an `expiration` property: a non-negative integer number of milliseconds, as
+/// RabbitMQ requires.
+pub fn parse_expiration(text: &str) -> Result<u64, AmqpError> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AmqpError::precondition_failed(format!(
+            "invalid expiration '{text}': {{invalid_expiration,<<\"{text}\">>}}"
+        )));
+    }
+    text.parse::<u64>().map_err(|_| {
+        AmqpError::precondition_failed(format!(
+            "invalid expiration '{text}': {{value_too_large,{text}}}"
+        ))
+    })
+}
 
 /// A published message. One `Arc<Message>` is shared by every queue it was routed to.
 ///
@@ -23,6 +50,10 @@ pub struct Message {
     pub priority: u8,
     /// Whether `delivery_mode` is 2.
     pub persistent: bool,
+    /// The `expiration` property, parsed (milliseconds).
+    pub expiration_ms: Option<u64>,
+    /// When it was published, in milliseconds since the Unix epoch.
+    pub published_at_ms: u64,
 }
 
 impl Message {
@@ -41,6 +72,37 @@ impl Message {
             body,
             priority: properties.priority.unwrap_or(0),
             persistent: properties.is_persistent(),
+            expiration_ms: properties
+                .expiration
+                .as_deref()
+                .and_then(|e| parse_expiration(e).ok()),
+            published_at_ms: now_ms(),
+        }
+    }
+
+    /// The message's properties, decoded from their wire form (off the hot path: used
+    /// for dead-lettering, deduplication and header changes).
+    pub fn properties(&self) -> BasicProperties {
+        BasicProperties::decode(&mut Reader::new(&self.raw_properties, "message properties"))
+            .unwrap_or_default()
+    }
+
+    /// A copy of this message with other properties (and the same body).
+    pub fn with_properties(&self, properties: &BasicProperties) -> Message {
+        let mut raw = BytesMut::new();
+        properties.encode(&mut raw);
+        Message {
+            exchange: self.exchange.clone(),
+            routing_key: self.routing_key.clone(),
+            raw_properties: raw.freeze(),
+            body: self.body.clone(),
+            priority: properties.priority.unwrap_or(0),
+            persistent: properties.is_persistent(),
+            expiration_ms: properties
+                .expiration
+                .as_deref()
+                .and_then(|e| parse_expiration(e).ok()),
+            published_at_ms: self.published_at_ms,
         }
     }
 
@@ -59,4 +121,16 @@ pub struct QueuedMessage {
     pub message: Arc<Message>,
     /// Whether it was delivered before (set when requeued).
     pub redelivered: bool,
+    /// When it expires in this queue (ms since the epoch), from the queue's and the
+    /// message's TTL.
+    pub expires_at_ms: Option<u64>,
+    /// How many times it was delivered and came back (for `x-delivery-limit`).
+    pub delivery_count: u32,
+}
+
+impl QueuedMessage {
+    /// Body bytes, for `x-max-length-bytes`.
+    pub fn body_len(&self) -> usize {
+        self.message.body.len()
+    }
 }

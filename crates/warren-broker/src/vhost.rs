@@ -1,7 +1,7 @@
 //! A virtual host: its exchanges, queues and bindings, and the AMQP operations on them
 //! with RabbitMQ's checks and reply texts.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
 use warren_protocol::FieldTable;
@@ -9,7 +9,9 @@ use warren_protocol::FieldTable;
 use crate::error::{AmqpError, AmqpResult};
 use crate::exchange::{Exchange, ExchangeConfig};
 use crate::names::generated_queue_name;
-use crate::queue::{ConnectionId, Queue, QueueConfig};
+use crate::queue::args::{check_equivalent, EQUIVALENCE_CHECKED};
+use crate::queue::{ConnectionId, Queue, QueueArgs, QueueConfig};
+use crate::scheduler::Scheduler;
 use crate::routing::{validate_headers_binding, Binding, Destination, ExchangeKind};
 
 /// Arguments of `exchange.declare`.
@@ -74,6 +76,8 @@ pub struct VHost {
     name: Arc<str>,
     exchanges: DashMap<Arc<str>, Arc<Exchange>>,
     queues: DashMap<Arc<str>, Arc<Queue>>,
+    scheduler: Arc<Scheduler>,
+    me: Weak<VHost>,
 }
 
 fn default_exchange_refused() -> AmqpError {
@@ -90,11 +94,17 @@ fn bool_text(b: bool) -> &'static str {
 
 impl VHost {
     /// A virtual host with the standard `amq.*` exchanges.
-    pub fn new(name: &str) -> Arc<Self> {
+    pub fn new(name: &str, scheduler: Arc<Scheduler>) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self::build(name, scheduler, me.clone()))
+    }
+
+    fn build(name: &str, scheduler: Arc<Scheduler>, me: Weak<VHost>) -> VHost {
         let vhost = VHost {
             name: Arc::from(name),
             exchanges: DashMap::new(),
             queues: DashMap::new(),
+            scheduler,
+            me,
         };
         for &(ex_name, kind) in STANDARD_EXCHANGES {
             let name: Arc<str> = Arc::from(ex_name);
@@ -110,7 +120,7 @@ impl VHost {
                 }),
             );
         }
-        Arc::new(vhost)
+        vhost
     }
 
     /// The virtual host's name.
@@ -403,6 +413,7 @@ impl VHost {
                 d.name
             )));
         }
+        let args = QueueArgs::parse(&name, &self.name, &d.arguments, d.durable, d.exclusive)?;
         let key: Arc<str> = Arc::from(name.as_str());
         let config = QueueConfig {
             name: key.clone(),
@@ -414,7 +425,7 @@ impl VHost {
         let queue = self
             .queues
             .entry(key)
-            .or_insert_with(|| Queue::new(config, self.name.clone()))
+            .or_insert_with(|| Queue::new(config, args, self.name.clone(), self.me.clone(), self.scheduler.clone()))
             .clone();
         Ok(declared(queue))
     }
@@ -436,22 +447,15 @@ impl VHost {
                 ));
             }
         }
-        for (key, current) in c.arguments.iter() {
-            if key.starts_with("x-") && d.arguments.get(key) != Some(current) {
-                return Err(AmqpError::precondition_failed(format!(
-                    "inequivalent arg '{key}' for queue '{}' in vhost '{}'",
-                    c.name, self.name
-                )));
-            }
-        }
-        for (key, _) in d.arguments.iter() {
-            if key.starts_with("x-") && c.arguments.get(key).is_none() {
-                return Err(AmqpError::precondition_failed(format!(
-                    "inequivalent arg '{key}' for queue '{}' in vhost '{}'",
-                    c.name, self.name
-                )));
-            }
-        }
+        check_equivalent(
+            "queue",
+            &c.name,
+            &self.name,
+            &c.arguments,
+            &d.arguments,
+            EQUIVALENCE_CHECKED,
+        )?;
+        q.touch();
         Ok(())
     }
 

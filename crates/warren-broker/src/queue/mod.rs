@@ -1,19 +1,31 @@
-//! Queues: ready messages, consumers, and dispatch.
+//! Queues: ready messages, consumers, dispatch, and the smart-queue features (TTL,
+//! length limits, priorities, dead-lettering, delivery limits, deduplication,
+//! single active consumer, consumer priorities, queue expiry).
 //!
-//! A queue's state sits behind one short, non-async mutex. Every operation (publish,
-//! dispatch, requeue, consume, cancel) takes it, does a bounded amount of work without
-//! awaiting, and lets go; nothing is ever awaited while it is held.
+//! A queue's state sits behind one short, non-async mutex. Every operation takes it,
+//! does a bounded amount of work without awaiting, and lets go. Messages that must be
+//! dead-lettered are collected under the lock and republished after it is released, so
+//! a dead-letter exchange that routes back to the same queue cannot deadlock.
 
-use std::collections::VecDeque;
+pub mod args;
+mod dedup;
+mod ready;
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use warren_protocol::FieldTable;
+use warren_protocol::{FieldTable, FieldValue};
 
 use crate::consumer::{Consumer, Delivery};
+use crate::dead_letter::{dead_letter, DeadLetter, DeathReason};
 use crate::error::{AmqpError, AmqpResult};
-use crate::message::{Message, QueuedMessage};
+use crate::message::{now_ms, Message, QueuedMessage};
+use crate::scheduler::{Scheduler, Timed};
+use crate::vhost::VHost;
+pub use args::{Overflow, QueueArgs, QueueType};
+use dedup::DedupCache;
+use ready::ReadyQueue;
 
 /// Identifies a client connection, for exclusive queues.
 pub type ConnectionId = u64;
@@ -29,27 +41,53 @@ pub struct QueueConfig {
     pub exclusive_owner: Option<ConnectionId>,
     /// Deleted when its last consumer goes.
     pub auto_delete: bool,
-    /// Declare arguments.
+    /// Declare arguments as given.
     pub arguments: FieldTable,
 }
 
+/// What became of a published message in one queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Enqueued (or delivered straight away).
+    Enqueued,
+    /// Refused by `x-overflow=reject-publish(-dlx)`: the publisher gets a nack.
+    Rejected,
+    /// Dropped as a duplicate by message deduplication.
+    Duplicate,
+}
+
 /// A queue.
-#[derive(Debug)]
 pub struct Queue {
     config: QueueConfig,
-    vhost: Arc<str>,
+    args: QueueArgs,
+    vhost_name: Arc<str>,
+    vhost: Weak<VHost>,
+    scheduler: Arc<Scheduler>,
+    me: Weak<Queue>,
     deleted: AtomicBool,
     state: Mutex<QueueState>,
 }
 
-#[derive(Debug, Default)]
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("name", &self.config.name).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
 struct QueueState {
-    ready: VecDeque<QueuedMessage>,
+    ready: ReadyQueue,
     next_seq: u64,
+    /// Sorted by consumer priority, highest first; registration order within a priority.
     consumers: Vec<Arc<Consumer>>,
     next_consumer: usize,
     unacked: usize,
     ever_consumed: bool,
+    /// When the queue was last used (for `x-expires`).
+    last_used_ms: u64,
+    /// Earliest time a timer is armed for.
+    timer_due_ms: Option<u64>,
+    dedup: Option<DedupCache>,
 }
 
 /// What `queue.delete` removed.
@@ -61,15 +99,41 @@ pub struct Deleted {
     pub consumers: Vec<Arc<Consumer>>,
 }
 
+/// Work to do once the queue lock is released.
+#[derive(Default)]
+struct AfterUnlock {
+    dead: Vec<DeadLetter>,
+}
+
 impl Queue {
     /// A new, empty queue in `vhost`.
-    pub fn new(config: QueueConfig, vhost: Arc<str>) -> Arc<Self> {
-        Arc::new(Queue {
+    pub fn new(config: QueueConfig, args: QueueArgs, vhost_name: Arc<str>, vhost: Weak<VHost>, scheduler: Arc<Scheduler>) -> Arc<Self> {
+        let now = now_ms();
+        let queue = Arc::new_cyclic(|me| Queue {
+            state: Mutex::new(QueueState {
+                ready: ReadyQueue::new(args.max_priority),
+                next_seq: 0,
+                consumers: Vec::new(),
+                next_consumer: 0,
+                unacked: 0,
+                ever_consumed: false,
+                last_used_ms: now,
+                timer_due_ms: None,
+                dedup: args.dedup.as_ref().map(DedupCache::new),
+            }),
             config,
+            args,
+            vhost_name,
             vhost,
+            scheduler,
+            me: me.clone(),
             deleted: AtomicBool::new(false),
-            state: Mutex::new(QueueState::default()),
-        })
+        });
+        if let Some(expires) = queue.args.expires_ms {
+            let mut st = queue.state.lock();
+            queue.arm_timer(&mut st, now + expires);
+        }
+        queue
     }
 
     /// The queue's name.
@@ -80,6 +144,11 @@ impl Queue {
     /// How it was declared.
     pub fn config(&self) -> &QueueConfig {
         &self.config
+    }
+
+    /// Its parsed arguments.
+    pub fn args(&self) -> &QueueArgs {
+        &self.args
     }
 
     /// Whether the queue has been deleted (handles may outlive deletion briefly).
@@ -94,7 +163,7 @@ impl Queue {
                 "cannot obtain exclusive access to locked queue '{}' in vhost '{}'. It could be \
                  originally declared on another connection or the exclusive property value does \
                  not match that of the original declaration.",
-                self.config.name, self.vhost
+                self.config.name, self.vhost_name
             ))),
             _ => Ok(()),
         }
@@ -103,6 +172,11 @@ impl Queue {
     /// Ready messages (not counting those delivered and awaiting acknowledgement).
     pub fn message_count(&self) -> u32 {
         self.state.lock().ready.len() as u32
+    }
+
+    /// Body bytes of the ready messages.
+    pub fn message_bytes(&self) -> usize {
+        self.state.lock().ready.bytes()
     }
 
     /// Attached consumers.
@@ -115,73 +189,240 @@ impl Queue {
         self.state.lock().unacked
     }
 
-    /// Appends a message and delivers what it can.
-    pub fn publish(&self, message: Arc<Message>) {
-        let mut st = self.state.lock();
+    /// Marks the queue used now (a redeclaration), for `x-expires`.
+    pub fn touch(&self) {
+        self.state.lock().last_used_ms = now_ms();
+    }
+
+    /// Appends a message, applying deduplication, TTL and length limits, and delivers
+    /// what it can.
+    pub fn publish(&self, message: Arc<Message>) -> PublishOutcome {
+        let mut after = AfterUnlock::default();
+        let outcome = {
+            let mut st = self.state.lock();
+            self.publish_locked(&mut st, message, &mut after)
+        };
+        self.finish(after);
+        outcome
+    }
+
+    fn publish_locked(&self, st: &mut QueueState, message: Arc<Message>, after: &mut AfterUnlock) -> PublishOutcome {
+        let now = now_ms();
+        if let Some(dedup) = &mut st.dedup {
+            if dedup.is_duplicate(&message, now) {
+                return PublishOutcome::Duplicate;
+            }
+        }
+        let expires_at_ms = self.expiry_for(&message, now);
+        let body = message.body.len() as u64;
+        if self.would_overflow(st, body) {
+            match self.args.overflow {
+                Overflow::DropHead => {}
+                Overflow::RejectPublish => return PublishOutcome::Rejected,
+                Overflow::RejectPublishDlx => {
+                    after.dead.push(DeadLetter {
+                        message,
+                        reason: DeathReason::Maxlen,
+                    });
+                    return PublishOutcome::Rejected;
+                }
+            }
+        }
         let seq = st.next_seq;
         st.next_seq += 1;
         st.ready.push_back(QueuedMessage {
             seq,
             message,
             redelivered: false,
+            expires_at_ms,
+            delivery_count: 0,
         });
-        self.dispatch_locked(&mut st);
+        self.dispatch_locked(st, after);
+        self.enforce_limits(st, after);
+        // A message with TTL 0 that no consumer could take expires now.
+        self.expire_locked(st, now, after);
+        PublishOutcome::Enqueued
+    }
+
+    fn expiry_for(&self, message: &Message, now: u64) -> Option<u64> {
+        let ttl = match (self.args.message_ttl_ms, message.expiration_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }?;
+        Some(now.saturating_add(ttl))
+    }
+
+    /// Whether adding a body of `body` bytes would break a length limit.
+    fn would_overflow(&self, st: &QueueState, body: u64) -> bool {
+        self.args.max_length.is_some_and(|max| st.ready.len() as u64 >= max)
+            || self
+                .args
+                .max_length_bytes
+                .is_some_and(|max| st.ready.bytes() as u64 + body > max)
+    }
+
+    /// Drops (dead-letters) head messages until the queue is within its limits.
+    fn enforce_limits(&self, st: &mut QueueState, after: &mut AfterUnlock) {
+        let over = |st: &QueueState| {
+            self.args.max_length.is_some_and(|max| st.ready.len() as u64 > max)
+                || self.args.max_length_bytes.is_some_and(|max| st.ready.bytes() as u64 > max)
+        };
+        while over(st) {
+            let Some(m) = st.ready.pop_oldest_lowest() else { break };
+            after.dead.push(DeadLetter {
+                message: m.message,
+                reason: DeathReason::Maxlen,
+            });
+        }
+    }
+
+    /// Removes expired head messages and re-arms the timer for the next one.
+    fn expire_locked(&self, st: &mut QueueState, now: u64, after: &mut AfterUnlock) {
+        let mut expired = Vec::new();
+        st.ready.take_expired(now, &mut expired);
+        after.dead.extend(expired.into_iter().map(|m| DeadLetter {
+            message: m.message,
+            reason: DeathReason::Expired,
+        }));
+        if let Some(next) = st.ready.next_expiry() {
+            self.arm_timer(st, next);
+        }
+    }
+
+    fn arm_timer(&self, st: &mut QueueState, due_ms: u64) {
+        if st.timer_due_ms.is_some_and(|armed| armed <= due_ms) {
+            return;
+        }
+        st.timer_due_ms = Some(due_ms);
+        let me: Weak<dyn Timed> = self.me.clone();
+        self.scheduler.schedule(due_ms, me);
+    }
+
+    /// Dead-letters what was collected under the lock.
+    fn finish(&self, after: AfterUnlock) {
+        if after.dead.is_empty() || self.args.dead_letter_exchange.is_none() {
+            return;
+        }
+        if let Some(vhost) = self.vhost.upgrade() {
+            dead_letter(&vhost, self, after.dead);
+        }
     }
 
     /// Attaches a consumer, refusing it if exclusivity forbids, then delivers.
     pub fn add_consumer(&self, consumer: Arc<Consumer>) -> AmqpResult<()> {
-        let mut st = self.state.lock();
-        let exclusive_taken = st.consumers.iter().any(|c| c.spec.exclusive);
-        if exclusive_taken || (consumer.spec.exclusive && !st.consumers.is_empty()) {
-            return Err(AmqpError::access_refused(format!(
-                "queue '{}' in vhost '{}' in exclusive use",
-                self.config.name, self.vhost
-            )));
+        let mut after = AfterUnlock::default();
+        {
+            let mut st = self.state.lock();
+            let exclusive_taken = st.consumers.iter().any(|c| c.spec.exclusive);
+            if exclusive_taken || (consumer.spec.exclusive && !st.consumers.is_empty()) {
+                return Err(AmqpError::access_refused(format!(
+                    "queue '{}' in vhost '{}' in exclusive use",
+                    self.config.name, self.vhost_name
+                )));
+            }
+            let at = st
+                .consumers
+                .partition_point(|c| c.spec.priority >= consumer.spec.priority);
+            st.consumers.insert(at, consumer);
+            st.ever_consumed = true;
+            st.last_used_ms = now_ms();
+            self.dispatch_locked(&mut st, &mut after);
         }
-        st.consumers.push(consumer);
-        st.ever_consumed = true;
-        self.dispatch_locked(&mut st);
+        self.finish(after);
         Ok(())
     }
 
     /// Detaches a consumer. Returns true if the queue is auto-delete and now has none.
     pub fn remove_consumer(&self, consumer: &Arc<Consumer>) -> bool {
-        let mut st = self.state.lock();
-        st.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
-        self.config.auto_delete && st.ever_consumed && st.consumers.is_empty()
+        let mut after = AfterUnlock::default();
+        let auto_delete = {
+            let mut st = self.state.lock();
+            st.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
+            st.last_used_ms = now_ms();
+            if let Some(expires) = self.args.expires_ms {
+                if st.consumers.is_empty() {
+                    let due = st.last_used_ms + expires;
+                    st.timer_due_ms = None;
+                    self.arm_timer(&mut st, due);
+                }
+            }
+            // With a single active consumer, the next one takes over.
+            self.dispatch_locked(&mut st, &mut after);
+            self.config.auto_delete && st.ever_consumed && st.consumers.is_empty()
+        };
+        self.finish(after);
+        auto_delete
     }
 
     /// Takes the head message for `basic.get`, with the count of messages left.
     pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32)> {
-        let mut st = self.state.lock();
-        let msg = st.ready.pop_front()?;
-        if !no_ack {
-            st.unacked += 1;
-        }
-        Some((msg, st.ready.len() as u32))
+        let mut after = AfterUnlock::default();
+        let got = {
+            let mut st = self.state.lock();
+            let now = now_ms();
+            st.last_used_ms = now;
+            self.expire_locked(&mut st, now, &mut after);
+            let msg = st.ready.pop_front();
+            if msg.is_some() && !no_ack {
+                st.unacked += 1;
+            }
+            msg.map(|m| (m, st.ready.len() as u32))
+        };
+        self.finish(after);
+        got
     }
 
-    /// Records that `n` delivered messages were acknowledged (or dropped by reject).
+    /// Records that `n` delivered messages were acknowledged.
     pub fn settle(&self, n: usize) {
         let mut st = self.state.lock();
         st.unacked = st.unacked.saturating_sub(n);
     }
 
+    /// Rejected without requeue: the messages leave the queue and are dead-lettered.
+    pub fn discard(&self, messages: Vec<QueuedMessage>) {
+        self.settle(messages.len());
+        let dead = messages
+            .into_iter()
+            .map(|m| DeadLetter {
+                message: m.message,
+                reason: DeathReason::Rejected,
+            })
+            .collect();
+        self.finish(AfterUnlock { dead });
+    }
+
     /// Puts delivered messages back at their original positions, marked redelivered,
-    /// then delivers what it can.
+    /// dead-lettering those past the delivery limit, then delivers what it can.
     pub fn requeue(&self, mut messages: Vec<QueuedMessage>) {
-        if self.is_deleted() || messages.is_empty() {
+        if messages.is_empty() {
+            return;
+        }
+        if self.is_deleted() {
             return;
         }
         messages.sort_by_key(|m| m.seq);
-        let mut st = self.state.lock();
-        st.unacked = st.unacked.saturating_sub(messages.len());
-        for mut m in messages {
-            m.redelivered = true;
-            let at = st.ready.partition_point(|r| r.seq < m.seq);
-            st.ready.insert(at, m);
+        let mut after = AfterUnlock::default();
+        {
+            let mut st = self.state.lock();
+            st.unacked = st.unacked.saturating_sub(messages.len());
+            for mut m in messages {
+                m.redelivered = true;
+                m.delivery_count = m.delivery_count.saturating_add(1);
+                if let Some(limit) = self.args.delivery_limit {
+                    if m.delivery_count > limit {
+                        after.dead.push(DeadLetter {
+                            message: m.message,
+                            reason: DeathReason::DeliveryLimit,
+                        });
+                        continue;
+                    }
+                    m.message = Arc::new(with_delivery_count(&m.message, m.delivery_count));
+                }
+                st.ready.insert_by_seq(m);
+            }
+            self.dispatch_locked(&mut st, &mut after);
         }
-        self.dispatch_locked(&mut st);
+        self.finish(after);
     }
 
     /// Puts back a message that was handed to a consumer whose connection or channel
@@ -191,56 +432,81 @@ impl Queue {
         if self.is_deleted() {
             return;
         }
-        let mut st = self.state.lock();
-        if counted_unacked {
-            st.unacked = st.unacked.saturating_sub(1);
+        let mut after = AfterUnlock::default();
+        {
+            let mut st = self.state.lock();
+            if counted_unacked {
+                st.unacked = st.unacked.saturating_sub(1);
+            }
+            st.ready.insert_by_seq(message);
+            self.dispatch_locked(&mut st, &mut after);
         }
-        Self::unsend(&mut st, message);
-        self.dispatch_locked(&mut st);
-    }
-
-    fn unsend(st: &mut QueueStateGuard<'_>, message: QueuedMessage) {
-        let at = st.ready.partition_point(|r| r.seq < message.seq);
-        st.ready.insert(at, message);
+        self.finish(after);
     }
 
     /// Drops every ready message; returns how many.
     pub fn purge(&self) -> u32 {
         let mut st = self.state.lock();
-        let n = st.ready.len() as u32;
-        st.ready.clear();
-        n
+        st.ready.drain().len() as u32
     }
 
     /// Marks the queue deleted, dropping its messages and detaching its consumers.
     pub fn delete(&self) -> Deleted {
         self.deleted.store(true, Ordering::Release);
         let mut st = self.state.lock();
-        let messages = st.ready.len() as u32;
-        st.ready.clear();
+        let messages = st.ready.drain().len() as u32;
         Deleted {
             messages,
             consumers: std::mem::take(&mut st.consumers),
         }
     }
 
-    /// Delivers ready messages to consumers with credit, round-robin.
+    /// Delivers ready messages to consumers with credit.
     pub fn dispatch(&self) {
-        let mut st = self.state.lock();
-        self.dispatch_locked(&mut st);
+        let mut after = AfterUnlock::default();
+        {
+            let mut st = self.state.lock();
+            self.dispatch_locked(&mut st, &mut after);
+        }
+        self.finish(after);
     }
 
-    fn dispatch_locked(&self, st: &mut QueueStateGuard<'_>) {
+    /// Picks the consumer for the next message: the single active consumer if the
+    /// queue has one, else round-robin among the highest-priority consumers with credit,
+    /// falling to lower priorities only when all higher ones are full.
+    fn pick_consumer(&self, st: &mut QueueState) -> Option<usize> {
+        if self.args.single_active_consumer {
+            return st.consumers.first().is_some_and(|c| c.try_reserve()).then_some(0);
+        }
+        let n = st.consumers.len();
+        let mut start = 0;
+        while start < n {
+            let priority = st.consumers[start].spec.priority;
+            let end = start + st.consumers[start..].partition_point(|c| c.spec.priority == priority);
+            let group = end - start;
+            let offset = st.next_consumer % group;
+            for i in 0..group {
+                let idx = start + (offset + i) % group;
+                if st.consumers[idx].try_reserve() {
+                    st.next_consumer = (offset + i + 1) % group;
+                    return Some(idx);
+                }
+            }
+            start = end;
+        }
+        None
+    }
+
+    fn dispatch_locked(&self, st: &mut QueueState, after: &mut AfterUnlock) {
+        let now = now_ms();
         while !st.ready.is_empty() && !st.consumers.is_empty() {
-            let n = st.consumers.len();
-            let start = st.next_consumer % n;
-            let Some(idx) = (0..n)
-                .map(|i| (start + i) % n)
-                .find(|&i| st.consumers[i].try_reserve())
-            else {
+            if st.ready.front().is_some_and(|m| m.expires_at_ms.is_some_and(|t| t <= now)) {
+                self.expire_locked(st, now, after);
+                continue;
+            }
+            let Some(idx) = self.pick_consumer(st) else {
                 return;
             };
-            st.next_consumer = idx + 1;
             let consumer = st.consumers[idx].clone();
             let Some(message) = st.ready.pop_front() else {
                 consumer.unreserve();
@@ -259,11 +525,51 @@ impl Queue {
                 if !consumer.spec.no_ack {
                     st.unacked -= 1;
                 }
-                Self::unsend(st, undelivered.message);
+                st.ready.insert_by_seq(undelivered.message);
                 st.consumers.retain(|c| !Arc::ptr_eq(c, &consumer));
             }
         }
     }
 }
 
-type QueueStateGuard<'a> = parking_lot::MutexGuard<'a, QueueState>;
+impl Timed for Queue {
+    fn on_timer(&self, now: u64) {
+        if self.is_deleted() {
+            return;
+        }
+        let mut after = AfterUnlock::default();
+        let expired_unused = {
+            let mut st = self.state.lock();
+            st.timer_due_ms = None;
+            self.expire_locked(&mut st, now, &mut after);
+            match self.args.expires_ms {
+                Some(expires) if st.consumers.is_empty() => {
+                    let due = st.last_used_ms + expires;
+                    if now >= due {
+                        true
+                    } else {
+                        self.arm_timer(&mut st, due);
+                        false
+                    }
+                }
+                _ => false,
+            }
+        };
+        self.finish(after);
+        if expired_unused {
+            if let (Some(vhost), Some(me)) = (self.vhost.upgrade(), self.me.upgrade()) {
+                tracing::info!(queue = %self.config.name, "queue expired (x-expires)");
+                vhost.remove_queue(&me);
+            }
+        }
+    }
+}
+
+/// A copy of `message` whose `x-delivery-count` header says how often it came back.
+fn with_delivery_count(message: &Message, count: u32) -> Message {
+    let mut props = message.properties();
+    let mut headers = props.headers.take().unwrap_or_default();
+    headers.insert("x-delivery-count", FieldValue::I64(i64::from(count)));
+    props.headers = Some(headers);
+    message.with_properties(&props)
+}
