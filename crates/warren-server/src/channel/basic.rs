@@ -28,10 +28,11 @@ pub(crate) fn settle(entries: Vec<Unacked>, how: Settle) {
     let mut run: Vec<QueuedMessage> = Vec::new();
     let mut run_queue: Option<Arc<Queue>> = None;
     let flush = |queue: &Arc<Queue>, run: &mut Vec<QueuedMessage>| match how {
-        Settle::Ack | Settle::Discard => {
+        Settle::Ack => {
             queue.settle(run.len());
             run.clear();
         }
+        Settle::Discard => queue.discard(std::mem::take(run)),
         Settle::Requeue => queue.requeue(std::mem::take(run)),
     };
     for e in entries {
@@ -79,6 +80,14 @@ impl Channel {
     }
 
     pub(super) fn consume(&mut self, cx: &mut ConnCtx, m: basic::Consume) -> AmqpResult<()> {
+        // RabbitMQ checks the tag before it looks at the queue: a reused tag is a 530
+        // even when the queue does not exist.
+        if self.consumers.contains_key(m.consumer_tag.as_str()) {
+            return Err(AmqpError::not_allowed(format!(
+                "attempt to reuse consumer tag '{}'",
+                m.consumer_tag
+            )));
+        }
         let name = self.queue_name(m.queue)?;
         let queue = cx.vhost.queue(&name, cx.id)?;
         let tag: Arc<str> = if m.consumer_tag.is_empty() {
@@ -86,11 +95,6 @@ impl Channel {
         } else {
             Arc::from(m.consumer_tag.as_str())
         };
-        if self.consumers.contains_key(&tag) {
-            return Err(AmqpError::not_allowed(format!(
-                "attempt to reuse consumer tag '{tag}'"
-            )));
-        }
         let priority = m
             .arguments
             .get("x-priority")
@@ -210,13 +214,12 @@ impl Channel {
         Ok(())
     }
 
-    pub(super) fn recover(
-        &mut self,
-        cx: &mut ConnCtx,
-        _requeue: bool,
-        reply: bool,
-    ) -> AmqpResult<()> {
-        // RabbitMQ requeues in both cases: redelivery to the same consumer is not offered.
+    pub(super) fn recover(&mut self, cx: &mut ConnCtx, requeue: bool, reply: bool) -> AmqpResult<()> {
+        // RabbitMQ only implements requeue=true (for basic.recover and recover-async
+        // alike); redelivery to the original recipient is a 540 connection exception.
+        if !requeue {
+            return Err(AmqpError::not_implemented("requeue=false"));
+        }
         settle(self.unacked.take_all(), Settle::Requeue);
         if reply {
             cx.send(self.id, basic::RecoverOk {});

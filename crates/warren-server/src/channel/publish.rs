@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use warren_broker::{AmqpError, AmqpResult, Message, Queue};
+use warren_broker::message::parse_expiration;
+use warren_broker::{AmqpError, AmqpResult, Message, PublishOutcome, Queue};
 use warren_protocol::method::{basic, confirm, tx};
 use warren_protocol::properties::BASIC_CLASS_ID;
 use warren_protocol::{ContentHeader, ReplyCode};
@@ -216,6 +217,9 @@ impl Channel {
             return Err(AmqpError::not_implemented("immediate=true"));
         }
         let props = &header.properties;
+        if let Some(expiration) = &props.expiration {
+            parse_expiration(expiration)?;
+        }
         if let Some(user_id) = &props.user_id {
             if *user_id != cx.user {
                 return Err(AmqpError::precondition_failed(format!(
@@ -245,9 +249,12 @@ impl Channel {
             return Ok(());
         }
         let headers = props.headers.as_ref();
-        self.route_and_enqueue(cx, &publish, headers, message)?;
+        let rejected = self.route_and_enqueue(cx, &publish, headers, message)?;
         if let PublishMode::Confirm { last_seq, .. } = &mut self.mode {
             *last_seq += 1;
+            if rejected {
+                self.nack_last(cx);
+            }
         }
         Ok(())
     }
@@ -258,7 +265,7 @@ impl Channel {
         publish: &basic::Publish,
         headers: Option<&warren_protocol::FieldTable>,
         message: Arc<Message>,
-    ) -> AmqpResult<()> {
+    ) -> AmqpResult<bool> {
         let mut queues: Vec<Arc<Queue>> = Vec::new();
         cx.vhost.route(
             &publish.exchange,
@@ -281,12 +288,44 @@ impl Channel {
                 );
                 cx.send_content(self.id, &message);
             }
-            return Ok(());
+            return Ok(false);
         }
+        let mut rejected = false;
         for q in queues {
-            q.publish(message.clone());
+            rejected |= q.publish(message.clone()) == PublishOutcome::Rejected;
         }
-        Ok(())
+        Ok(rejected)
+    }
+
+    /// Nacks the latest publish (a queue refused it under `x-overflow=reject-publish`),
+    /// first acking every earlier one so no `multiple` ack can cover the nacked tag.
+    fn nack_last(&mut self, cx: &mut ConnCtx) {
+        let PublishMode::Confirm {
+            last_seq,
+            acked_up_to,
+        } = &mut self.mode
+        else {
+            return;
+        };
+        let seq = *last_seq;
+        if seq - 1 > *acked_up_to {
+            cx.send(
+                self.id,
+                basic::Ack {
+                    delivery_tag: seq - 1,
+                    multiple: seq - 1 - *acked_up_to > 1,
+                },
+            );
+        }
+        cx.send(
+            self.id,
+            basic::Nack {
+                delivery_tag: seq,
+                multiple: false,
+                requeue: false,
+            },
+        );
+        *acked_up_to = seq;
     }
 
     /// Sends one `basic.ack` covering every publish confirmed since the last flush
