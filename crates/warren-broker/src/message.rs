@@ -17,19 +17,32 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Parses an `expiration` property: a non-negative integer number of milliseconds, as
-/// RabbitMQ requires.
+/// Parses an `expiration` property: a non-negative integer number of milliseconds,
+/// with RabbitMQ's reply texts for anything else.
 pub fn parse_expiration(text: &str) -> Result<u64, AmqpError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(AmqpError::precondition_failed(format!(
-            "invalid expiration '{text}': {{invalid_expiration,<<\"{text}\">>}}"
-        )));
+    let invalid = |detail: String| {
+        AmqpError::precondition_failed(format!("invalid expiration '{text}': {detail}"))
+    };
+    let digits_start = usize::from(text.starts_with(['-', '+']));
+    let digits_len = text[digits_start..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if digits_len == 0 {
+        return Err(invalid("no_integer".into()));
     }
-    text.parse::<u64>().map_err(|_| {
-        AmqpError::precondition_failed(format!(
-            "invalid expiration '{text}': {{value_too_large,{text}}}"
-        ))
-    })
+    let number = &text[..digits_start + digits_len];
+    let rest = &text[digits_start + digits_len..];
+    if !rest.is_empty() {
+        return Err(invalid(format!("{{leftover_string,\"{rest}\"}}")));
+    }
+    if text.starts_with('-') && number[1..].bytes().any(|b| b != b'0') {
+        return Err(invalid(format!("{{value_negative,{number}}}")));
+    }
+    number
+        .trim_start_matches(['-', '+'])
+        .parse::<u64>()
+        .map_err(|_| invalid(format!("{{value_too_large,{number}}}")))
 }
 
 /// A published message. One `Arc<Message>` is shared by every queue it was routed to.
@@ -132,5 +145,25 @@ impl QueuedMessage {
     /// Body bytes, for `x-max-length-bytes`.
     pub fn body_len(&self) -> usize {
         self.message.body.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_expiration;
+
+    #[test]
+    fn expiration_texts_match_rabbitmq() {
+        let text = |e: &str| parse_expiration(e).unwrap_err().text;
+        assert_eq!(text("abc"), "invalid expiration 'abc': no_integer");
+        assert_eq!(text(""), "invalid expiration '': no_integer");
+        assert_eq!(text("-1"), "invalid expiration '-1': {value_negative,-1}");
+        assert_eq!(text("1.5"), "invalid expiration '1.5': {leftover_string,\".5\"}");
+        assert_eq!(
+            text("99999999999999999999"),
+            "invalid expiration '99999999999999999999': {value_too_large,99999999999999999999}"
+        );
+        assert_eq!(parse_expiration("4294967296").unwrap(), 4_294_967_296);
+        assert_eq!(parse_expiration("0").unwrap(), 0);
     }
 }
