@@ -214,7 +214,12 @@ impl Channel {
         Ok(())
     }
 
-    pub(super) fn recover(&mut self, cx: &mut ConnCtx, requeue: bool, reply: bool) -> AmqpResult<()> {
+    pub(super) fn recover(
+        &mut self,
+        cx: &mut ConnCtx,
+        requeue: bool,
+        reply: bool,
+    ) -> AmqpResult<()> {
         // RabbitMQ only implements requeue=true (for basic.recover and recover-async
         // alike); redelivery to the original recipient is a 540 connection exception.
         if !requeue {

@@ -6,6 +6,7 @@
 
 mod basic;
 pub(crate) mod context;
+mod expiration;
 mod publish;
 mod topology;
 mod unacked;

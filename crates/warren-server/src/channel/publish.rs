@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use warren_broker::message::parse_expiration;
 use warren_broker::{AmqpError, AmqpResult, Message, PublishOutcome, Queue};
 use warren_protocol::method::{basic, confirm, tx};
 use warren_protocol::properties::BASIC_CLASS_ID;
 use warren_protocol::{ContentHeader, ReplyCode};
 
 use super::basic::{settle, Settle};
+use super::expiration::check_expiration;
 use super::unacked::Unacked;
 use super::{Channel, ConnCtx};
 
@@ -27,6 +27,13 @@ pub(super) enum ContentState {
     Idle,
     /// `basic.publish` seen; its content header must come next.
     AwaitingHeader(basic::Publish),
+    /// Header announced a body over the size limit: its bytes are counted but not kept,
+    /// and the publish fails (as in RabbitMQ) once the last one has arrived.
+    Discarding {
+        publish: basic::Publish,
+        size: u64,
+        received: u64,
+    },
     /// Header seen; body frames until `size` bytes have arrived.
     AwaitingBody {
         publish: basic::Publish,
@@ -84,12 +91,13 @@ impl BodyParts {
     }
 }
 
-/// A message buffered in a transaction, published at `tx.commit`.
+/// A message buffered in a transaction, delivered at `tx.commit`. As in RabbitMQ it is
+/// routed when published; the commit delivers it to those of its queues that still exist.
 #[derive(Debug)]
 pub(super) struct PendingPublish {
     publish: basic::Publish,
-    headers: Option<warren_protocol::FieldTable>,
     message: Arc<Message>,
+    queues: Vec<Arc<Queue>>,
 }
 
 /// Confirm or transaction mode of a channel.
@@ -152,10 +160,13 @@ impl Channel {
             )));
         }
         if header.body_size > cx.limits.max_message_bytes {
-            return Err(AmqpError::precondition_failed(format!(
-                "message size {} is larger than configured max size {}",
-                header.body_size, cx.limits.max_message_bytes
-            )));
+            // RabbitMQ checks the size once the whole body is in; keep none of it.
+            self.content = ContentState::Discarding {
+                publish,
+                size: header.body_size,
+                received: 0,
+            };
+            return Ok(());
         }
         let size = header.body_size as usize;
         // Properties are small: copy them so the message does not pin the read buffer.
@@ -175,6 +186,21 @@ impl Channel {
 
     /// Handles a content body frame.
     pub(crate) fn handle_body(&mut self, cx: &mut ConnCtx, payload: Bytes) -> AmqpResult<()> {
+        if let ContentState::Discarding { size, received, .. } = &mut self.content {
+            *received = received.saturating_add(payload.len() as u64);
+            if *received > *size {
+                return Err(body_too_long(*received, *size));
+            }
+            if *received < *size {
+                return Ok(());
+            }
+            let size = *size;
+            let ContentState::Discarding { publish, .. } = std::mem::take(&mut self.content) else {
+                unreachable!("state checked above");
+            };
+            check_immediate(&publish)?;
+            return Err(too_large(size, cx.limits.max_message_bytes));
+        }
         let ContentState::AwaitingBody { size, body, .. } = &mut self.content else {
             return Err(AmqpError::unexpected_frame(format!(
                 "expected method frame, got content body frame on channel {}",
@@ -182,11 +208,10 @@ impl Channel {
             )));
         };
         if body.len() + payload.len() > *size {
-            return Err(AmqpError::frame_error(format!(
-                "content body of {} bytes exceeds the {} announced in the header",
-                body.len() + payload.len(),
-                size
-            )));
+            return Err(body_too_long(
+                (body.len() + payload.len()) as u64,
+                *size as u64,
+            ));
         }
         body.push(payload);
         if body.len() < *size {
@@ -205,6 +230,9 @@ impl Channel {
         self.finish_publish(cx, publish, &header, raw_properties, body.into_bytes())
     }
 
+    /// Checks a complete message in RabbitMQ's order (immediate, exchange, internal
+    /// exchange, user_id, expiration), routes it, and delivers it now or, in a
+    /// transaction, at commit.
     fn finish_publish(
         &mut self,
         cx: &mut ConnCtx,
@@ -213,13 +241,21 @@ impl Channel {
         raw_properties: Bytes,
         body: Bytes,
     ) -> AmqpResult<()> {
-        if publish.immediate {
-            return Err(AmqpError::not_implemented("immediate=true"));
-        }
+        check_immediate(&publish)?;
+        let exchange: Arc<str> = if publish.exchange.is_empty() {
+            Arc::from("")
+        } else {
+            let exchange = cx.vhost.exchange(&publish.exchange)?;
+            if exchange.config().internal {
+                return Err(AmqpError::access_refused(format!(
+                    "cannot publish to internal exchange '{}' in vhost '{}'",
+                    publish.exchange,
+                    cx.vhost.name()
+                )));
+            }
+            exchange.name().clone()
+        };
         let props = &header.properties;
-        if let Some(expiration) = &props.expiration {
-            parse_expiration(expiration)?;
-        }
         if let Some(user_id) = &props.user_id {
             if *user_id != cx.user {
                 return Err(AmqpError::precondition_failed(format!(
@@ -228,11 +264,9 @@ impl Channel {
                 )));
             }
         }
-        let exchange: Arc<str> = if publish.exchange.is_empty() {
-            Arc::from("")
-        } else {
-            cx.vhost.exchange(&publish.exchange)?.name().clone()
-        };
+        if let Some(expiration) = &props.expiration {
+            check_expiration(expiration)?;
+        }
         let message = Arc::new(Message::new(
             exchange,
             &publish.routing_key,
@@ -240,16 +274,22 @@ impl Channel {
             raw_properties,
             body,
         ));
+        let mut queues: Vec<Arc<Queue>> = Vec::new();
+        cx.vhost.route(
+            &publish.exchange,
+            &publish.routing_key,
+            props.headers.as_ref(),
+            &mut queues,
+        )?;
         if let PublishMode::Tx { publishes, .. } = &mut self.mode {
             publishes.push(PendingPublish {
                 publish,
-                headers: props.headers.clone(),
                 message,
+                queues,
             });
             return Ok(());
         }
-        let headers = props.headers.as_ref();
-        let rejected = self.route_and_enqueue(cx, &publish, headers, message)?;
+        let rejected = self.deliver_routed(cx, &publish, message, &queues);
         if let PublishMode::Confirm { last_seq, .. } = &mut self.mode {
             *last_seq += 1;
             if rejected {
@@ -259,42 +299,36 @@ impl Channel {
         Ok(())
     }
 
-    fn route_and_enqueue(
+    /// Enqueues a routed message, or returns it to a mandatory publisher if no queue
+    /// took it. Returns whether a queue refused it (`x-overflow=reject-publish`).
+    fn deliver_routed(
         &mut self,
         cx: &mut ConnCtx,
         publish: &basic::Publish,
-        headers: Option<&warren_protocol::FieldTable>,
         message: Arc<Message>,
-    ) -> AmqpResult<bool> {
-        let mut queues: Vec<Arc<Queue>> = Vec::new();
-        cx.vhost.route(
-            &publish.exchange,
-            &publish.routing_key,
-            headers,
-            &mut queues,
-        )?;
-        if queues.is_empty() {
-            if publish.mandatory {
-                // Acks for earlier publishes must not overtake this return.
-                self.flush_confirms(cx);
-                cx.send(
-                    self.id,
-                    basic::Return {
-                        reply_code: ReplyCode::NoRoute.code(),
-                        reply_text: ReplyCode::NoRoute.name().into(),
-                        exchange: publish.exchange.clone(),
-                        routing_key: publish.routing_key.clone(),
-                    },
-                );
-                cx.send_content(self.id, &message);
-            }
-            return Ok(false);
-        }
+        queues: &[Arc<Queue>],
+    ) -> bool {
+        let mut delivered = false;
         let mut rejected = false;
-        for q in queues {
+        for q in queues.iter().filter(|q| !q.is_deleted()) {
             rejected |= q.publish(message.clone()) == PublishOutcome::Rejected;
+            delivered = true;
         }
-        Ok(rejected)
+        if !delivered && publish.mandatory {
+            // Acks for earlier publishes must not overtake this return.
+            self.flush_confirms(cx);
+            cx.send(
+                self.id,
+                basic::Return {
+                    reply_code: ReplyCode::NoRoute.code(),
+                    reply_text: ReplyCode::NoRoute.name().into(),
+                    exchange: publish.exchange.clone(),
+                    routing_key: publish.routing_key.clone(),
+                },
+            );
+            cx.send_content(self.id, &message);
+        }
+        rejected
     }
 
     /// Nacks the latest publish (a queue refused it under `x-overflow=reject-publish`),
@@ -404,7 +438,8 @@ impl Channel {
         let publishes = std::mem::take(publishes);
         let settles = std::mem::take(settles);
         for p in publishes {
-            self.route_and_enqueue(cx, &p.publish, p.headers.as_ref(), p.message)?;
+            // Transactions carry no confirms, so a reject-publish refusal has no nack.
+            self.deliver_routed(cx, &p.publish, p.message, &p.queues);
         }
         for (entries, how) in settles {
             settle(entries, how);
@@ -429,4 +464,26 @@ impl Channel {
         cx.send(self.id, tx::RollbackOk {});
         Ok(())
     }
+}
+
+/// 540 for `immediate=true`, which RabbitMQ does not implement.
+fn check_immediate(publish: &basic::Publish) -> AmqpResult<()> {
+    if publish.immediate {
+        return Err(AmqpError::not_implemented("immediate=true"));
+    }
+    Ok(())
+}
+
+/// RabbitMQ's 406 for a body over the configured limit.
+fn too_large(size: u64, max: u64) -> AmqpError {
+    AmqpError::precondition_failed(format!(
+        "message size {size} is larger than configured max size {max}"
+    ))
+}
+
+/// More body bytes than the content header announced.
+fn body_too_long(received: u64, size: u64) -> AmqpError {
+    AmqpError::frame_error(format!(
+        "content body of {received} bytes exceeds the {size} announced in the header"
+    ))
 }

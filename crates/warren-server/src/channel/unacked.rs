@@ -34,32 +34,28 @@ impl UnackedMap {
         self.entries.insert(tag, entry);
     }
 
-    /// Number of unsettled deliveries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// Removes the deliveries an ack/nack/reject with `tag` and `multiple` settles.
-    /// `multiple` with tag 0 means every delivery; a tag that settles nothing is a 406.
+    ///
+    /// As in RabbitMQ, `multiple` with tag 0 settles everything (even nothing), and any
+    /// other tag must itself be outstanding: `multiple` then also settles every earlier
+    /// tag. A tag that is not outstanding is a 406 and settles nothing.
     pub fn take(&mut self, tag: u64, multiple: bool) -> AmqpResult<Vec<Unacked>> {
+        if multiple && tag == 0 {
+            return Ok(self.take_all());
+        }
+        if !self.entries.contains_key(&tag) {
+            return Err(unknown_tag(tag));
+        }
         if multiple {
-            let taken: Vec<Unacked> = if tag == 0 {
-                std::mem::take(&mut self.entries).into_values().collect()
-            } else {
-                let rest = self.entries.split_off(&(tag.saturating_add(1)));
-                std::mem::replace(&mut self.entries, rest)
-                    .into_values()
-                    .collect()
+            let rest = match tag.checked_add(1) {
+                Some(next) => self.entries.split_off(&next),
+                None => BTreeMap::new(),
             };
-            if taken.is_empty() && tag != 0 {
-                return Err(unknown_tag(tag));
-            }
-            Ok(taken)
+            Ok(std::mem::replace(&mut self.entries, rest)
+                .into_values()
+                .collect())
         } else {
-            self.entries
-                .remove(&tag)
-                .map(|e| vec![e])
-                .ok_or_else(|| unknown_tag(tag))
+            Ok(self.entries.remove(&tag).into_iter().collect())
         }
     }
 
