@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use warren_broker::names::generated_consumer_tag;
+use warren_broker::queue::args::type_name;
 use warren_broker::{AmqpError, AmqpResult, Consumer, ConsumerSpec, Queue, QueuedMessage};
 use warren_protocol::method::basic;
+use warren_protocol::{FieldTable, FieldValue};
 
 use super::unacked::Unacked;
 use super::{Channel, ConnCtx};
@@ -61,6 +63,36 @@ pub(crate) fn settle(entries: Vec<Unacked>, how: Settle) {
     }
 }
 
+/// Validates `basic.consume` arguments as RabbitMQ does (`x-priority` must be an
+/// integer, `x-cancel-on-ha-failover` a boolean) and returns the consumer priority.
+fn consume_priority(args: &FieldTable, queue: &str, vhost: &str) -> AmqpResult<i32> {
+    let invalid = |key: &str, detail: String| {
+        AmqpError::precondition_failed(format!(
+            "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {detail}"
+        ))
+    };
+    if let Some(v) = args.get("x-cancel-on-ha-failover") {
+        if v.as_bool().is_none() {
+            let detail = format!("{{unacceptable_type,{}}}", type_name(v));
+            return Err(invalid("x-cancel-on-ha-failover", detail));
+        }
+    }
+    let Some(v) = args.get("x-priority") else {
+        return Ok(0);
+    };
+    let priority = match v {
+        // RabbitMQ reads `L` as a signed 64-bit integer.
+        FieldValue::U64(n) => *n as i64,
+        v => v.as_i64().ok_or_else(|| {
+            invalid(
+                "x-priority",
+                format!("\"expected integer, got {}\"", type_name(v)),
+            )
+        })?,
+    };
+    Ok(priority.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
+}
+
 impl Channel {
     pub(super) fn qos(&mut self, cx: &mut ConnCtx, m: basic::Qos) -> AmqpResult<()> {
         if m.prefetch_size != 0 {
@@ -89,18 +121,17 @@ impl Channel {
             )));
         }
         let name = self.queue_name(m.queue)?;
-        let queue = cx.vhost.queue(&name, cx.id)?;
+        let queue = if name == super::reply_to::PSEUDO_QUEUE {
+            self.reply_to_queue(cx, m.no_ack)?
+        } else {
+            cx.vhost.queue(&name, cx.id)?
+        };
         let tag: Arc<str> = if m.consumer_tag.is_empty() {
             Arc::from(generated_consumer_tag())
         } else {
             Arc::from(m.consumer_tag.as_str())
         };
-        let priority = m
-            .arguments
-            .get("x-priority")
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0)
-            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        let priority = consume_priority(&m.arguments, &name, cx.vhost.name())?;
         let consumer = Arc::new(Consumer::new(
             ConsumerSpec {
                 tag: tag.clone(),
