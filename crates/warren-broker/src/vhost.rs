@@ -11,8 +11,8 @@ use crate::exchange::{Exchange, ExchangeConfig};
 use crate::names::generated_queue_name;
 use crate::queue::args::{check_equivalent, EQUIVALENCE_CHECKED};
 use crate::queue::{ConnectionId, Queue, QueueArgs, QueueConfig};
-use crate::scheduler::Scheduler;
 use crate::routing::{validate_headers_binding, Binding, Destination, ExchangeKind};
+use crate::scheduler::Scheduler;
 
 /// Arguments of `exchange.declare`.
 #[derive(Debug, Clone, Default)]
@@ -425,7 +425,15 @@ impl VHost {
         let queue = self
             .queues
             .entry(key)
-            .or_insert_with(|| Queue::new(config, args, self.name.clone(), self.me.clone(), self.scheduler.clone()))
+            .or_insert_with(|| {
+                Queue::new(
+                    config,
+                    args,
+                    self.name.clone(),
+                    self.me.clone(),
+                    self.scheduler.clone(),
+                )
+            })
             .clone();
         Ok(declared(queue))
     }
@@ -457,6 +465,32 @@ impl VHost {
         )?;
         q.touch();
         Ok(())
+    }
+
+    /// Creates the hidden queue behind a direct reply-to consumer
+    /// (`amq.rabbitmq.reply-to`): exclusive to `conn`, auto-deleted with its consumer,
+    /// named `amq.rabbitmq.reply-to.<random>` so only the requester's reply_to reaches it.
+    pub fn declare_reply_to_queue(&self, conn: ConnectionId) -> Arc<Queue> {
+        let name: Arc<str> = Arc::from(format!(
+            "amq.rabbitmq.reply-to.{}",
+            crate::names::generated_queue_name().trim_start_matches("amq.gen-")
+        ));
+        let config = QueueConfig {
+            name: name.clone(),
+            durable: false,
+            exclusive_owner: Some(conn),
+            auto_delete: true,
+            arguments: FieldTable::new(),
+        };
+        let queue = Queue::new(
+            config,
+            QueueArgs::default(),
+            self.name.clone(),
+            self.me.clone(),
+            self.scheduler.clone(),
+        );
+        self.queues.insert(name, queue.clone());
+        queue
     }
 
     /// `queue.purge`: drops the ready messages, returns how many.

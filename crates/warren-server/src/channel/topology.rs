@@ -71,6 +71,9 @@ impl Channel {
     }
 
     pub(super) fn queue_declare(&mut self, cx: &mut ConnCtx, m: queue::Declare) -> AmqpResult<()> {
+        if m.queue == super::reply_to::PSEUDO_QUEUE {
+            return self.declare_reply_to_pseudo_queue(cx, m.no_wait);
+        }
         let declared = cx.vhost.declare_queue(
             &QueueDeclare {
                 name: m.queue,
