@@ -123,3 +123,18 @@ for code, data in (("b", b"\x05"), ("B", b"\x05"), ("s", b"\x00\x05"), ("u", b"\
     report("x-max-length=5 as type %r" % code,
            ask(c, 1, "queue.declare", queue="", exclusive=True, arguments=struct.pack(">I", len(entry)) + entry))
     c.close()
+
+# key order after the broker re-encodes a headers table
+c = fresh(P); dlq, src = uniq("dlq"), uniq("src")
+ask(c, 1, "queue.declare", queue=dlq, exclusive=True)
+ask(c, 1, "queue.declare", queue=src, exclusive=True,
+    arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
+publish(c, 1, "", src, b"dead", props=props_bytes(headers={"zz": 1, "aa": 2, "mm": 3}))
+time.sleep(0.2)
+ask(c, 1, "basic.get", queue=src); c.outcome(timeout=0.3)
+c.method(1, "basic.reject", delivery_tag=1, requeue=False)
+time.sleep(0.3)
+r = ask(c, 1, "basic.get", queue=dlq)
+evs = [e for e in r + c.outcome(timeout=0.5) if e.kind == "header"]
+if evs:
+    report("headers published as zz, aa, mm; dead-lettered key order", repr(list(Reader(evs[0].raw[14:]).table().keys())))
