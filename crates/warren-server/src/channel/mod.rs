@@ -8,6 +8,7 @@ mod basic;
 pub(crate) mod context;
 mod expiration;
 mod publish;
+mod reply_to;
 mod topology;
 mod unacked;
 
@@ -36,6 +37,8 @@ pub(crate) struct Channel {
     /// The queue most recently declared on this channel: RabbitMQ lets an empty queue
     /// name in later methods stand for it.
     last_queue: Option<String>,
+    /// The hidden queue behind this channel's direct reply-to consumer, if any.
+    reply_queue: Option<Arc<warren_broker::Queue>>,
 }
 
 impl Channel {
@@ -51,6 +54,7 @@ impl Channel {
             content: ContentState::default(),
             mode: PublishMode::default(),
             last_queue: None,
+            reply_queue: None,
         }
     }
 

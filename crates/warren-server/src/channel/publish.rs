@@ -267,6 +267,7 @@ impl Channel {
         if let Some(expiration) = &props.expiration {
             check_expiration(expiration)?;
         }
+        let raw_properties = self.rewrite_reply_to(props, raw_properties)?;
         let message = Arc::new(Message::new(
             exchange,
             &publish.routing_key,
