@@ -1,0 +1,66 @@
+//! Counters each producer and consumer updates, and the clock latencies are measured
+//! against.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::histogram::{AtomicHistogram, Histogram};
+
+/// Nanoseconds since the process-wide epoch: what producers write into a body and
+/// consumers subtract from. Producers and consumers share one process, so one monotonic
+/// clock serves both.
+pub fn now_nanos() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// One worker's counters; the worker is their only writer.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Messages published.
+    pub sent: AtomicU64,
+    /// Messages delivered to a consumer.
+    pub received: AtomicU64,
+    /// Messages the broker confirmed (basic.ack from the broker).
+    pub confirmed: AtomicU64,
+    /// Messages the broker refused (basic.nack from the broker).
+    pub nacked: AtomicU64,
+    /// Send-to-receive latency of timestamped deliveries, in µs.
+    pub latency: AtomicHistogram,
+}
+
+impl Counters {
+    /// Adds `n` to one counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        if n != 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Totals over all workers at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Messages published.
+    pub sent: u64,
+    /// Messages delivered.
+    pub received: u64,
+    /// Messages confirmed.
+    pub confirmed: u64,
+    /// Messages nacked by the broker.
+    pub nacked: u64,
+}
+
+/// Sums the counters of all workers and moves their latencies into `latency`.
+pub fn collect(workers: &[std::sync::Arc<Counters>], latency: &mut Histogram) -> Totals {
+    let mut t = Totals::default();
+    for w in workers {
+        t.sent += w.sent.load(Ordering::Relaxed);
+        t.received += w.received.load(Ordering::Relaxed);
+        t.confirmed += w.confirmed.load(Ordering::Relaxed);
+        t.nacked += w.nacked.load(Ordering::Relaxed);
+        w.latency.drain_into(latency);
+    }
+    t
+}
