@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::queue::ConnectionId;
+use crate::delayed::DelayedMessages;
 use crate::scheduler::Scheduler;
 use crate::vhost::VHost;
 
@@ -15,6 +16,7 @@ pub struct Broker {
     vhosts: DashMap<String, Arc<VHost>>,
     next_connection: AtomicU64,
     scheduler: Arc<Scheduler>,
+    delayed: Arc<DelayedMessages>,
 }
 
 impl Default for Broker {
@@ -32,6 +34,7 @@ impl Broker {
         Broker {
             vhosts,
             next_connection: AtomicU64::new(1),
+            delayed: DelayedMessages::new(scheduler.clone()),
             scheduler,
         }
     }
@@ -52,6 +55,11 @@ impl Broker {
     /// Every virtual host.
     pub fn vhosts(&self) -> Vec<Arc<VHost>> {
         self.vhosts.iter().map(|v| v.clone()).collect()
+    }
+
+    /// Messages held by delayed-message exchanges.
+    pub fn delayed(&self) -> &Arc<DelayedMessages> {
+        &self.delayed
     }
 
     /// A fresh id for a new connection.

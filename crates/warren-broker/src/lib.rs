@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod consumer;
 pub mod dead_letter;
+pub mod delayed;
 pub mod error;
 pub mod exchange;
 pub mod message;
