@@ -24,6 +24,12 @@ pub struct Limits {
     pub max_pending_write_bytes: usize,
     /// How long to wait for `connection.close-ok` after sending `connection.close`.
     pub close_timeout: Duration,
+    /// Resident memory above which publishing connections are blocked
+    /// (default: 40% of physical memory, as in RabbitMQ).
+    pub memory_high_watermark_bytes: u64,
+    /// How long a delivery may stay unacknowledged before its channel is closed with
+    /// 406 (RabbitMQ's `consumer_timeout`); a queue's `x-consumer-timeout` overrides it.
+    pub consumer_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -37,12 +43,14 @@ impl Default for Limits {
             max_connections: 10_000,
             max_pending_write_bytes: 16 * 1024 * 1024,
             close_timeout: Duration::from_secs(3),
+            memory_high_watermark_bytes: crate::memory::default_watermark_bytes(),
+            consumer_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
 
 /// A user allowed to log in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// Login name.
     pub name: String,

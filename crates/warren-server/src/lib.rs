@@ -6,6 +6,7 @@ pub mod auth;
 mod channel;
 pub mod config;
 mod connection;
+pub mod memory;
 pub mod server;
 
 pub use config::{Limits, ServerConfig, User};

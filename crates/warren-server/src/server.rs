@@ -11,6 +11,7 @@ use warren_broker::Broker;
 
 use crate::config::ServerConfig;
 use crate::connection;
+use crate::memory::MemoryAlarm;
 
 /// State shared by every connection task.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct ServerContext {
     pub broker: Arc<Broker>,
     /// Configuration.
     pub config: ServerConfig,
+    /// Set while resident memory is above the high watermark.
+    pub memory: Arc<MemoryAlarm>,
 }
 
 /// A bound, not yet running server. Binding first lets callers (and tests) learn the
@@ -53,6 +56,7 @@ impl Server {
             ctx: Arc::new(ServerContext {
                 broker: Arc::new(Broker::new()),
                 config,
+                memory: Arc::new(MemoryAlarm::default()),
             }),
             listeners,
         })
@@ -75,6 +79,10 @@ impl Server {
     /// CONNECTION_FORCED and returns once they have all ended.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.ctx.config.limits.max_connections));
+        let memory_monitor = tokio::spawn(crate::memory::monitor(
+            self.ctx.memory.clone(),
+            self.ctx.config.limits.memory_high_watermark_bytes,
+        ));
         let mut accept_tasks = JoinSet::new();
         let connections = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
         for listener in self.listeners {
@@ -118,6 +126,7 @@ impl Server {
             "shutting down: closing connections"
         );
         while conns.join_next().await.is_some() {}
+        memory_monitor.abort();
         info!("shutdown complete");
     }
 
