@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -14,9 +15,18 @@ use warren_protocol::frame::write_method;
 use warren_protocol::method::connection as conn;
 use warren_protocol::{FieldTable, FieldValue, Frame, FrameCodec, Method, PROTOCOL_HEADER};
 
-use crate::auth::{self, MECHANISMS};
+use crate::auth::{self, AuthError, MECHANISMS};
 use crate::channel::ClientCapabilities;
 use crate::server::ServerContext;
+
+use super::octets::describe_frame;
+
+/// How long a refused client gets to answer `connection.close` before the socket closes.
+const CLOSE_OK_WAIT: Duration = Duration::from_secs(1);
+
+/// How long RabbitMQ keeps the socket of a client whose handshake failed before closing
+/// it (its "silent close delay"), so failed logins cannot be retried at full speed.
+pub(crate) const SILENT_CLOSE_DELAY: Duration = Duration::from_secs(3);
 
 /// What the handshake settled.
 #[derive(Debug)]
@@ -25,7 +35,7 @@ pub(crate) struct Negotiated {
     pub vhost: Arc<VHost>,
     /// The authenticated user.
     pub user: String,
-    /// Highest channel number allowed.
+    /// Most channels open at once (0 = no limit).
     pub channel_max: u16,
     /// Largest frame allowed.
     pub frame_max: u32,
@@ -53,6 +63,10 @@ pub(crate) enum HandshakeError {
     /// The client closed the connection politely during the handshake.
     #[error("client closed the connection during the handshake")]
     ClientClosed,
+    /// Refused before tuning finished: RabbitMQ closes the socket without a
+    /// `connection.close`; the reason is only logged.
+    #[error("{0}")]
+    Silent(String),
 }
 
 /// The server properties table sent in `connection.start`.
@@ -100,6 +114,18 @@ fn client_capabilities(client_properties: &FieldTable) -> ClientCapabilities {
     }
 }
 
+/// Whether the client asked to be told about a failed login with `connection.close`
+/// (otherwise RabbitMQ just closes the socket).
+fn wants_auth_failure_close(client_properties: &FieldTable) -> bool {
+    match client_properties.get("capabilities") {
+        Some(FieldValue::Table(t)) => t
+            .get("authentication_failure_close")
+            .and_then(FieldValue::as_bool)
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
 /// Reads the next non-heartbeat frame.
 pub(crate) async fn read_frame<S: AsyncRead + Unpin>(
     stream: &mut S,
@@ -133,9 +159,12 @@ async fn send<S: AsyncWrite + Unpin>(
     stream.write_all(&buf).await
 }
 
-/// Sends `connection.close` for `err` and gives up on the handshake.
-async fn refuse<S: AsyncWrite + Unpin>(
+/// Sends `connection.close` for `err`, waits a little for the client's `close-ok` so the
+/// close is read before the socket goes, and gives up on the handshake.
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
+    inbuf: &mut BytesMut,
+    codec: &mut FrameCodec,
     err: AmqpError,
     class_id: u16,
     method_id: u16,
@@ -146,19 +175,35 @@ async fn refuse<S: AsyncWrite + Unpin>(
         class_id,
         method_id,
     };
-    let _ = send(stream, close).await;
+    if send(stream, close).await.is_ok() {
+        let _ = tokio::time::timeout(CLOSE_OK_WAIT, async {
+            while let Ok(frame) = read_frame(stream, inbuf, codec).await {
+                if matches!(
+                    frame,
+                    Frame::Method {
+                        channel: 0,
+                        method: Method::ConnectionCloseOk(_)
+                    }
+                ) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
     HandshakeError::Refused(err)
 }
 
-/// Expects a method frame on channel 0 and returns it.
-async fn expect_method<S: AsyncRead + AsyncWrite + Unpin>(
+/// Expects `expected` on channel 0 before `connection.tune-ok`, where RabbitMQ answers
+/// anything else by closing the socket without a word.
+async fn expect_method_silently<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     inbuf: &mut BytesMut,
     codec: &mut FrameCodec,
     expected: &str,
 ) -> Result<Method, HandshakeError> {
     let frame = match read_frame(stream, inbuf, codec).await {
-        Err(HandshakeError::Refused(e)) => return Err(refuse(stream, e, 0, 0).await),
+        Err(HandshakeError::Refused(e)) => return Err(HandshakeError::Silent(e.reply_text())),
         other => other?,
     };
     match frame {
@@ -170,23 +215,62 @@ async fn expect_method<S: AsyncRead + AsyncWrite + Unpin>(
             Err(HandshakeError::ClientClosed)
         }
         Frame::Method { channel: 0, method } if method.name() == expected => Ok(method),
+        other => Err(HandshakeError::Silent(format!(
+            "expected '{expected}', got {}",
+            describe_frame(&other)
+        ))),
+    }
+}
+
+/// Expects `connection.open`; after tuning RabbitMQ reports an unexpected frame with
+/// `connection.close` 505 before closing.
+async fn expect_open<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    inbuf: &mut BytesMut,
+    codec: &mut FrameCodec,
+) -> Result<conn::Open, HandshakeError> {
+    let frame = match read_frame(stream, inbuf, codec).await {
+        Err(HandshakeError::Refused(e)) => return Err(refuse(stream, inbuf, codec, e, 0, 0).await),
+        other => other?,
+    };
+    match frame {
+        Frame::Method {
+            channel: 0,
+            method: Method::ConnectionOpen(open),
+        } => Ok(open),
+        Frame::Method {
+            channel: 0,
+            method: Method::ConnectionClose(_),
+        } => {
+            let _ = send(stream, conn::CloseOk {}).await;
+            Err(HandshakeError::ClientClosed)
+        }
         other => {
-            let err = AmqpError::command_invalid(format!(
-                "expected '{expected}', got {}",
-                describe(&other)
-            ));
-            Err(refuse(stream, err, 0, 0).await)
+            let err = AmqpError::unexpected_frame(describe_frame(&other));
+            Err(refuse(stream, inbuf, codec, err, 0, 0).await)
         }
     }
 }
 
-fn describe(frame: &Frame) -> String {
-    match frame {
-        Frame::Method { method, .. } => format!("'{}'", method.name()),
-        Frame::Header { .. } => "a content header frame".into(),
-        Frame::Body { .. } => "a content body frame".into(),
-        Frame::Heartbeat => "a heartbeat".into(),
+/// Checks the client's `tune-ok` against what the server offered, as RabbitMQ does:
+/// zero means "no limit", which is only acceptable if the server has none either.
+fn negotiate(what: &str, client: u32, server: u32, min: u32) -> Result<u32, HandshakeError> {
+    if client != 0 && client < min {
+        return Err(HandshakeError::Silent(format!(
+            "failed to negotiate connection parameters: negotiated {what} = {client} is lower than the minimum allowed value ({min})"
+        )));
     }
+    if server != 0 && (client == 0 || client > server) {
+        let shown = if client == 0 {
+            "0 (no limit)".to_owned()
+        } else {
+            client.to_string()
+        };
+        return Err(HandshakeError::Silent(format!(
+            "failed to negotiate connection parameters: negotiated {what} = {shown} is higher than the maximum allowed value ({server})"
+        )));
+    }
+    Ok(client)
 }
 
 /// Runs the handshake on a fresh socket.
@@ -222,21 +306,35 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     .await?;
 
     let Method::ConnectionStartOk(start_ok) =
-        expect_method(stream, inbuf, codec, "connection.start-ok").await?
+        expect_method_silently(stream, inbuf, codec, "connection.start-ok").await?
     else {
-        unreachable!("expect_method checked the name");
+        unreachable!("expect_method_silently checked the name");
     };
-    let user = match auth::parse_response(&start_ok.mechanism, &start_ok.response)
-        .and_then(|creds| auth::authenticate(&ctx.config.users, &creds, peer.ip()))
-    {
+    let creds = match auth::parse_response(&start_ok.mechanism, &start_ok.response) {
+        Ok(creds) => creds,
+        Err(AuthError::UnsupportedMechanism(m)) => {
+            return Err(HandshakeError::Silent(format!(
+                "unknown authentication mechanism '{m}'"
+            )))
+        }
+        Err(e) => return Err(HandshakeError::Silent(e.to_string())),
+    };
+    let user = match auth::authenticate(&ctx.config.users, &creds, peer.ip()) {
         Ok(user) => user.name.clone(),
         Err(e) => {
-            warn!(%peer, error = %e, "authentication failed");
+            warn!(%peer, error = %e, "{} login refused", start_ok.mechanism);
+            if !wants_auth_failure_close(&start_ok.client_properties) {
+                return Err(HandshakeError::Silent(e.to_string()));
+            }
             let err = AmqpError::access_refused(format!(
                 "Login was refused using authentication mechanism {}. For details see the broker logfile.",
                 start_ok.mechanism
             ));
-            return Err(refuse(stream, err, 0, 0).await);
+            let refused_at = tokio::time::Instant::now();
+            let e = refuse(stream, inbuf, codec, err, 0, 0).await;
+            // RabbitMQ closes the socket after its silent close delay, close-ok or not.
+            tokio::time::sleep_until(refused_at + SILENT_CLOSE_DELAY).await;
+            return Err(e);
         }
     };
     let caps = client_capabilities(&start_ok.client_properties);
@@ -252,42 +350,31 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     )
     .await?;
     let Method::ConnectionTuneOk(tune_ok) =
-        expect_method(stream, inbuf, codec, "connection.tune-ok").await?
+        expect_method_silently(stream, inbuf, codec, "connection.tune-ok").await?
     else {
-        unreachable!("expect_method checked the name");
+        unreachable!("expect_method_silently checked the name");
     };
-    let frame_max = if tune_ok.frame_max == 0 {
-        limits.frame_max_bytes
-    } else {
-        tune_ok.frame_max
-    };
-    if frame_max > limits.frame_max_bytes {
-        let err = AmqpError::not_allowed(format!(
-            "frame_max={frame_max} > {} max size",
-            limits.frame_max_bytes
-        ));
-        return Err(refuse(stream, err, 10, 31).await);
-    }
-    if frame_max < FRAME_MIN_SIZE {
-        let err =
-            AmqpError::not_allowed(format!("frame_max={frame_max} < {FRAME_MIN_SIZE} min size"));
-        return Err(refuse(stream, err, 10, 31).await);
-    }
-    let channel_max = if tune_ok.channel_max == 0 {
-        limits.channel_max
-    } else {
-        tune_ok.channel_max.min(limits.channel_max)
-    };
+    let frame_max = negotiate(
+        "frame_max",
+        tune_ok.frame_max,
+        limits.frame_max_bytes,
+        FRAME_MIN_SIZE,
+    )?;
+    let channel_max = negotiate(
+        "channel_max",
+        u32::from(tune_ok.channel_max),
+        u32::from(limits.channel_max),
+        0,
+    )?;
+    // Both fit: they are at most the server's values, or 0 ("no limit") when it has none.
+    let channel_max = u16::try_from(channel_max).unwrap_or(u16::MAX);
+    let frame_max = if frame_max == 0 { u32::MAX } else { frame_max };
     codec.set_frame_max(frame_max);
 
-    let Method::ConnectionOpen(open) =
-        expect_method(stream, inbuf, codec, "connection.open").await?
-    else {
-        unreachable!("expect_method checked the name");
-    };
+    let open = expect_open(stream, inbuf, codec).await?;
     let Some(vhost) = ctx.broker.vhost(&open.virtual_host) else {
         let err = AmqpError::not_allowed(format!("vhost {} not found", open.virtual_host));
-        return Err(refuse(stream, err, 10, 40).await);
+        return Err(refuse(stream, inbuf, codec, err, 10, 40).await);
     };
     send(stream, conn::OpenOk::default()).await?;
     info!(%peer, %user, vhost = %open.virtual_host, "connection opened");

@@ -5,7 +5,9 @@
 //! loop never blocks on a write while input waits: reading, writing and deliveries are
 //! branches of one `select!`, and reading pauses only while too much output is pending.
 
+mod content;
 pub(crate) mod handshake;
+mod octets;
 pub(crate) mod out_buffer;
 
 use std::collections::{HashMap, HashSet};
@@ -23,11 +25,13 @@ use tracing::{debug, info, warn};
 use warren_broker::{AmqpError, ErrorScope, Outbound};
 use warren_protocol::frame::write_heartbeat;
 use warren_protocol::method::{basic, channel as chm, connection as conn};
-use warren_protocol::{Frame, FrameCodec, Method, ReplyCode};
+use warren_protocol::{Frame, FrameCodec, Method, ProtocolError, ReplyCode};
 
 use crate::channel::{Channel, ConnCtx};
 use crate::server::ServerContext;
-use handshake::{handshake, HandshakeError, Negotiated};
+use content::ContentGrammar;
+use handshake::{handshake, HandshakeError, Negotiated, SILENT_CLOSE_DELAY};
+use octets::describe_frame;
 use out_buffer::OutBuffer;
 
 /// Most queue events handled before the loop looks at the socket again.
@@ -55,15 +59,27 @@ pub(crate) async fn serve(
     let _ = stream.set_nodelay(true);
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut codec = FrameCodec::default();
-    let negotiated = tokio::time::timeout(
-        ctx.config.limits.handshake_timeout,
-        handshake(&mut stream, &mut inbuf, &mut codec, &ctx, peer),
-    )
-    .await;
+    let mut stop = shutdown.clone();
+    let negotiated = tokio::select! {
+        n = tokio::time::timeout(
+            ctx.config.limits.handshake_timeout,
+            handshake(&mut stream, &mut inbuf, &mut codec, &ctx, peer),
+        ) => n,
+        _ = stop.wait_for(|s| *s) => {
+            debug!(%peer, "shutting down during the handshake");
+            return;
+        }
+    };
     let negotiated = match negotiated {
         Ok(Ok(n)) => n,
         Ok(Err(HandshakeError::Eof | HandshakeError::ClientClosed)) => {
             debug!(%peer, "client left during handshake");
+            return;
+        }
+        Ok(Err(HandshakeError::Silent(reason))) => {
+            warn!(%peer, %reason, "handshake refused, closing the socket");
+            // Like RabbitMQ, make a failing client wait before it can try again.
+            tokio::time::sleep(SILENT_CLOSE_DELAY).await;
             return;
         }
         Ok(Err(e)) => {
@@ -87,6 +103,9 @@ struct Connection {
     channels: HashMap<u16, Channel>,
     /// Channels we sent `channel.close` on, awaiting `close-ok`.
     closing_channels: HashSet<u16>,
+    /// Where each channel is in the method/header/body frame sequence.
+    content: ContentGrammar,
+    /// Most channels open at once (0 = no limit).
     channel_max: u16,
     heartbeat: Option<Duration>,
     codec: FrameCodec,
@@ -124,6 +143,7 @@ impl Connection {
             cx,
             channels: HashMap::new(),
             closing_channels: HashSet::new(),
+            content: ContentGrammar::default(),
             channel_max: n.channel_max,
             heartbeat: (n.heartbeat_secs > 0)
                 .then(|| Duration::from_secs(u64::from(n.heartbeat_secs))),
@@ -234,6 +254,12 @@ impl Connection {
             match self.codec.decode(&mut self.inbuf) {
                 Ok(Some(frame)) => self.handle_frame(frame),
                 Ok(None) => break,
+                Err(e @ ProtocolError::UnknownMethod { .. }) => {
+                    // RabbitMQ's connection process crashes on these: no close, just EOF.
+                    warn!(peer = %self.peer, error = %e, "unknown method, dropping the connection");
+                    self.inbuf.clear();
+                    self.state = State::Closed;
+                }
                 Err(e) => {
                     warn!(peer = %self.peer, error = %e, code = e.reply_code().code(), "malformed input");
                     if self.state == State::Open {
@@ -274,6 +300,7 @@ impl Connection {
             return self.handle_connection_frame(frame);
         }
         if self.closing_channels.contains(&channel_id) {
+            // Everything but the close handshake is dropped until the client confirms.
             if let Frame::Method { method, .. } = frame {
                 match method {
                     Method::ChannelCloseOk(_) => {
@@ -288,42 +315,84 @@ impl Connection {
             }
             return;
         }
+        if !self.channels.contains_key(&channel_id) {
+            return self.handle_unopened_channel_frame(channel_id, frame);
+        }
+        if let Err(v) = self.content.accept(channel_id, &frame) {
+            return self.close_connection(v.error, v.class_id, v.method_id);
+        }
         let (class_id, method_id) = match &frame {
             Frame::Method { method, .. } => (method.class_id(), method.method_id()),
             _ => (basic::Publish::CLASS_ID, basic::Publish::METHOD_ID),
         };
         let result = match frame {
-            Frame::Method {
-                method: Method::ChannelOpen(_),
-                ..
-            } => self.open_channel(channel_id),
-            Frame::Method {
-                method: Method::ChannelClose(_),
-                ..
-            } => {
-                self.close_channel_by_client(channel_id);
-                Ok(())
-            }
-            Frame::Method { method, .. } => match self.channels.get_mut(&channel_id) {
-                Some(ch) => ch.handle_method(&mut self.cx, method),
-                None => Err(not_open(channel_id)),
-            },
+            Frame::Method { method, .. } => self.handle_channel_method(channel_id, method),
             Frame::Header {
                 header,
                 raw_properties,
                 ..
             } => match self.channels.get_mut(&channel_id) {
                 Some(ch) => ch.handle_header(&mut self.cx, header, raw_properties),
-                None => Err(not_open(channel_id)),
+                None => Err(not_open()),
             },
             Frame::Body { payload, .. } => match self.channels.get_mut(&channel_id) {
                 Some(ch) => ch.handle_body(&mut self.cx, payload),
-                None => Err(not_open(channel_id)),
+                None => Err(not_open()),
             },
             Frame::Heartbeat => Ok(()),
         };
         if let Err(e) = result {
             self.exception(channel_id, e, class_id, method_id);
+        }
+    }
+
+    /// A frame on a channel number that is not open. As in RabbitMQ, it first counts as
+    /// a new channel against `channel_max`; then only `channel.open` is acceptable.
+    fn handle_unopened_channel_frame(&mut self, channel_id: u16, frame: Frame) {
+        let open = self.channels.len() + self.closing_channels.len();
+        if self.channel_max != 0 && open >= usize::from(self.channel_max) {
+            let e = AmqpError::not_allowed(format!(
+                "number of channels opened ({open}) has reached the negotiated channel_max ({})",
+                self.channel_max
+            ));
+            return self.close_connection(e, 0, 0);
+        }
+        match frame {
+            Frame::Method {
+                method: Method::ChannelOpen(_),
+                ..
+            } => {
+                self.channels.insert(channel_id, Channel::new(channel_id));
+                self.cx.send(channel_id, chm::OpenOk::default());
+            }
+            Frame::Method { method, .. } => {
+                self.close_connection(not_open(), method.class_id(), method.method_id())
+            }
+            Frame::Header { .. } | Frame::Body { .. } | Frame::Heartbeat => self.close_connection(
+                AmqpError::unexpected_frame("expected method frame, got non method frame instead"),
+                0,
+                0,
+            ),
+        }
+    }
+
+    /// A method on an open channel: the channel lifecycle is handled here, the rest by
+    /// the channel.
+    fn handle_channel_method(&mut self, channel_id: u16, method: Method) -> Result<(), AmqpError> {
+        match method {
+            Method::ChannelOpen(_) => Err(AmqpError::channel_error("second 'channel.open' seen")),
+            Method::ChannelClose(_) => {
+                self.close_channel_by_client(channel_id);
+                Ok(())
+            }
+            Method::ChannelFlow(m) if !m.active => Err(AmqpError::not_implemented("active=false")),
+            m if m.class_id() == conn::Close::CLASS_ID => {
+                Err(AmqpError::command_invalid("unimplemented method"))
+            }
+            m => match self.channels.get_mut(&channel_id) {
+                Some(ch) => ch.handle_method(&mut self.cx, m),
+                None => Err(not_open()),
+            },
         }
     }
 
@@ -339,12 +408,6 @@ impl Connection {
                 self.state = State::Closed;
             }
             Frame::Method {
-                method: Method::ConnectionCloseOk(_),
-                ..
-            } => {
-                self.state = State::Closed;
-            }
-            Frame::Method {
                 method: Method::ConnectionUpdateSecret(_),
                 ..
             } => {
@@ -353,45 +416,22 @@ impl Connection {
             Frame::Method { method, .. } => {
                 let (c, m) = (method.class_id(), method.method_id());
                 self.close_connection(
-                    AmqpError::command_invalid(format!(
-                        "unexpected method {} on channel 0",
-                        method.name()
-                    )),
+                    AmqpError::channel_error("unexpected method in connection state running"),
                     c,
                     m,
                 );
             }
-            Frame::Header { .. } | Frame::Body { .. } => {
-                self.close_connection(
-                    AmqpError::unexpected_frame("content frame on channel 0"),
-                    0,
-                    0,
-                );
+            other @ (Frame::Header { .. } | Frame::Body { .. }) => {
+                self.close_connection(AmqpError::unexpected_frame(describe_frame(&other)), 0, 0);
             }
         }
-    }
-
-    fn open_channel(&mut self, id: u16) -> Result<(), AmqpError> {
-        if id > self.channel_max {
-            return Err(AmqpError::not_allowed(format!(
-                "channel number {id} is above the negotiated channel_max {}",
-                self.channel_max
-            )));
-        }
-        if self.channels.contains_key(&id) {
-            return Err(AmqpError::channel_error(format!(
-                "second 'channel.open' seen on channel {id}"
-            )));
-        }
-        self.channels.insert(id, Channel::new(id));
-        self.cx.send(id, chm::OpenOk::default());
-        Ok(())
     }
 
     fn close_channel_by_client(&mut self, id: u16) {
         if let Some(mut ch) = self.channels.remove(&id) {
             ch.release(&self.cx);
         }
+        self.content.forget(id);
         self.cx.send(id, chm::CloseOk {});
     }
 
@@ -403,6 +443,7 @@ impl Connection {
                 if let Some(mut ch) = self.channels.remove(&channel_id) {
                     ch.release(&self.cx);
                 }
+                self.content.forget(channel_id);
                 self.closing_channels.insert(channel_id);
                 self.cx.send(
                     channel_id,
@@ -437,6 +478,7 @@ impl Connection {
         for (_, mut ch) in self.channels.drain() {
             ch.release(&self.cx);
         }
+        self.content.clear();
     }
 
     fn handle_outbound(&mut self, event: Outbound) {
@@ -491,8 +533,9 @@ fn return_undelivered(d: warren_broker::Delivery) {
         .return_undelivered(d.message, !d.consumer.spec.no_ack);
 }
 
-fn not_open(channel: u16) -> AmqpError {
-    AmqpError::channel_error(format!("expected 'channel.open' on channel {channel}"))
+/// A method on a channel that was never opened, or already closed.
+fn not_open() -> AmqpError {
+    AmqpError::channel_error("expected 'channel.open'")
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
