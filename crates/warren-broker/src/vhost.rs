@@ -84,6 +84,16 @@ fn default_exchange_refused() -> AmqpError {
     AmqpError::access_refused("operation not permitted on the default exchange")
 }
 
+/// Declare arguments as RabbitMQ keeps them: `x-queue-type` `classic` is the default
+/// and is not recorded, so a classic queue redeclared with or without it is equivalent.
+fn without_classic_type(args: &FieldTable) -> FieldTable {
+    let mut args = args.clone();
+    if args.get("x-queue-type").and_then(|v| v.as_str()) == Some("classic") {
+        args.remove("x-queue-type");
+    }
+    args
+}
+
 fn bool_text(b: bool) -> &'static str {
     if b {
         "true"
@@ -150,6 +160,17 @@ impl VHost {
         ))
     }
 
+    /// The 405 RabbitMQ gives for an exclusive queue used by another connection, or
+    /// redeclared with a different `exclusive` flag (the text of [`Queue::check_access`]).
+    fn locked(&self, queue: &str) -> AmqpError {
+        AmqpError::resource_locked(format!(
+            "cannot obtain exclusive access to locked queue '{queue}' in vhost '{}'. It could be \
+             originally declared on another connection or the exclusive property value does \
+             not match that of the original declaration.",
+            self.name
+        ))
+    }
+
     /// Looks up an exchange (never the default exchange, which has no object).
     pub fn exchange(&self, name: &str) -> AmqpResult<Arc<Exchange>> {
         self.exchanges
@@ -188,7 +209,13 @@ impl VHost {
             return self.exchange(&d.name);
         }
         let kind = ExchangeKind::parse(&d.kind).ok_or_else(|| {
-            AmqpError::command_invalid(format!("unknown exchange type '{}'", d.kind))
+            // RabbitMQ takes "x-" types for plugin types it does not have loaded.
+            let adjective = if d.kind.starts_with("x-") {
+                "unknown"
+            } else {
+                "invalid"
+            };
+            AmqpError::command_invalid(format!("{adjective} exchange type '{}'", d.kind))
         })?;
         if let Some(existing) = self.exchanges.get(d.name.as_str()) {
             let c = existing.config();
@@ -216,16 +243,15 @@ impl VHost {
                     ));
                 }
             }
-            let (got, current) = (
-                d.arguments.get("alternate-exchange"),
-                c.arguments.get("alternate-exchange"),
-            );
-            if got != current {
-                return Err(AmqpError::precondition_failed(format!(
-                    "inequivalent arg 'alternate-exchange' for exchange '{}' in vhost '{}'",
-                    d.name, self.name
-                )));
-            }
+            // Of the arguments, RabbitMQ only compares the alternate exchange.
+            check_equivalent(
+                "exchange",
+                &d.name,
+                &self.name,
+                &c.arguments,
+                &d.arguments,
+                &["alternate-exchange"],
+            )?;
             return Ok(existing.clone());
         }
         if d.name.starts_with("amq.") {
@@ -259,7 +285,7 @@ impl VHost {
         }
         if name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
-                "deletion of system exchange '{name}' in vhost '{}' is not allowed",
+                "deletion of system exchange '{name}' in vhost '{}' not allowed",
                 self.name
             )));
         }
@@ -315,7 +341,8 @@ impl VHost {
         self.bind(&source, Destination::Queue(q.name().clone()), key, args)
     }
 
-    /// `queue.unbind`. Removing a binding that does not exist succeeds.
+    /// `queue.unbind`. As in RabbitMQ, removing a binding that does not exist, or whose
+    /// queue or exchange does not exist, succeeds.
     pub fn unbind_queue(
         &self,
         queue: &str,
@@ -324,9 +351,16 @@ impl VHost {
         args: &FieldTable,
         conn: ConnectionId,
     ) -> AmqpResult<()> {
-        let source = self.source_exchange(exchange)?;
-        let q = self.queue(queue, conn)?;
-        self.unbind(&source, &Destination::Queue(q.name().clone()), key, args);
+        if exchange.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        let Some(q) = self.queues.get(queue).map(|q| q.clone()) else {
+            return Ok(());
+        };
+        q.check_access(conn)?;
+        if let Some(source) = self.exchanges.get(exchange).map(|e| e.clone()) {
+            self.unbind(&source, &Destination::Queue(q.name().clone()), key, args);
+        }
         Ok(())
     }
 
@@ -346,7 +380,8 @@ impl VHost {
         self.bind(&src, Destination::Exchange(dst.name().clone()), key, args)
     }
 
-    /// `exchange.unbind`.
+    /// `exchange.unbind`. Removing a binding that does not exist, or whose exchanges do
+    /// not exist, succeeds.
     pub fn unbind_exchange(
         &self,
         destination: &str,
@@ -354,12 +389,13 @@ impl VHost {
         key: &str,
         args: &FieldTable,
     ) -> AmqpResult<()> {
-        let src = self.source_exchange(source)?;
-        if destination.is_empty() {
+        if source.is_empty() || destination.is_empty() {
             return Err(default_exchange_refused());
         }
-        let dst = self.exchange(destination)?;
-        self.unbind(&src, &Destination::Exchange(dst.name().clone()), key, args);
+        let Some(src) = self.exchanges.get(source).map(|e| e.clone()) else {
+            return Ok(());
+        };
+        self.unbind(&src, &Destination::Exchange(Arc::from(destination)), key, args);
         Ok(())
     }
 
@@ -403,8 +439,7 @@ impl VHost {
             d.name.clone()
         };
         if let Some(existing) = self.queues.get(name.as_str()).map(|q| q.clone()) {
-            existing.check_access(conn)?;
-            self.check_queue_equivalent(&existing, d)?;
+            self.check_queue_equivalent(&existing, d, conn)?;
             return Ok(declared(existing));
         }
         if !d.name.is_empty() && d.name.starts_with("amq.") {
@@ -417,10 +452,11 @@ impl VHost {
         let key: Arc<str> = Arc::from(name.as_str());
         let config = QueueConfig {
             name: key.clone(),
-            durable: d.durable,
+            // RabbitMQ never makes an exclusive queue durable.
+            durable: d.durable && !d.exclusive,
             exclusive_owner: d.exclusive.then_some(conn),
             auto_delete: d.auto_delete,
-            arguments: d.arguments.clone(),
+            arguments: without_classic_type(&d.arguments),
         };
         let queue = self
             .queues
@@ -438,11 +474,21 @@ impl VHost {
         Ok(declared(queue))
     }
 
-    fn check_queue_equivalent(&self, q: &Queue, d: &QueueDeclare) -> AmqpResult<()> {
+    /// RabbitMQ's checks on redeclaring an existing queue: the same exclusive owner
+    /// (405 otherwise, even on the owning connection), then `durable`, `auto_delete` and
+    /// the compared arguments.
+    fn check_queue_equivalent(
+        &self,
+        q: &Queue,
+        d: &QueueDeclare,
+        conn: ConnectionId,
+    ) -> AmqpResult<()> {
         let c = q.config();
+        if c.exclusive_owner != d.exclusive.then_some(conn) {
+            return Err(self.locked(&c.name));
+        }
         for (arg, got, current) in [
-            ("durable", d.durable, c.durable),
-            ("exclusive", d.exclusive, c.exclusive_owner.is_some()),
+            ("durable", d.durable && !d.exclusive, c.durable),
             ("auto_delete", d.auto_delete, c.auto_delete),
         ] {
             if got != current {
@@ -460,7 +506,7 @@ impl VHost {
             &c.name,
             &self.name,
             &c.arguments,
-            &d.arguments,
+            &without_classic_type(&d.arguments),
             EQUIVALENCE_CHECKED,
         )?;
         q.touch();

@@ -100,10 +100,23 @@ impl Channel {
         Ok(())
     }
 
+    /// The queue and routing key a `queue.bind`/`unbind` means: an empty queue name is the
+    /// last declared queue and, in that case only, an empty key is that queue's name.
+    fn binding_target(&self, queue: String, routing_key: String) -> AmqpResult<(String, String)> {
+        let shortcut = queue.is_empty();
+        let name = self.queue_name(queue)?;
+        let key = if shortcut && routing_key.is_empty() {
+            name.clone()
+        } else {
+            routing_key
+        };
+        Ok((name, key))
+    }
+
     pub(super) fn queue_bind(&mut self, cx: &mut ConnCtx, m: queue::Bind) -> AmqpResult<()> {
-        let name = self.queue_name(m.queue)?;
+        let (name, key) = self.binding_target(m.queue, m.routing_key)?;
         cx.vhost
-            .bind_queue(&name, &m.exchange, &m.routing_key, &m.arguments, cx.id)?;
+            .bind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?;
         if !m.no_wait {
             cx.send(self.id, queue::BindOk {});
         }
@@ -111,9 +124,9 @@ impl Channel {
     }
 
     pub(super) fn queue_unbind(&mut self, cx: &mut ConnCtx, m: queue::Unbind) -> AmqpResult<()> {
-        let name = self.queue_name(m.queue)?;
+        let (name, key) = self.binding_target(m.queue, m.routing_key)?;
         cx.vhost
-            .unbind_queue(&name, &m.exchange, &m.routing_key, &m.arguments, cx.id)?;
+            .unbind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?;
         cx.send(self.id, queue::UnbindOk {});
         Ok(())
     }
