@@ -395,7 +395,12 @@ impl VHost {
         let Some(src) = self.exchanges.get(source).map(|e| e.clone()) else {
             return Ok(());
         };
-        self.unbind(&src, &Destination::Exchange(Arc::from(destination)), key, args);
+        self.unbind(
+            &src,
+            &Destination::Exchange(Arc::from(destination)),
+            key,
+            args,
+        );
         Ok(())
     }
 
