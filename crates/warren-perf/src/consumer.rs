@@ -137,15 +137,7 @@ pub async fn run(
     let mut scanner = Scanner::new(parts.frame_max);
     let mut acks = AckPolicy::new(&cfg);
     loop {
-        tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            r = stream.read_buf(&mut rbuf) => {
-                if r? == 0 {
-                    return Err(PerfError::Eof);
-                }
-            }
-        }
+        // Frames already buffered (deliveries that arrived with consume-ok) come first.
         let mut at = 0;
         let mut received = 0;
         let mut stamp_now = None;
@@ -161,7 +153,7 @@ pub async fn run(
                     counters.latency.record(now.saturating_sub(sent) / 1000);
                 }
                 Event::Control(ch, m) => control(&mut stream, ch, m).await?,
-                Event::Nothing => {}
+                Event::Publish | Event::Nothing => {}
             }
         }
         rbuf.advance(at);
@@ -173,6 +165,15 @@ pub async fn run(
         }
         if rbuf.capacity() - rbuf.len() < 64 * 1024 {
             rbuf.reserve(256 * 1024);
+        }
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            r = stream.read_buf(&mut rbuf) => {
+                if r? == 0 {
+                    return Err(PerfError::Eof);
+                }
+            }
         }
     }
     close(&mut stream, &mut rbuf, &mut scanner).await

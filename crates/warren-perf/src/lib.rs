@@ -15,6 +15,7 @@ pub mod consumer;
 pub mod cpu;
 pub mod error;
 pub mod histogram;
+pub mod null_broker;
 pub mod producer;
 pub mod report;
 pub mod run;

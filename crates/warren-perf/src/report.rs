@@ -107,6 +107,8 @@ pub struct Summary {
     pub latency_p99_overall_us: Option<u64>,
     /// warren-perf's own CPU use during the load phase (100 = one core).
     pub perf_cpu_percent: Option<f64>,
+    /// warren-perf's own CPU µs per message handled (published plus delivered).
+    pub perf_cpu_us_per_msg: Option<f64>,
     /// The broker's CPU use during the load phase (100 = one core), with --broker-pid.
     pub broker_cpu_percent: Option<f64>,
     /// Broker CPU µs per message (per delivery, or per publish without consumers).
@@ -148,7 +150,11 @@ impl Summary {
             out += &format!("  latency over the run: p50 {p50} µs, p99 {p99} µs\n");
         }
         if let Some(c) = self.perf_cpu_percent {
-            out += &format!("  warren-perf CPU: {c:.0}% of one core\n");
+            out += &format!("  warren-perf CPU: {c:.0}% of one core");
+            if let Some(per) = self.perf_cpu_us_per_msg {
+                out += &format!(", {per:.3} µs per message sent or received");
+            }
+            out += "\n";
         }
         if let Some(c) = self.broker_cpu_percent {
             out += &format!("  broker CPU: {c:.0}% of one core");

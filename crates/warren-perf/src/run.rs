@@ -199,6 +199,9 @@ pub async fn run(args: &Args, mut line: impl FnMut(&str)) -> Result<Summary> {
         latency_p50_overall_us: overall.quantile(0.5),
         latency_p99_overall_us: overall.quantile(0.99),
         perf_cpu_percent: own.map(|u| u.percent()),
+        perf_cpu_us_per_msg: own
+            .filter(|_| totals.sent + totals.received > 0)
+            .map(|u| u.cpu_micros as f64 / (totals.sent + totals.received) as f64),
         broker_cpu_percent: broker.map(|u| u.percent()),
         broker_cpu_us_per_msg: broker
             .filter(|_| per_message > 0)

@@ -20,6 +20,8 @@ use warren_protocol::{Method, ProtocolError};
 pub enum Event {
     /// A `basic.deliver` with this delivery tag.
     Deliver(u64),
+    /// A `basic.publish` (only a broker sees these: the null broker of the self-test).
+    Publish,
     /// The send timestamp (nanoseconds, see [`crate::stats::now_nanos`]) from the start
     /// of a message body.
     Stamp(u64),
@@ -99,11 +101,19 @@ impl Scanner {
 }
 
 /// A `basic.deliver` read in place (class, method, consumer tag, then the delivery
-/// tag); any other method decoded in full.
+/// tag), a `basic.publish` recognised by its ids; any other method decoded in full.
 fn method_event(channel: u16, payload: &[u8]) -> Result<Event, ProtocolError> {
-    let is_deliver = payload.len() >= 5
-        && u16::from_be_bytes([payload[0], payload[1]]) == basic::Deliver::CLASS_ID
-        && u16::from_be_bytes([payload[2], payload[3]]) == basic::Deliver::METHOD_ID;
+    let ids = payload.get(..4).map(|p| {
+        (
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        )
+    });
+    if ids == Some((basic::Publish::CLASS_ID, basic::Publish::METHOD_ID)) {
+        return Ok(Event::Publish);
+    }
+    let is_deliver =
+        payload.len() >= 5 && ids == Some((basic::Deliver::CLASS_ID, basic::Deliver::METHOD_ID));
     if is_deliver {
         let tag_at = 5 + usize::from(payload[4]);
         if let Some(tag) = payload.get(tag_at..tag_at + 8) {

@@ -2,17 +2,18 @@
 //! against.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::histogram::{AtomicHistogram, Histogram};
 
-/// Nanoseconds since the process-wide epoch: what producers write into a body and
-/// consumers subtract from. Producers and consumers share one process, so one monotonic
-/// clock serves both.
+/// Wall-clock nanoseconds since the Unix epoch: what producers write into a body and
+/// consumers subtract from. The wall clock (rather than a process-local monotonic one)
+/// lets the stamping and the reading happen in different processes on one machine,
+/// e.g. in the null broker of the self-test; a clock step backwards reads as latency 0.
 pub fn now_nanos() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// One worker's counters; the worker is their only writer.
