@@ -49,7 +49,9 @@ fn text(s: &str) -> FieldValue {
 }
 
 fn entry_is(entry: &FieldValue, queue: &str, reason: &str) -> bool {
-    let FieldValue::Table(t) = entry else { return false };
+    let FieldValue::Table(t) = entry else {
+        return false;
+    };
     t.get("queue").and_then(FieldValue::as_str) == Some(queue)
         && t.get("reason").and_then(FieldValue::as_str) == Some(reason)
 }
@@ -57,7 +59,13 @@ fn entry_is(entry: &FieldValue, queue: &str, reason: &str) -> bool {
 /// Adds this death to the `x-death` array (most recent first; a repeat of the same
 /// queue and reason increments its count and moves it to the front) and sets the
 /// `x-first-death-*` (once) and `x-last-death-*` headers.
-pub fn record_death(headers: &mut FieldTable, queue: &str, reason: DeathReason, message: &Message, original_expiration: Option<&str>) {
+pub fn record_death(
+    headers: &mut FieldTable,
+    queue: &str,
+    reason: DeathReason,
+    message: &Message,
+    original_expiration: Option<&str>,
+) {
     let reason_text = reason.as_str();
     let mut deaths = match headers.remove("x-death") {
         Some(FieldValue::Array(a)) => a,
@@ -81,7 +89,10 @@ pub fn record_death(headers: &mut FieldTable, queue: &str, reason: DeathReason, 
             t.insert("queue", text(queue));
             t.insert("time", FieldValue::Timestamp(now_ms() / 1000));
             t.insert("exchange", text(&message.exchange));
-            t.insert("routing-keys", FieldValue::Array(vec![text(&message.routing_key)]));
+            t.insert(
+                "routing-keys",
+                FieldValue::Array(vec![text(&message.routing_key)]),
+            );
             if let Some(exp) = original_expiration {
                 t.insert("original-expiration", text(exp));
             }
@@ -129,14 +140,23 @@ pub fn dead_letter(vhost: &VHost, from: &Queue, letters: Vec<DeadLetter>) {
         let mut props = letter.message.properties();
         let original_expiration = props.expiration.take();
         let mut headers = props.headers.take().unwrap_or_default();
-        record_death(&mut headers, from.name(), letter.reason, &letter.message, original_expiration.as_deref());
+        record_death(
+            &mut headers,
+            from.name(),
+            letter.reason,
+            &letter.message,
+            original_expiration.as_deref(),
+        );
         let routing_key = args
             .dead_letter_routing_key
             .as_deref()
             .unwrap_or(&letter.message.routing_key)
             .to_owned();
         targets.clear();
-        if vhost.route(&dlx, &routing_key, Some(&headers), &mut targets).is_err() {
+        if vhost
+            .route(&dlx, &routing_key, Some(&headers), &mut targets)
+            .is_err()
+        {
             continue;
         }
         targets.retain(|q| !is_cycle(&headers, q.name()));

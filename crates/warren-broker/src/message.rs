@@ -158,7 +158,10 @@ mod tests {
         assert_eq!(text("abc"), "invalid expiration 'abc': no_integer");
         assert_eq!(text(""), "invalid expiration '': no_integer");
         assert_eq!(text("-1"), "invalid expiration '-1': {value_negative,-1}");
-        assert_eq!(text("1.5"), "invalid expiration '1.5': {leftover_string,\".5\"}");
+        assert_eq!(
+            text("1.5"),
+            "invalid expiration '1.5': {leftover_string,\".5\"}"
+        );
         assert_eq!(
             text("99999999999999999999"),
             "invalid expiration '99999999999999999999': {value_too_large,99999999999999999999}"

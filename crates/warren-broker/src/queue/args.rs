@@ -156,7 +156,14 @@ pub fn values_equivalent(a: &FieldValue, b: &FieldValue) -> bool {
 
 /// Checks a redeclaration's arguments against the current ones for `keys`, with
 /// RabbitMQ's reply texts. `what` is `queue` or `exchange`.
-pub fn check_equivalent(what: &str, name: &str, vhost: &str, current: &FieldTable, received: &FieldTable, keys: &[&str]) -> AmqpResult<()> {
+pub fn check_equivalent(
+    what: &str,
+    name: &str,
+    vhost: &str,
+    current: &FieldTable,
+    received: &FieldTable,
+    keys: &[&str],
+) -> AmqpResult<()> {
     for &key in keys {
         let describe = |v: Option<&FieldValue>| match v {
             None => "none".to_owned(),
@@ -165,7 +172,11 @@ pub fn check_equivalent(what: &str, name: &str, vhost: &str, current: &FieldTabl
         let detail = match (received.get(key), current.get(key)) {
             (None, None) => continue,
             (Some(r), Some(c)) if values_equivalent(r, c) => continue,
-            (Some(r), Some(c)) => format!("received '{}' but current is '{}'", value_text(r), value_text(c)),
+            (Some(r), Some(c)) => format!(
+                "received '{}' but current is '{}'",
+                value_text(r),
+                value_text(c)
+            ),
             (r, c) => format!("received {} but current is {}", describe(r), describe(c)),
         };
         return Err(AmqpError::precondition_failed(format!(
@@ -194,9 +205,9 @@ impl Parser<'_> {
         let Some(v) = self.args.get(key) else {
             return Ok(None);
         };
-        let n = v
-            .as_i64()
-            .ok_or_else(|| self.invalid(key, format!("\"expected integer, got {}\"", type_name(v))))?;
+        let n = v.as_i64().ok_or_else(|| {
+            self.invalid(key, format!("\"expected integer, got {}\"", type_name(v)))
+        })?;
         if n < 0 {
             return Err(self.invalid(key, format!("{{value_negative,{n}}}")));
         }
@@ -233,13 +244,22 @@ impl Parser<'_> {
 
 impl QueueArgs {
     /// Parses and validates `args` for queue `queue` in `vhost`.
-    pub fn parse(queue: &str, vhost: &str, args: &FieldTable, durable: bool, exclusive: bool) -> AmqpResult<QueueArgs> {
+    pub fn parse(
+        queue: &str,
+        vhost: &str,
+        args: &FieldTable,
+        durable: bool,
+        exclusive: bool,
+    ) -> AmqpResult<QueueArgs> {
         let p = Parser { queue, vhost, args };
         let queue_type = match p.string("x-queue-type")?.as_deref() {
             None | Some("classic") => QueueType::Classic,
             Some("quorum") => QueueType::Quorum,
             Some(other) => {
-                return Err(p.invalid("x-queue-type", format!("\"unsupported queue type '{other}'\"")))
+                return Err(p.invalid(
+                    "x-queue-type",
+                    format!("\"unsupported queue type '{other}'\""),
+                ))
             }
         };
         if queue_type == QueueType::Quorum {
@@ -258,7 +278,10 @@ impl QueueArgs {
         }
         if let Some(mode) = p.string("x-queue-mode")? {
             if mode != "default" && mode != "lazy" {
-                return Err(p.invalid("x-queue-mode", format!("\"unsupported queue mode '{mode}'\"")));
+                return Err(p.invalid(
+                    "x-queue-mode",
+                    format!("\"unsupported queue mode '{mode}'\""),
+                ));
             }
         }
         let overflow = match p.string("x-overflow")?.as_deref() {
@@ -270,7 +293,10 @@ impl QueueArgs {
         let max_priority = match p.args.get("x-max-priority") {
             Some(v) => {
                 let n = v.as_i64().ok_or_else(|| {
-                    p.invalid("x-max-priority", format!("\"expected integer, got {}\"", type_name(v)))
+                    p.invalid(
+                        "x-max-priority",
+                        format!("\"expected integer, got {}\"", type_name(v)),
+                    )
                 })?;
                 if n < 0 {
                     return Err(p.invalid("x-max-priority", format!("{{value_negative,{n}}}")));
@@ -285,7 +311,10 @@ impl QueueArgs {
         let dead_letter_exchange = p.string("x-dead-letter-exchange")?.map(Arc::from);
         let dead_letter_routing_key = p.string("x-dead-letter-routing-key")?.map(Arc::from);
         if dead_letter_routing_key.is_some() && dead_letter_exchange.is_none() {
-            return Err(p.invalid("x-dead-letter-routing-key", "routing_key_but_no_dlx_defined"));
+            return Err(p.invalid(
+                "x-dead-letter-routing-key",
+                "routing_key_but_no_dlx_defined",
+            ));
         }
         let delivery_limit = p
             .int("x-delivery-limit", true, i64::from(u32::MAX))?
@@ -296,7 +325,9 @@ impl QueueArgs {
                 cache_size: p
                     .int("x-cache-size", false, i64::from(u32::MAX))?
                     .map_or(DEFAULT_DEDUP_CACHE_SIZE, |n| n as usize),
-                cache_ttl_ms: p.int("x-cache-ttl", false, MAX_EXPIRY_MS)?.map(|n| n as u64),
+                cache_ttl_ms: p
+                    .int("x-cache-ttl", false, MAX_EXPIRY_MS)?
+                    .map(|n| n as u64),
                 header: p
                     .string("x-deduplication-header")?
                     .unwrap_or_else(|| DEFAULT_DEDUP_HEADER.to_owned()),
@@ -304,17 +335,23 @@ impl QueueArgs {
             _ => None,
         };
         Ok(QueueArgs {
-            message_ttl_ms: p.int("x-message-ttl", true, MAX_EXPIRY_MS)?.map(|n| n as u64),
+            message_ttl_ms: p
+                .int("x-message-ttl", true, MAX_EXPIRY_MS)?
+                .map(|n| n as u64),
             expires_ms: p.int("x-expires", false, MAX_EXPIRY_MS)?.map(|n| n as u64),
             max_length: p.int("x-max-length", true, i64::MAX)?.map(|n| n as u64),
-            max_length_bytes: p.int("x-max-length-bytes", true, i64::MAX)?.map(|n| n as u64),
+            max_length_bytes: p
+                .int("x-max-length-bytes", true, i64::MAX)?
+                .map(|n| n as u64),
             overflow,
             dead_letter_exchange,
             dead_letter_routing_key,
             max_priority,
             single_active_consumer: p.bool("x-single-active-consumer")?.unwrap_or(false),
             delivery_limit,
-            consumer_timeout_ms: p.int("x-consumer-timeout", false, i64::MAX)?.map(|n| n as u64),
+            consumer_timeout_ms: p
+                .int("x-consumer-timeout", false, i64::MAX)?
+                .map(|n| n as u64),
             queue_type,
             dedup,
         })
@@ -381,9 +418,23 @@ mod tests {
 
     #[test]
     fn quorum_queues_get_a_default_delivery_limit() {
-        let a = QueueArgs::parse("q", "/", &table(&[("x-queue-type", FieldValue::string("quorum"))]), true, false).unwrap();
+        let a = QueueArgs::parse(
+            "q",
+            "/",
+            &table(&[("x-queue-type", FieldValue::string("quorum"))]),
+            true,
+            false,
+        )
+        .unwrap();
         assert_eq!(a.delivery_limit, Some(QUORUM_DEFAULT_DELIVERY_LIMIT));
-        let a = QueueArgs::parse("q", "/", &table(&[("x-max-priority", FieldValue::I32(0))]), false, false).unwrap();
+        let a = QueueArgs::parse(
+            "q",
+            "/",
+            &table(&[("x-max-priority", FieldValue::I32(0))]),
+            false,
+            false,
+        )
+        .unwrap();
         assert_eq!(a.max_priority, None);
     }
 
@@ -398,7 +449,10 @@ mod tests {
         assert_eq!(e.text, "inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received '2000' but current is '1000'");
         let wider = table(&[("x-message-ttl", FieldValue::I64(1000))]);
         assert!(check_equivalent("queue", "q", "/", &cur, &wider, EQUIVALENCE_CHECKED).is_ok());
-        let unknown = table(&[("x-message-ttl", FieldValue::I32(1000)), ("x-foo", FieldValue::Bool(true))]);
+        let unknown = table(&[
+            ("x-message-ttl", FieldValue::I32(1000)),
+            ("x-foo", FieldValue::Bool(true)),
+        ]);
         assert!(check_equivalent("queue", "q", "/", &cur, &unknown, EQUIVALENCE_CHECKED).is_ok());
     }
 }

@@ -38,7 +38,10 @@ impl DedupCache {
         if self.seen.contains_key(&id) {
             return true;
         }
-        let expires = self.config.cache_ttl_ms.map_or(u64::MAX, |ttl| now_ms.saturating_add(ttl));
+        let expires = self
+            .config
+            .cache_ttl_ms
+            .map_or(u64::MAX, |ttl| now_ms.saturating_add(ttl));
         self.seen.insert(id.clone(), expires);
         self.order.push_back((id, expires));
         while self.order.len() > self.config.cache_size {
@@ -104,7 +107,10 @@ mod tests {
         let mut c = cache(10, Some(1000));
         assert!(!c.is_duplicate(&msg(Some("a")), 0));
         assert!(c.is_duplicate(&msg(Some("a")), 500));
-        assert!(!c.is_duplicate(&msg(Some("a")), 1500), "forgotten after the TTL");
+        assert!(
+            !c.is_duplicate(&msg(Some("a")), 1500),
+            "forgotten after the TTL"
+        );
         assert!(!c.is_duplicate(&msg(None), 0));
         assert!(!c.is_duplicate(&msg(None), 0), "no id, never a duplicate");
     }

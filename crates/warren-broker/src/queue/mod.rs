@@ -70,7 +70,9 @@ pub struct Queue {
 
 impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queue").field("name", &self.config.name).finish_non_exhaustive()
+        f.debug_struct("Queue")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +109,13 @@ struct AfterUnlock {
 
 impl Queue {
     /// A new, empty queue in `vhost`.
-    pub fn new(config: QueueConfig, args: QueueArgs, vhost_name: Arc<str>, vhost: Weak<VHost>, scheduler: Arc<Scheduler>) -> Arc<Self> {
+    pub fn new(
+        config: QueueConfig,
+        args: QueueArgs,
+        vhost_name: Arc<str>,
+        vhost: Weak<VHost>,
+        scheduler: Arc<Scheduler>,
+    ) -> Arc<Self> {
         let now = now_ms();
         let queue = Arc::new_cyclic(|me| Queue {
             state: Mutex::new(QueueState {
@@ -206,7 +214,12 @@ impl Queue {
         outcome
     }
 
-    fn publish_locked(&self, st: &mut QueueState, message: Arc<Message>, after: &mut AfterUnlock) -> PublishOutcome {
+    fn publish_locked(
+        &self,
+        st: &mut QueueState,
+        message: Arc<Message>,
+        after: &mut AfterUnlock,
+    ) -> PublishOutcome {
         let now = now_ms();
         if let Some(dedup) = &mut st.dedup {
             if dedup.is_duplicate(&message, now) {
@@ -254,7 +267,9 @@ impl Queue {
 
     /// Whether adding a body of `body` bytes would break a length limit.
     fn would_overflow(&self, st: &QueueState, body: u64) -> bool {
-        self.args.max_length.is_some_and(|max| st.ready.len() as u64 >= max)
+        self.args
+            .max_length
+            .is_some_and(|max| st.ready.len() as u64 >= max)
             || self
                 .args
                 .max_length_bytes
@@ -264,11 +279,18 @@ impl Queue {
     /// Drops (dead-letters) head messages until the queue is within its limits.
     fn enforce_limits(&self, st: &mut QueueState, after: &mut AfterUnlock) {
         let over = |st: &QueueState| {
-            self.args.max_length.is_some_and(|max| st.ready.len() as u64 > max)
-                || self.args.max_length_bytes.is_some_and(|max| st.ready.bytes() as u64 > max)
+            self.args
+                .max_length
+                .is_some_and(|max| st.ready.len() as u64 > max)
+                || self
+                    .args
+                    .max_length_bytes
+                    .is_some_and(|max| st.ready.bytes() as u64 > max)
         };
         while over(st) {
-            let Some(m) = st.ready.pop_oldest_lowest() else { break };
+            let Some(m) = st.ready.pop_oldest_lowest() else {
+                break;
+            };
             after.dead.push(DeadLetter {
                 message: m.message,
                 reason: DeathReason::Maxlen,
@@ -476,13 +498,18 @@ impl Queue {
     /// falling to lower priorities only when all higher ones are full.
     fn pick_consumer(&self, st: &mut QueueState) -> Option<usize> {
         if self.args.single_active_consumer {
-            return st.consumers.first().is_some_and(|c| c.try_reserve()).then_some(0);
+            return st
+                .consumers
+                .first()
+                .is_some_and(|c| c.try_reserve())
+                .then_some(0);
         }
         let n = st.consumers.len();
         let mut start = 0;
         while start < n {
             let priority = st.consumers[start].spec.priority;
-            let end = start + st.consumers[start..].partition_point(|c| c.spec.priority == priority);
+            let end =
+                start + st.consumers[start..].partition_point(|c| c.spec.priority == priority);
             let group = end - start;
             let offset = st.next_consumer % group;
             for i in 0..group {
@@ -500,7 +527,11 @@ impl Queue {
     fn dispatch_locked(&self, st: &mut QueueState, after: &mut AfterUnlock) {
         let now = now_ms();
         while !st.ready.is_empty() && !st.consumers.is_empty() {
-            if st.ready.front().is_some_and(|m| m.expires_at_ms.is_some_and(|t| t <= now)) {
+            if st
+                .ready
+                .front()
+                .is_some_and(|m| m.expires_at_ms.is_some_and(|t| t <= now))
+            {
                 self.expire_locked(st, now, after);
                 continue;
             }

@@ -89,7 +89,10 @@ impl ReadyQueue {
     /// head, as in RabbitMQ).
     pub fn take_expired(&mut self, now_ms: u64, out: &mut Vec<QueuedMessage>) {
         for q in &mut self.levels {
-            while q.front().is_some_and(|m| m.expires_at_ms.is_some_and(|t| t <= now_ms)) {
+            while q
+                .front()
+                .is_some_and(|m| m.expires_at_ms.is_some_and(|t| t <= now_ms))
+            {
                 if let Some(m) = q.pop_front() {
                     self.len -= 1;
                     self.bytes -= m.body_len();
@@ -132,7 +135,13 @@ mod tests {
         };
         QueuedMessage {
             seq,
-            message: Arc::new(Message::new(Arc::from(""), "k", &props, Bytes::new(), Bytes::from_static(b"xy"))),
+            message: Arc::new(Message::new(
+                Arc::from(""),
+                "k",
+                &props,
+                Bytes::new(),
+                Bytes::from_static(b"xy"),
+            )),
             redelivered: false,
             expires_at_ms: None,
             delivery_count: 0,
