@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use lapin::{Channel, Connection, ConnectionProperties};
+
+pub mod raw;
 use warren_server::{RunningServer, Server, ServerConfig};
 
 /// A broker running in-process for one test.
@@ -102,4 +104,24 @@ pub fn reply_code(err: &lapin::Error) -> Option<u16> {
         lapin::ErrorKind::ProtocolError(e) => Some(e.get_id()),
         _ => None,
     }
+}
+
+/// The reply text of a lapin error that carries one, e.g.
+/// `NOT_FOUND - no queue 'q' in vhost '/'`.
+pub fn reply_text(err: &lapin::Error) -> Option<String> {
+    match err.kind() {
+        lapin::ErrorKind::ProtocolError(e) => Some(e.get_message().to_string()),
+        _ => None,
+    }
+}
+
+/// Asserts that `result` failed with AMQP `code` and exactly `text`.
+#[track_caller]
+pub fn assert_amqp_error<T: std::fmt::Debug>(result: lapin::Result<T>, code: u16, text: &str) {
+    let err = result.expect_err("the operation should fail");
+    assert_eq!(
+        (reply_code(&err), reply_text(&err).as_deref()),
+        (Some(code), Some(text)),
+        "error was {err:?}"
+    );
 }
