@@ -145,7 +145,10 @@ impl Channel {
             self.credit.clone(),
             cx.outbound.clone(),
         ));
-        // consume-ok goes out before any delivery: deliveries reach the connection
+        // A refused consumer (exclusivity) gets no consume-ok, only the channel error.
+        queue.add_consumer(consumer.clone())?;
+        self.consumers.insert(tag.clone(), consumer);
+        // consume-ok still goes out before any delivery: deliveries reach the connection
         // through its outbound channel, which it reads only after this handler returns.
         if !m.no_wait {
             cx.send(
@@ -154,11 +157,6 @@ impl Channel {
                     consumer_tag: tag.to_string(),
                 },
             );
-        }
-        self.consumers.insert(tag, consumer.clone());
-        if let Err(e) = queue.add_consumer(consumer.clone()) {
-            self.consumers.remove(consumer.tag());
-            return Err(e);
         }
         Ok(())
     }
