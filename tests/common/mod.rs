@@ -125,3 +125,38 @@ pub fn assert_amqp_error<T: std::fmt::Debug>(result: lapin::Result<T>, code: u16
         "error was {err:?}"
     );
 }
+
+/// `queue.declare` options for a passive declare.
+pub fn passive() -> lapin::options::QueueDeclareOptions {
+    lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    }
+}
+
+/// Ready messages in `queue`, by passive declare.
+pub async fn message_count(ch: &Channel, queue: &str) -> u32 {
+    ch.queue_declare(queue.into(), passive(), lapin::types::FieldTable::default())
+        .await
+        .expect("passive declare")
+        .message_count()
+}
+
+/// Publishes on a channel in confirm mode and waits for the broker's confirm, so the
+/// message has been routed when this returns.
+pub async fn publish_confirmed(
+    ch: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    properties: lapin::BasicProperties,
+) -> lapin::Result<lapin::Confirmation> {
+    ch.basic_publish(
+        exchange.into(),
+        routing_key.into(),
+        lapin::options::BasicPublishOptions::default(),
+        b"m",
+        properties,
+    )
+    .await?
+    .await
+}
