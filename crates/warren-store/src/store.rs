@@ -1,0 +1,86 @@
+//! The `Store` trait: everything the broker persists, in one small interface.
+
+use crate::commit::SyncTicket;
+use crate::error::StoreResult;
+use crate::records::{
+    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord, QueueId,
+    QueueRecord, Recovered, StoredEntry,
+};
+
+/// A queue's stored entries, in seq order.
+pub type EntryIter<'a> = Box<dyn Iterator<Item = StoreResult<StoredEntry>> + Send + 'a>;
+
+/// Warren's durable state. Every write is applied (and visible) when the call returns
+/// but durable only once a [`Store::sync`] ticket created after it resolves; calls are
+/// cheap (no I/O wait) except `sync` and reads of bodies not in the cache.
+///
+/// Only durable things belong here: the broker never calls this for transient queues,
+/// non-persistent messages or transient exchanges.
+pub trait Store: Send + Sync {
+    /// Stores (or overwrites) a durable exchange.
+    fn put_exchange(&self, exchange: &ExchangeRecord) -> StoreResult<()>;
+
+    /// Deletes an exchange and every binding from or to it. Absent is not an error.
+    fn delete_exchange(&self, vhost: &str, name: &str) -> StoreResult<()>;
+
+    /// Stores a durable queue, returning its id; redeclaring keeps the id (and entries).
+    fn put_queue(&self, queue: &QueueRecord) -> StoreResult<QueueId>;
+
+    /// Deletes a queue, the bindings to it and all its entries (releasing their
+    /// messages). The queue is gone from recovery as soon as this returns (entries are
+    /// cleaned after). Returns how many entries it held.
+    fn delete_queue(&self, queue: QueueId) -> StoreResult<u64>;
+
+    /// Stores a binding (its identity is the whole record).
+    fn put_binding(&self, binding: &BindingRecord) -> StoreResult<()>;
+
+    /// Deletes a binding. Absent is not an error.
+    fn delete_binding(&self, binding: &BindingRecord) -> StoreResult<()>;
+
+    /// A fresh message id, never handed out before (monotonic across restarts).
+    fn next_message_id(&self) -> StoreResult<u64>;
+
+    /// Stores a message once; queues then reference it with [`Store::enqueue`]. It is
+    /// deleted when its last entry is removed. If no queue takes it after all, call
+    /// [`Store::discard_message`].
+    fn put_message(&self, id: u64, message: &MessageRecord) -> StoreResult<()>;
+
+    /// Deletes a message that no entry references (e.g. every queue rejected it).
+    /// Does nothing if an entry references it.
+    fn discard_message(&self, id: u64) -> StoreResult<()>;
+
+    /// Adds an entry referencing a stored message to a queue. For a move (dead-letter),
+    /// enqueue into the target before removing from the source.
+    fn enqueue(&self, queue: QueueId, entry: &EntryRecord) -> StoreResult<()>;
+
+    /// Marks entries delivered, so recovery redelivers them with `redelivered = true`.
+    /// Needs no sync of its own (a crash right after only loses the flag).
+    fn mark_delivered(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<()>;
+
+    /// Removes entries (ack, reject, expiry, dead-letter move), deleting messages no
+    /// other entry references. Absent seqs are skipped. Returns how many were removed.
+    fn remove(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64>;
+
+    /// Removes every entry of a queue, keeping the queue. Returns how many.
+    fn purge(&self, queue: QueueId) -> StoreResult<u64>;
+
+    /// Reads a stored message back (bodies of backlogs bigger than memory).
+    fn get_message(&self, id: u64) -> StoreResult<Option<MessageRecord>>;
+
+    /// Stores a message held by a delayed exchange.
+    fn put_delayed(&self, key: DelayedKey, record: &DelayedRecord) -> StoreResult<()>;
+
+    /// Removes a delayed message (routed when due). Returns whether it was stored.
+    fn remove_delayed(&self, key: DelayedKey) -> StoreResult<bool>;
+
+    /// Topology and delayed messages, for start-up. Entries stream per queue from
+    /// [`Store::entries`].
+    fn recover(&self) -> StoreResult<Recovered>;
+
+    /// A queue's entries in seq order, with their delivered flags, read lazily.
+    fn entries(&self, queue: QueueId) -> StoreResult<EntryIter<'_>>;
+
+    /// A ticket that resolves when every write made before this call is on disk. One
+    /// flush serves every ticket taken while the previous flush ran (group commit).
+    fn sync(&self) -> SyncTicket;
+}
