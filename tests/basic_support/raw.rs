@@ -119,6 +119,22 @@ impl RawClient {
         self.stream.write_all(&out).await.expect("write");
     }
 
+    /// Publishes several messages (default properties) in a single socket write.
+    pub async fn publish_batch(&mut self, channel: u16, messages: &[(basic::Publish, &[u8])]) {
+        let mut out = BytesMut::new();
+        for (publish, body) in messages {
+            write_method(&mut out, channel, &publish.clone().into());
+            write_header(
+                &mut out,
+                channel,
+                body.len() as u64,
+                &BasicProperties::default(),
+            );
+            write_body(&mut out, channel, body, self.frame_max);
+        }
+        self.stream.write_all(&out).await.expect("write");
+    }
+
     /// The next frame, or `None` if nothing comes within `timeout`.
     pub async fn next(&mut self, timeout: Duration) -> Option<Event> {
         loop {
