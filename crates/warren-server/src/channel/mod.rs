@@ -164,11 +164,13 @@ impl Channel {
     }
 
     /// Releases everything the channel holds: cancels its consumers and requeues its
-    /// unacknowledged messages. Called when the channel or its connection closes.
+    /// unacknowledged messages, including those acked or rejected in a transaction that
+    /// was never committed. Called when the channel or its connection closes.
     pub fn release(&mut self, cx: &ConnCtx) {
         for (_, consumer) in self.consumers.drain() {
             cx.vhost.consumer_removed(&consumer);
         }
+        self.restore_uncommitted_settles();
         basic::settle(self.unacked.take_all(), basic::Settle::Requeue);
     }
 

@@ -450,20 +450,28 @@ impl Channel {
     }
 
     pub(super) fn tx_rollback(&mut self, cx: &mut ConnCtx) -> AmqpResult<()> {
-        let PublishMode::Tx { publishes, settles } = &mut self.mode else {
+        let PublishMode::Tx { publishes, .. } = &mut self.mode else {
             return Err(AmqpError::precondition_failed(
                 "channel is not transactional",
             ));
         };
         publishes.clear();
-        // Rolled-back acks and rejects leave the deliveries unacknowledged, as in RabbitMQ.
-        for (entries, _) in std::mem::take(settles) {
-            for e in entries {
-                self.unacked.insert(e.tag, e);
-            }
-        }
+        self.restore_uncommitted_settles();
         cx.send(self.id, tx::RollbackOk {});
         Ok(())
+    }
+
+    /// Puts the deliveries that uncommitted acks and rejects took back among the
+    /// unacknowledged ones: a rollback, or a channel closing mid-transaction, leaves them
+    /// unsettled, as in RabbitMQ.
+    pub(super) fn restore_uncommitted_settles(&mut self) {
+        if let PublishMode::Tx { settles, .. } = &mut self.mode {
+            for (entries, _) in std::mem::take(settles) {
+                for e in entries {
+                    self.unacked.insert(e.tag, e);
+                }
+            }
+        }
     }
 }
 
