@@ -7,7 +7,8 @@ use std::time::Duration;
 /// Every limit the server enforces, with RabbitMQ-compatible defaults.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Highest channel number a client may open (`channel_max` offered in tune).
+    /// Most channels a connection may have open at once (`channel_max` offered in tune;
+    /// as in RabbitMQ it limits the count, not the channel numbers).
     pub channel_max: u16,
     /// Largest frame, in bytes, offered in tune and enforced by the codec.
     pub frame_max_bytes: u32,
