@@ -16,7 +16,9 @@ use warren_broker::Message;
 pub(crate) struct ClientCapabilities {
     /// The client understands a server-sent `basic.cancel`.
     pub consumer_cancel_notify: bool,
-    /// The client understands `connection.blocked` / `unblocked`.
+    /// The client understands `connection.blocked` / `unblocked`. Recorded at the
+    /// handshake; nothing reads it until Warren has a resource alarm to announce.
+    #[allow(dead_code)]
     pub connection_blocked: bool,
 }
 
