@@ -11,9 +11,9 @@ use std::time::Duration;
 use basic_support::raw::{names, Event, RawClient};
 use basic_support::*;
 use lapin::options::*;
-use lapin::Confirmation;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
+use lapin::Confirmation;
 use warren_protocol::method::{basic, confirm, queue};
 use warren_protocol::{BasicProperties as RawProperties, Method};
 
