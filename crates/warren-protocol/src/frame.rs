@@ -54,7 +54,9 @@ impl Frame {
     }
 
     /// Appends this frame, whole, to `dst`. Body frames are not split: use
-    /// [`write_content`] to respect a `frame_max`.
+    /// [`write_content`] to respect a `frame_max`. A header frame is encoded from its
+    /// decoded `header` (`raw_properties` is not used); [`write_header_raw`] passes the
+    /// received property bytes through unchanged instead.
     pub fn encode(&self, dst: &mut BytesMut) {
         match self {
             Frame::Method { channel, method } => write_method(dst, *channel, method),

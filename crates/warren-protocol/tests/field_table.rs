@@ -279,7 +279,7 @@ fn a_key_that_is_not_utf8_is_a_frame_error() {
 /// in a one-element array. Written front to back in linear time, so a very deep chain is
 /// cheap to build.
 fn nested_bytes(depth: usize, array_every: usize) -> Vec<u8> {
-    let wrapped = |level: usize| array_every > 0 && level % array_every == 0;
+    let wrapped = |level: usize| level.checked_rem(array_every) == Some(0);
     // content[level]: byte length of the table body at `level` (0 = innermost).
     let mut content = vec![3usize];
     for level in 1..depth {
