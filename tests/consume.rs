@@ -184,6 +184,36 @@ async fn exclusive_consumer_and_other_consumers_exclude_each_other() {
 }
 
 #[tokio::test]
+async fn basic_get_is_allowed_beside_an_exclusive_consumer() {
+    let broker = common::TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    declare(&ch, "q").await;
+    ch.basic_qos(1, BasicQosOptions::default()).await.unwrap();
+    let _excl = ch
+        .basic_consume(
+            "q".into(),
+            "x".into(),
+            BasicConsumeOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    publish_numbered(&ch, "q", 2).await;
+    // The exclusive consumer holds m0 (prefetch 1); a get from another connection
+    // takes m1.
+    assert!(
+        wait_queue(&broker, "q", |q| q.unacked_count() == 1
+            && q.message_count() == 1)
+        .await
+    );
+    let (_c2, other) = broker.channel().await;
+    assert_eq!(get(&other, "q", true).await.0, "m1");
+}
+
+#[tokio::test]
 async fn consumer_argument_types_are_checked() {
     let broker = common::TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
