@@ -250,7 +250,9 @@ impl Queue {
             expires_at_ms,
             delivery_count: 0,
         });
-        self.dispatch_locked(st, after);
+        // Dispatch at the publish's own clock: a message with TTL 0 expires at `now`
+        // and must still reach a consumer that can take it at once.
+        self.dispatch_at(st, now, after);
         self.enforce_limits(st, after);
         // A message with TTL 0 that no consumer could take expires now.
         self.expire_locked(st, now, after);
@@ -525,12 +527,17 @@ impl Queue {
     }
 
     fn dispatch_locked(&self, st: &mut QueueState, after: &mut AfterUnlock) {
-        let now = now_ms();
+        self.dispatch_at(st, now_ms(), after);
+    }
+
+    /// Delivers what it can at time `now`; a message is expired once `now` has passed
+    /// its expiry (one due exactly now is still delivered, which is what TTL 0 means).
+    fn dispatch_at(&self, st: &mut QueueState, now: u64, after: &mut AfterUnlock) {
         while !st.ready.is_empty() && !st.consumers.is_empty() {
             if st
                 .ready
                 .front()
-                .is_some_and(|m| m.expires_at_ms.is_some_and(|t| t <= now))
+                .is_some_and(|m| m.expires_at_ms.is_some_and(|t| t < now))
             {
                 self.expire_locked(st, now, after);
                 continue;
