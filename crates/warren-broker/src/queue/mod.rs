@@ -444,6 +444,9 @@ impl Queue {
                 }
                 st.ready.insert_by_seq(m);
             }
+            // Messages that expired while delivered go now, and the timer covers the
+            // rest even if no consumer is left to dispatch to.
+            self.expire_locked(&mut st, now_ms(), &mut after);
             self.dispatch_locked(&mut st, &mut after);
         }
         self.finish(after);
@@ -463,6 +466,7 @@ impl Queue {
                 st.unacked = st.unacked.saturating_sub(1);
             }
             st.ready.insert_by_seq(message);
+            self.expire_locked(&mut st, now_ms(), &mut after);
             self.dispatch_locked(&mut st, &mut after);
         }
         self.finish(after);
