@@ -45,6 +45,14 @@ async fn http_request_gets_the_0_9_1_header_then_the_socket_closes() {
 }
 
 #[tokio::test]
+async fn legacy_0_9_header_is_served_as_0_9_1() {
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::tcp(broker.addr).await;
+    c.send_bytes(b"AMQP\x01\x01\x00\x09").await;
+    c.expect_method(0, "connection.start").await;
+}
+
+#[tokio::test]
 async fn bad_password_is_refused_with_403() {
     let broker = TestBroker::start().await;
     let uri = format!("amqp://guest:wrong@{}/%2f", broker.addr);
@@ -294,6 +302,28 @@ async fn client_silent_for_two_heartbeat_intervals_is_disconnected() {
 }
 
 #[tokio::test]
+async fn server_heartbeats_come_every_half_interval() {
+    let broker = TestBroker::start().await;
+    let mut c = RawClient::open_with(
+        broker.addr,
+        TuneOk {
+            heartbeat: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let until = Instant::now() + Duration::from_millis(2600);
+    let mut received = 0;
+    while Instant::now() < until {
+        c.send_heartbeat().await;
+        if let Event::Frame(Frame::Heartbeat) = c.next_event(Duration::from_millis(300)).await {
+            received += 1;
+        }
+    }
+    assert!(received >= 4, "{received} heartbeats in 2.6 s");
+}
+
+#[tokio::test]
 async fn client_sending_heartbeats_stays_connected() {
     let broker = TestBroker::start().await;
     let mut c = RawClient::open_with(
@@ -331,6 +361,11 @@ async fn client_connection_close_gets_close_ok() {
     )
     .await;
     c.expect_method(0, "connection.close-ok").await;
+    // Like RabbitMQ, the server leaves closing the socket to the client.
+    assert!(matches!(
+        c.next_event(Duration::from_millis(500)).await,
+        Event::Silence
+    ));
 }
 
 #[tokio::test]

@@ -21,6 +21,9 @@ use crate::server::ServerContext;
 
 use super::octets::describe_frame;
 
+/// The pre-standard 0-9 header (`AMQP 1 1 0 9`), which RabbitMQ still serves as 0-9-1.
+const LEGACY_0_9_HEADER: [u8; 8] = *b"AMQP\x01\x01\x00\x09";
+
 /// How long a refused client gets to answer `connection.close` before the socket closes.
 const CLOSE_OK_WAIT: Duration = Duration::from_secs(1);
 
@@ -288,7 +291,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     header.copy_from_slice(&inbuf.split_to(8));
-    if header != PROTOCOL_HEADER {
+    if header != PROTOCOL_HEADER && header != LEGACY_0_9_HEADER {
         let _ = stream.write_all(&PROTOCOL_HEADER).await;
         return Err(HandshakeError::BadHeader(header));
     }

@@ -94,6 +94,15 @@ pub(crate) async fn serve(
     let mut connection = Connection::new(ctx, peer, negotiated, codec, inbuf);
     connection.run(&mut stream, shutdown).await;
     connection.cleanup();
+    if connection.client_closed {
+        // As RabbitMQ does, leave closing the socket to the client after close-ok
+        // (within limits), so the TIME_WAIT is on its side.
+        let _ = tokio::time::timeout(connection.ctx.config.limits.close_timeout, async {
+            let mut sink = [0u8; 512];
+            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
 }
 
 struct Connection {
@@ -105,6 +114,8 @@ struct Connection {
     closing_channels: HashSet<u16>,
     /// Where each channel is in the method/header/body frame sequence.
     content: ContentGrammar,
+    /// The client sent `connection.close`: we answered and wait for it to hang up.
+    client_closed: bool,
     /// Most channels open at once (0 = no limit).
     channel_max: u16,
     heartbeat: Option<Duration>,
@@ -144,6 +155,7 @@ impl Connection {
             channels: HashMap::new(),
             closing_channels: HashSet::new(),
             content: ContentGrammar::default(),
+            client_closed: false,
             channel_max: n.channel_max,
             heartbeat: (n.heartbeat_secs > 0)
                 .then(|| Duration::from_secs(u64::from(n.heartbeat_secs))),
@@ -162,7 +174,7 @@ impl Connection {
         self.process_input();
         let tick = self
             .heartbeat
-            .map(|h| (h / 2).max(Duration::from_millis(500)))
+            .map(heartbeat_check_interval)
             .unwrap_or(Duration::from_secs(3600));
         let mut ticker = interval_at(Instant::now() + tick, tick);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -242,7 +254,10 @@ impl Connection {
             self.state = State::Closed;
             return;
         }
-        if now.duration_since(self.last_write) >= h / 2 && self.cx.out.is_empty() {
+        // Like RabbitMQ, send one every half interval unless something else went out
+        // meanwhile; the slack absorbs timer jitter against our own last heartbeat.
+        let tick = heartbeat_check_interval(h);
+        if now.duration_since(self.last_write) + tick / 4 >= tick && self.cx.out.is_empty() {
             write_heartbeat(self.cx.out.staging());
         }
     }
@@ -289,6 +304,7 @@ impl Connection {
                     Method::ConnectionCloseOk(_) => self.state = State::Closed,
                     Method::ConnectionClose(_) => {
                         self.cx.send(0, conn::CloseOk {});
+                        self.client_closed = true;
                         self.state = State::Closed;
                     }
                     _ => {}
@@ -405,6 +421,7 @@ impl Connection {
             } => {
                 info!(peer = %self.peer, code = m.reply_code, text = %m.reply_text, "client closed the connection");
                 self.cx.send(0, conn::CloseOk {});
+                self.client_closed = true;
                 self.state = State::Closed;
             }
             Frame::Method {
@@ -522,6 +539,12 @@ impl Connection {
         self.cx.vhost.connection_closed(self.cx.id);
         info!(peer = %self.peer, "connection closed");
     }
+}
+
+/// How often the connection checks heartbeats: half the negotiated interval, as RabbitMQ
+/// sends them, but not more often than twice a second.
+fn heartbeat_check_interval(interval: Duration) -> Duration {
+    (interval / 2).max(Duration::from_millis(500))
 }
 
 /// Puts a delivery that never reached its client back in its queue.
