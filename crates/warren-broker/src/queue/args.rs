@@ -165,6 +165,10 @@ pub fn check_equivalent(
     keys: &[&str],
 ) -> AmqpResult<()> {
     for &key in keys {
+        if key == "x-queue-type" && is_classic(received.get(key)) && is_classic(current.get(key)) {
+            // A missing queue type means classic: RabbitMQ accepts either spelling.
+            continue;
+        }
         let describe = |v: Option<&FieldValue>| match v {
             None => "none".to_owned(),
             Some(v) => format!("the value '{}' of type '{}'", value_text(v), type_name(v)),
@@ -184,6 +188,14 @@ pub fn check_equivalent(
         )));
     }
     Ok(())
+}
+
+/// Whether an `x-queue-type` value (or its absence) names a classic queue.
+fn is_classic(v: Option<&FieldValue>) -> bool {
+    match v {
+        None => true,
+        Some(v) => v.as_str() == Some("classic"),
+    }
 }
 
 struct Parser<'a> {
@@ -449,6 +461,16 @@ mod tests {
         assert_eq!(e.text, "inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received '2000' but current is '1000'");
         let wider = table(&[("x-message-ttl", FieldValue::I64(1000))]);
         assert!(check_equivalent("queue", "q", "/", &cur, &wider, EQUIVALENCE_CHECKED).is_ok());
+        let classic = table(&[("x-queue-type", FieldValue::string("classic"))]);
+        assert!(check_equivalent("queue", "q", "/", &classic, &none, EQUIVALENCE_CHECKED).is_ok());
+        assert!(check_equivalent("queue", "q", "/", &none, &classic, EQUIVALENCE_CHECKED).is_ok());
+        let quorum = table(&[("x-queue-type", FieldValue::string("quorum"))]);
+        let e =
+            check_equivalent("queue", "q", "/", &quorum, &none, EQUIVALENCE_CHECKED).unwrap_err();
+        assert_eq!(e.text, "inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received none but current is the value 'quorum' of type 'longstr'");
+        let e = check_equivalent("queue", "q", "/", &quorum, &classic, EQUIVALENCE_CHECKED)
+            .unwrap_err();
+        assert_eq!(e.text, "inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received 'classic' but current is 'quorum'");
         let unknown = table(&[
             ("x-message-ttl", FieldValue::I32(1000)),
             ("x-foo", FieldValue::Bool(true)),
