@@ -453,7 +453,14 @@ impl VHost {
                 d.name
             )));
         }
-        let args = QueueArgs::parse(&name, &self.name, &d.arguments, d.durable, d.exclusive)?;
+        let args = QueueArgs::parse(
+            &name,
+            &self.name,
+            &d.arguments,
+            d.durable,
+            d.exclusive,
+            d.auto_delete,
+        )?;
         let key: Arc<str> = Arc::from(name.as_str());
         let config = QueueConfig {
             name: key.clone(),

@@ -262,23 +262,42 @@ impl QueueArgs {
         args: &FieldTable,
         durable: bool,
         exclusive: bool,
+        auto_delete: bool,
     ) -> AmqpResult<QueueArgs> {
         let p = Parser { queue, vhost, args };
-        let queue_type = match p.string("x-queue-type")?.as_deref() {
-            None | Some("classic") => QueueType::Classic,
-            Some("quorum") => QueueType::Quorum,
-            Some(other) => {
-                return Err(p.invalid(
-                    "x-queue-type",
-                    format!("\"unsupported queue type '{other}'\""),
-                ))
+        let queue_type = match args.get("x-queue-type") {
+            None => QueueType::Classic,
+            Some(FieldValue::LongString(t)) => match &t[..] {
+                b"classic" => QueueType::Classic,
+                b"quorum" => QueueType::Quorum,
+                other => {
+                    let other = String::from_utf8_lossy(other);
+                    return Err(p.invalid(
+                        "x-queue-type",
+                        format!("\"unsupported queue type '{other}'\""),
+                    ));
+                }
+            },
+            Some(v) => {
+                let detail = format!("{{unacceptable_type,{}}}", type_name(v));
+                return Err(p.invalid("x-queue-type", detail));
             }
         };
         if queue_type == QueueType::Quorum {
-            let bad = if !durable {
-                Some("non-durable")
+            // RabbitMQ's order: arguments quorum queues refuse, then properties.
+            for key in ["x-max-priority", "x-queue-mode"] {
+                if args.get(key).is_some() {
+                    return Err(AmqpError::precondition_failed(format!(
+                        "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}' of queue type rabbit_quorum_queue"
+                    )));
+                }
+            }
+            let bad = if auto_delete {
+                Some("auto-delete")
             } else if exclusive {
-                Some("exclusive-declare")
+                Some("exclusive-owner")
+            } else if !durable {
+                Some("non-durable")
             } else {
                 None
             };
@@ -379,7 +398,7 @@ mod tests {
     }
 
     fn err(args: &[(&str, FieldValue)]) -> String {
-        QueueArgs::parse("q", "/", &table(args), false, false)
+        QueueArgs::parse("q", "/", &table(args), false, false, false)
             .unwrap_err()
             .reply_text()
     }
@@ -429,12 +448,42 @@ mod tests {
     }
 
     #[test]
+    fn quorum_refusals_follow_rabbitmq_order_and_texts() {
+        let quorum = |extra: &[(&str, FieldValue)], durable, exclusive, auto_delete| {
+            let mut t = table(&[("x-queue-type", FieldValue::string("quorum"))]);
+            for (k, v) in extra {
+                t.insert(*k, v.clone());
+            }
+            QueueArgs::parse("q", "/", &t, durable, exclusive, auto_delete)
+                .unwrap_err()
+                .text
+        };
+        assert_eq!(
+            quorum(&[("x-max-priority", FieldValue::I32(5))], false, false, false),
+            "invalid arg 'x-max-priority' for queue 'q' in vhost '/' of queue type rabbit_quorum_queue"
+        );
+        assert_eq!(
+            quorum(&[], false, true, true),
+            "invalid property 'auto-delete' for queue 'q' in vhost '/'"
+        );
+        assert_eq!(
+            quorum(&[], false, true, false),
+            "invalid property 'exclusive-owner' for queue 'q' in vhost '/'"
+        );
+        assert_eq!(
+            err(&[("x-queue-type", FieldValue::I32(5))]),
+            "PRECONDITION_FAILED - invalid arg 'x-queue-type' for queue 'q' in vhost '/': {unacceptable_type,signedint}"
+        );
+    }
+
+    #[test]
     fn quorum_queues_get_a_default_delivery_limit() {
         let a = QueueArgs::parse(
             "q",
             "/",
             &table(&[("x-queue-type", FieldValue::string("quorum"))]),
             true,
+            false,
             false,
         )
         .unwrap();
@@ -443,6 +492,7 @@ mod tests {
             "q",
             "/",
             &table(&[("x-max-priority", FieldValue::I32(0))]),
+            false,
             false,
             false,
         )
