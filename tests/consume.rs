@@ -629,7 +629,6 @@ async fn a_full_consumer_is_skipped_until_it_acks() {
 /// and a new consumer joins at the back. Measured: c1, c2, c3 consume; m0 goes to c1;
 /// c4 joins; then m1 c2, m2 c3, m3 c1, m4 c4.
 #[tokio::test]
-#[ignore = "broker: a new consumer joins the rotation by index, not at the back (queue/mod.rs pick_consumer)"]
 async fn a_new_consumer_joins_the_rotation_at_the_back() {
     let broker = common::TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
@@ -651,7 +650,6 @@ async fn a_new_consumer_joins_the_rotation_at_the_back() {
 /// In RabbitMQ a consumer found without credit leaves the rotation and rejoins at the
 /// back when it has credit again.
 #[tokio::test]
-#[ignore = "broker: a consumer that was full keeps its place in the rotation (queue/mod.rs pick_consumer)"]
 async fn a_consumer_that_was_full_rejoins_the_rotation_at_the_back() {
     let broker = common::TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;

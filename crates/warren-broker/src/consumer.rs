@@ -85,6 +85,11 @@ impl ChannelCredit {
             .is_ok()
     }
 
+    fn has_credit(&self) -> bool {
+        let limit = self.prefetch.load(Ordering::Relaxed);
+        limit == 0 || self.unacked.load(Ordering::Acquire) < limit
+    }
+
     fn release(&self, n: u32) {
         let _ = self
             .unacked
@@ -173,6 +178,32 @@ impl Consumer {
         self.unsent.fetch_add(1, Ordering::AcqRel);
         self.blocked.store(false, Ordering::Release);
         true
+    }
+
+    /// Whether a parked consumer may rejoin the rotation: true if it has credit now;
+    /// otherwise it stays marked blocked, so the release that gives it credit wakes
+    /// the queue.
+    pub(crate) fn ready_to_unpark(&self) -> bool {
+        self.blocked.store(true, Ordering::Release);
+        if self.has_credit() {
+            self.blocked.store(false, Ordering::Release);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether [`Consumer::try_reserve`] would succeed now (without taking credit).
+    fn has_credit(&self) -> bool {
+        if !self.channel.is_active() || self.unsent.load(Ordering::Acquire) >= UNSENT_WINDOW {
+            return false;
+        }
+        if self.spec.no_ack {
+            return true;
+        }
+        let prefetch = self.spec.prefetch;
+        (prefetch == 0 || self.unacked.load(Ordering::Acquire) < prefetch)
+            && self.channel.has_credit()
     }
 
     /// Gives back credit taken by [`Consumer::try_reserve`] for a delivery that could not

@@ -8,6 +8,7 @@
 //! a dead-letter exchange that routes back to the same queue cannot deadlock.
 
 pub mod args;
+mod consumers;
 mod dedup;
 mod ready;
 
@@ -24,6 +25,7 @@ use crate::message::{now_ms, Message, QueuedMessage};
 use crate::scheduler::{Scheduler, Timed};
 use crate::vhost::VHost;
 pub use args::{Overflow, QueueArgs, QueueType};
+use consumers::ConsumerRing;
 use dedup::DedupCache;
 use ready::ReadyQueue;
 
@@ -80,9 +82,8 @@ impl std::fmt::Debug for Queue {
 struct QueueState {
     ready: ReadyQueue,
     next_seq: u64,
-    /// Sorted by consumer priority, highest first; registration order within a priority.
-    consumers: Vec<Arc<Consumer>>,
-    next_consumer: usize,
+    /// Consumers in rotation order.
+    consumers: ConsumerRing,
     unacked: usize,
     ever_consumed: bool,
     /// When the queue was last used (for `x-expires`).
@@ -121,8 +122,7 @@ impl Queue {
             state: Mutex::new(QueueState {
                 ready: ReadyQueue::new(args.max_priority),
                 next_seq: 0,
-                consumers: Vec::new(),
-                next_consumer: 0,
+                consumers: ConsumerRing::default(),
                 unacked: 0,
                 ever_consumed: false,
                 last_used_ms: now,
@@ -344,10 +344,7 @@ impl Queue {
                     self.config.name, self.vhost_name
                 )));
             }
-            let at = st
-                .consumers
-                .partition_point(|c| c.spec.priority >= consumer.spec.priority);
-            st.consumers.insert(at, consumer);
+            st.consumers.add(consumer);
             st.ever_consumed = true;
             st.last_used_ms = now_ms();
             self.dispatch_locked(&mut st, &mut after);
@@ -361,7 +358,7 @@ impl Queue {
         let mut after = AfterUnlock::default();
         let auto_delete = {
             let mut st = self.state.lock();
-            st.consumers.retain(|c| !Arc::ptr_eq(c, consumer));
+            st.consumers.remove(consumer);
             st.last_used_ms = now_ms();
             if let Some(expires) = self.args.expires_ms {
                 if st.consumers.is_empty() {
@@ -485,7 +482,7 @@ impl Queue {
         let messages = st.ready.drain().len() as u32;
         Deleted {
             messages,
-            consumers: std::mem::take(&mut st.consumers),
+            consumers: st.consumers.take_all(),
         }
     }
 
@@ -497,37 +494,6 @@ impl Queue {
             self.dispatch_locked(&mut st, &mut after);
         }
         self.finish(after);
-    }
-
-    /// Picks the consumer for the next message: the single active consumer if the
-    /// queue has one, else round-robin among the highest-priority consumers with credit,
-    /// falling to lower priorities only when all higher ones are full.
-    fn pick_consumer(&self, st: &mut QueueState) -> Option<usize> {
-        if self.args.single_active_consumer {
-            return st
-                .consumers
-                .first()
-                .is_some_and(|c| c.try_reserve())
-                .then_some(0);
-        }
-        let n = st.consumers.len();
-        let mut start = 0;
-        while start < n {
-            let priority = st.consumers[start].spec.priority;
-            let end =
-                start + st.consumers[start..].partition_point(|c| c.spec.priority == priority);
-            let group = end - start;
-            let offset = st.next_consumer % group;
-            for i in 0..group {
-                let idx = start + (offset + i) % group;
-                if st.consumers[idx].try_reserve() {
-                    st.next_consumer = (offset + i + 1) % group;
-                    return Some(idx);
-                }
-            }
-            start = end;
-        }
-        None
     }
 
     fn dispatch_locked(&self, st: &mut QueueState, after: &mut AfterUnlock) {
@@ -546,10 +512,9 @@ impl Queue {
                 self.expire_locked(st, now, after);
                 continue;
             }
-            let Some(idx) = self.pick_consumer(st) else {
+            let Some(consumer) = st.consumers.pick(self.args.single_active_consumer) else {
                 return;
             };
-            let consumer = st.consumers[idx].clone();
             let Some(message) = st.ready.pop_front() else {
                 consumer.unreserve();
                 return;
@@ -568,7 +533,7 @@ impl Queue {
                     st.unacked -= 1;
                 }
                 st.ready.insert_by_seq(undelivered.message);
-                st.consumers.retain(|c| !Arc::ptr_eq(c, &consumer));
+                st.consumers.remove(&consumer);
             }
         }
     }
