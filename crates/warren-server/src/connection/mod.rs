@@ -78,8 +78,12 @@ pub(crate) async fn serve(
         }
         Ok(Err(HandshakeError::Silent(reason))) => {
             warn!(%peer, %reason, "handshake refused, closing the socket");
-            // Like RabbitMQ, make a failing client wait before it can try again.
-            tokio::time::sleep(SILENT_CLOSE_DELAY).await;
+            // Like RabbitMQ, make a failing client wait before it can try again (but do
+            // not hold up a shutdown).
+            tokio::select! {
+                _ = tokio::time::sleep(SILENT_CLOSE_DELAY) => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
             return;
         }
         Ok(Err(e)) => {
