@@ -518,7 +518,9 @@ impl VHost {
             &c.name,
             &self.name,
             &c.arguments,
-            &without_classic_type(&d.arguments),
+            // Compared as received: check_equivalent treats a missing type as classic,
+            // and a quorum queue redeclared as 'classic' must say so in the text.
+            &d.arguments,
             EQUIVALENCE_CHECKED,
         )?;
         q.touch();
