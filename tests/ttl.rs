@@ -254,7 +254,7 @@ async fn an_unused_queue_expires() {
 async fn a_consumed_or_redeclared_queue_does_not_expire() {
     let broker = common::TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
-    let expires = || table(&[("x-expires", int(200))]);
+    let expires = || table(&[("x-expires", int(400))]);
     // `clock` is never used: its disappearance shows that the period has passed.
     for q in ["clock", "consumed", "redeclared"] {
         declare(&ch, q, expires()).await.unwrap();
