@@ -22,5 +22,7 @@ pub use records::{
     BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord, QueueId,
     QueueRecord, Recovered, RecoveredQueue, Repairs, StoredEntry,
 };
-pub use sled_store::{SledStore, StoreConfig, StoreStats, FORMAT_VERSION};
+pub use sled_store::{
+    Compaction, CompactionConfig, SledStore, StoreConfig, StoreStats, FORMAT_VERSION,
+};
 pub use store::{EntryIter, Store};

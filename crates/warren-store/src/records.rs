@@ -146,6 +146,17 @@ pub struct Recovered {
     pub repairs: Repairs,
 }
 
+/// How long opening took, by step (for the broker's start-up log and the benchmark).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenTimings {
+    /// sled's own recovery (reading its snapshot and log).
+    pub engine: std::time::Duration,
+    /// The pass over the entries that rebuilds reference counts.
+    pub entries_pass: std::time::Duration,
+    /// The pass over the message keys that finds orphans.
+    pub messages_pass: std::time::Duration,
+}
+
 /// Leftovers of an interrupted operation that opening the store cleaned up. None of
 /// them is data that was ever confirmed: they come from a crash between the steps of
 /// one operation (e.g. after the last `remove` of a message but before its body was

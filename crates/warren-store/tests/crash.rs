@@ -35,7 +35,15 @@ fn own_queue(round: u64, thread: u64) -> String {
 /// shared fan-out queue), removes the message two back every fifth step, syncs, and
 /// prints `S <thread> <seq> <removed seq or ->` once the sync resolved.
 fn child(dir: &Path, round: u64) {
-    let store = std::sync::Arc::new(common::open(dir));
+    // Compact aggressively, so kills also land in the middle of compactions.
+    let mut config = common::config(dir);
+    config.compaction = warren_store::CompactionConfig {
+        check_every: Some(Duration::from_millis(100)),
+        min_file_bytes: 2 << 20,
+        ratio: 2,
+        max_live_bytes: 64 << 20,
+    };
+    let store = std::sync::Arc::new(SledStore::open(&config).unwrap());
     let fan = store
         .put_queue(&common::queue(&format!("r{round}-fan")))
         .unwrap();

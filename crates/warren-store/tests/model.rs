@@ -22,6 +22,7 @@ enum Op {
     Remove(usize, usize),
     Purge(usize),
     Reopen,
+    Compact,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -33,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..3usize, any::<usize>()).prop_map(|(q, i)| Op::Remove(q, i)),
         1 => (0..3usize).prop_map(Op::Purge),
         1 => Just(Op::Reopen),
+        1 => Just(Op::Compact),
     ]
 }
 
@@ -155,6 +157,11 @@ fn run(ops: Vec<Op>) {
                     assert_eq!(n as usize, q.len());
                     q.clear();
                 }
+            }
+            Op::Compact => {
+                let before = store.next_message_id().unwrap();
+                store.compact().unwrap();
+                assert!(store.next_message_id().unwrap() > before, "ids continue");
             }
             Op::Reopen => {
                 drop(store);

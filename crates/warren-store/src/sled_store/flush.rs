@@ -13,7 +13,9 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::Shared;
 use crate::commit::Flusher;
 
 /// The marker file's name in the data directory.
@@ -25,19 +27,19 @@ pub(super) const GENERATION_KEY: &[u8] = b"warren.synced_generation";
 const MARKER_CHECK: u64 = 0x5741_5252_454e_5359; // "WARRENSY"
 
 pub(super) struct SledFlusher {
-    pub db: sled::Db,
-    pub data_file: Option<File>,
+    pub shared: Arc<Shared>,
     pub marker: Marker,
 }
 
 impl Flusher for SledFlusher {
     fn flush(&mut self, generation: u64) -> Result<(), String> {
-        self.db
-            .insert(GENERATION_KEY, &generation.to_be_bytes())
-            .map_err(|e| e.to_string())?;
-        self.db.flush().map_err(|e| e.to_string())?;
-        if let Some(file) = &self.data_file {
-            file.sync_data().map_err(|e| format!("fdatasync: {e}"))?;
+        let e = self.shared.engine.read();
+        e.db.insert(GENERATION_KEY, &generation.to_be_bytes())
+            .map_err(|err| err.to_string())?;
+        e.db.flush().map_err(|err| err.to_string())?;
+        if let Some(file) = &e.data_file {
+            file.sync_data()
+                .map_err(|err| format!("fdatasync {}: {err}", e.path.join("db").display()))?;
         }
         Ok(())
     }

@@ -6,13 +6,16 @@
 //! |---|---|
 //! | `LOCK` | the directory lock (flock), holding the owner's pid |
 //! | `SYNCED` | the last sync generation confirmed to writers (data-loss check) |
-//! | `sled/` | the sled database |
+//! | `CURRENT` | the name of the live sled directory (absent: `sled`) |
+//! | `sled/`, `sled-N/` | the sled database (a new one after each compaction) |
 //!
-//! Trees: the default tree holds the format version and the sync generation;
-//! `exchanges`, `queues` and `bindings` the topology; `messages` the message records by
-//! id; `entries` every queue's entries by (queue id, seq); `delayed` delayed messages by
-//! (due, seq).
+//! Trees: the default tree holds the format version, the sync generation and the id
+//! base; `exchanges`, `queues` and `bindings` the topology; `messages` the message
+//! records by id; `entries` every queue's entries by (queue id, seq); `delayed` delayed
+//! messages by (due, seq).
 
+mod compact;
+mod engine;
 mod flush;
 mod messages;
 mod startup;
@@ -20,21 +23,51 @@ mod topology;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::RwLock;
 
+pub use compact::Compaction;
+
 use crate::commit::{GroupCommit, SyncTicket};
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::lock::DirLock;
 use crate::records::{
-    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord, QueueId,
-    QueueRecord, Recovered, Repairs,
+    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord,
+    OpenTimings, QueueId, QueueRecord, Recovered, Repairs,
 };
 use crate::refcount::RefCounts;
 use crate::store::{EntryIter, Store};
+use engine::Engine;
 
 /// The on-disk format this code reads and writes. Bump on any layout change.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// When the store compacts itself (see the README: sled 0.34 never shrinks its file).
+#[derive(Debug, Clone)]
+pub struct CompactionConfig {
+    /// How often to check; `None`: never by itself ([`SledStore::compact`] still works).
+    pub check_every: Option<Duration>,
+    /// Compact only when the files are at least this big.
+    pub min_file_bytes: u64,
+    /// ... and at least this many times the live data.
+    pub ratio: u32,
+    /// ... and the live data is at most this (writers wait while it is copied).
+    pub max_live_bytes: u64,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        CompactionConfig {
+            check_every: Some(Duration::from_secs(10)),
+            min_file_bytes: 64 << 20,
+            ratio: 4,
+            max_live_bytes: 256 << 20,
+        }
+    }
+}
 
 /// How to open a [`SledStore`].
 #[derive(Debug, Clone)]
@@ -44,64 +77,87 @@ pub struct StoreConfig {
     /// sled's page cache, in bytes: the memory the store may use for hot pages.
     pub cache_capacity_bytes: u64,
     /// How often sled's background thread writes out unsynced data and, in the same
-    /// pass, compacts segments (space reclamation needs it). `None` disables both.
+    /// pass, cleans segments. `None` disables both.
     pub background_flush_ms: Option<u64>,
     /// Whether each group commit ends with `fdatasync` of the data file. sled 0.34
     /// itself only issues `sync_file_range`, which survives a process crash but not a
     /// power cut (it neither flushes the drive's cache nor the file's size).
     pub fdatasync: bool,
+    /// When to compact.
+    pub compaction: CompactionConfig,
 }
 
 impl StoreConfig {
     /// Defaults for a data directory: 128 MiB of cache, 200 ms background passes,
-    /// fdatasync on.
+    /// fdatasync on, compaction checked every 10 s.
     pub fn new(path: impl Into<PathBuf>) -> StoreConfig {
         StoreConfig {
             path: path.into(),
             cache_capacity_bytes: 128 << 20,
             background_flush_ms: Some(200),
             fdatasync: true,
+            compaction: CompactionConfig::default(),
         }
     }
-}
-
-pub(crate) struct Trees {
-    pub exchanges: sled::Tree,
-    pub queues: sled::Tree,
-    pub bindings: sled::Tree,
-    pub messages: sled::Tree,
-    pub entries: sled::Tree,
-    pub delayed: sled::Tree,
 }
 
 /// Counters for tests, benchmarks and monitoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreStats {
-    /// Bytes of the sled files.
+    /// Bytes of the live sled directory's files (data file, snapshots, config, blobs).
     pub size_on_disk: u64,
+    /// Bytes of live records (messages and entries, keys included), as tracked.
+    pub live_bytes: u64,
     /// Stored messages.
     pub messages: u64,
     /// Entries across all queues.
     pub entries: u64,
     /// Group-commit flushes completed since open.
     pub flushes: u64,
+    /// Compactions since open.
+    pub compactions: u64,
     /// Messages whose reference count is held explicitly (not the implicit one).
     pub shared_messages: u64,
 }
 
+/// What the store's threads share.
+pub(crate) struct Shared {
+    /// The data directory.
+    pub path: PathBuf,
+    pub config: StoreConfig,
+    /// The live database. Operations hold the read lock; a compaction the write lock.
+    pub engine: RwLock<Engine>,
+    /// Bytes of live messages and entries.
+    pub live_bytes: AtomicU64,
+    pub compactions: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn add_live(&self, bytes: usize) {
+        self.live_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub_live(&self, bytes: usize) {
+        let _ = self
+            .live_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(bytes as u64))
+            });
+    }
+}
+
 /// Warren's store on sled 0.34. Open one per data directory.
 pub struct SledStore {
-    path: PathBuf,
-    sled_path: PathBuf,
-    db: sled::Db,
-    trees: Trees,
+    shared: Arc<Shared>,
     refs: RefCounts,
     /// Stored queues: id -> key in `queues`. Entry writes hold the read lock, so a
     /// delete (write lock) never races an enqueue into the queue it deletes.
     live: RwLock<HashMap<u64, Vec<u8>>>,
     repairs: Repairs,
+    timings: OpenTimings,
     /// The sync generation recovered at open (flushes of this session count from it).
     base_generation: u64,
+    maintenance: Option<compact::Maintenance>,
     commit: GroupCommit,
     _lock: DirLock,
 }
@@ -109,7 +165,7 @@ pub struct SledStore {
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SledStore")
-            .field("path", &self.path)
+            .field("path", &self.shared.path)
             .finish()
     }
 }
@@ -129,42 +185,59 @@ impl SledStore {
 
     /// The data directory.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
     /// Counts (scans the message and entry trees: for tests and benchmarks).
     pub fn stats(&self) -> StoreResult<StoreStats> {
+        let e = self.shared.engine.read();
         Ok(StoreStats {
-            size_on_disk: self.db.size_on_disk().map_err(|e| self.sled_err(e))?,
-            messages: self.trees.messages.len() as u64,
-            entries: self.trees.entries.len() as u64,
+            size_on_disk: dir_bytes(&e.path),
+            live_bytes: self.shared.live_bytes.load(Ordering::Relaxed),
+            messages: e.trees.messages.len() as u64,
+            entries: e.trees.entries.len() as u64,
             flushes: self.commit.completed() - self.base_generation,
+            compactions: self.shared.compactions.load(Ordering::Relaxed),
             shared_messages: self.refs.tracked() as u64,
         })
     }
 
-    /// Bytes in the data directory's files (what `du` would count).
-    pub fn size_on_disk(&self) -> StoreResult<u64> {
-        self.db.size_on_disk().map_err(|e| self.sled_err(e))
+    /// How long the open took, by step.
+    pub fn open_timings(&self) -> OpenTimings {
+        self.timings
     }
 
-    pub(crate) fn sled_err(&self, err: sled::Error) -> StoreError {
-        StoreError::from_sled(&self.sled_path, err)
+    /// Compacts now, whatever the thresholds: copies the live data into a fresh sled
+    /// database and switches to it. Writers wait meanwhile.
+    pub fn compact(&self) -> StoreResult<Compaction> {
+        compact::compact(&self.shared)
     }
+}
 
-    pub(crate) fn corrupt(&self, what: &str, detail: impl std::fmt::Display) -> StoreError {
-        StoreError::Corrupt {
-            path: self.sled_path.join("db"),
-            detail: format!("{what}: {detail}"),
+/// Bytes of every file under `dir`.
+pub(crate) fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => total += dir_bytes(&e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
         }
     }
+    total
 }
 
 impl Drop for SledStore {
     fn drop(&mut self) {
+        if let Some(m) = &mut self.maintenance {
+            m.shutdown();
+        }
         self.commit.shutdown();
-        if let Err(e) = self.db.flush() {
-            tracing::error!(store = %self.path.display(), "final flush failed: {e}");
+        let e = self.shared.engine.read();
+        if let Err(err) = e.db.flush() {
+            tracing::error!(store = %self.shared.path.display(), "final flush failed: {err}");
         }
     }
 }
@@ -195,7 +268,7 @@ impl Store for SledStore {
     }
 
     fn next_message_id(&self) -> StoreResult<u64> {
-        self.db.generate_id().map_err(|e| self.sled_err(e))
+        self.shared.engine.read().next_id()
     }
 
     fn put_message(&self, id: u64, message: &MessageRecord) -> StoreResult<()> {

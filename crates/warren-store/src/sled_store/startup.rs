@@ -1,20 +1,25 @@
 //! Opening a store: lock, version and data-loss checks, then one pass over the entries
-//! that rebuilds reference counts and cleans what interrupted operations left behind.
+//! and message keys that rebuilds reference counts and cleans what interrupted
+//! operations left behind.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::RwLock;
 
-use super::flush::{Marker, SledFlusher, GENERATION_KEY};
-use super::{SledStore, StoreConfig, Trees, FORMAT_VERSION};
+use super::compact::{self, Maintenance, FIRST_DIR};
+use super::engine::Engine;
+use super::flush::{Marker, SledFlusher, GENERATION_KEY, SYNCED_FILE};
+use super::{Shared, SledStore, StoreConfig, FORMAT_VERSION};
 use crate::codec;
 use crate::commit::GroupCommit;
 use crate::error::{StoreError, StoreResult};
 use crate::keys;
 use crate::lock::DirLock;
-use crate::records::Repairs;
+use crate::records::{OpenTimings, Repairs};
 use crate::refcount::RefCounts;
 
 const FORMAT_KEY: &[u8] = b"warren.format_version";
@@ -27,7 +32,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     })?;
     let lock = DirLock::acquire(&path)?;
     let marker = Marker::open(&path).map_err(|source| StoreError::Io {
-        path: path.join(super::flush::SYNCED_FILE),
+        path: path.join(SYNCED_FILE),
         source,
     })?;
     let confirmed = match marker.read() {
@@ -44,15 +49,31 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         }
     };
 
-    let sled_path = path.join("sled");
-    let db = open_sled(config, &sled_path)?;
-    let sled_err = |e| StoreError::from_sled(&sled_path, e);
-    check_format(&db, &path, &sled_path)?;
-    let recovered = match db.get(GENERATION_KEY).map_err(sled_err)? {
-        Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
-            path: sled_path.join("db"),
-            detail: "sync generation record".into(),
-        })?),
+    let current = compact::current_dir(&path)?;
+    let sled_path = path.join(&current);
+    if current == FIRST_DIR && !sled_path.exists() && has_compacted_dirs(&path) {
+        return Err(StoreError::Corrupt {
+            path: path.join(compact::CURRENT_FILE),
+            detail: "missing, but compacted sled directories exist".into(),
+        });
+    }
+    let began = Instant::now();
+    let engine = Engine::open(config, &sled_path)?;
+    let mut timings = OpenTimings {
+        engine: began.elapsed(),
+        ..OpenTimings::default()
+    };
+    check_format(&engine, &path)?;
+    let recovered = match engine
+        .db
+        .get(GENERATION_KEY)
+        .map_err(|e| engine.sled_err(e))?
+    {
+        Some(v) => u64::from_be_bytes(
+            v.as_ref()
+                .try_into()
+                .map_err(|_| engine.corrupt("sync generation record", "not 8 bytes"))?,
+        ),
         None => 0,
     };
     if recovered < confirmed {
@@ -64,85 +85,54 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         });
     }
 
-    let tree = |name: &str| db.open_tree(name).map_err(sled_err);
-    let trees = Trees {
-        exchanges: tree("exchanges")?,
-        queues: tree("queues")?,
-        bindings: tree("bindings")?,
-        messages: tree("messages")?,
-        entries: tree("entries")?,
-        delayed: tree("delayed")?,
-    };
     let refs = RefCounts::default();
-    let corrupt = |what: &str, detail: String| StoreError::Corrupt {
-        path: sled_path.join("db"),
-        detail: format!("{what}: {detail}"),
-    };
-    let (live, repairs) = rebuild(&trees, &refs, &sled_path, &corrupt)?;
+    let (live, repairs, live_bytes) = rebuild(&engine, &refs, &mut timings)?;
+    compact::remove_stale_dirs(&path, &current);
 
-    let data_file = if config.fdatasync {
-        let file = std::fs::File::open(sled_path.join("db")).map_err(|source| StoreError::Io {
-            path: sled_path.join("db"),
-            source,
-        })?;
-        Some(file)
-    } else {
-        None
-    };
+    let shared = Arc::new(Shared {
+        path: path.clone(),
+        config: config.clone(),
+        engine: RwLock::new(engine),
+        live_bytes: AtomicU64::new(live_bytes),
+        compactions: AtomicU64::new(0),
+    });
     let flusher = SledFlusher {
-        db: db.clone(),
-        data_file,
+        shared: shared.clone(),
         marker,
     };
     let commit = GroupCommit::start(path.clone(), recovered, flusher)?;
+    let maintenance = config
+        .compaction
+        .check_every
+        .map(|every| Maintenance::start(shared.clone(), every))
+        .transpose()?;
     Ok(SledStore {
-        path,
-        sled_path,
-        db,
-        trees,
+        shared,
         refs,
         live: RwLock::new(live),
         repairs,
+        timings,
         base_generation: recovered,
+        maintenance,
         commit,
         _lock: lock,
     })
 }
 
-/// Opens sled, turning its errors (and panics on malformed files) into errors naming
-/// the file.
-fn open_sled(config: &StoreConfig, sled_path: &Path) -> StoreResult<sled::Db> {
-    let sled_config = sled::Config::new()
-        .path(sled_path)
-        .cache_capacity(config.cache_capacity_bytes)
-        .flush_every_ms(config.background_flush_ms)
-        .mode(sled::Mode::LowSpace);
-    match catch_unwind(AssertUnwindSafe(|| sled_config.open())) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(e)) => Err(match StoreError::from_sled(sled_path, e) {
-            StoreError::Engine { path, detail } => StoreError::Corrupt {
-                path,
-                detail: format!("cannot open: {detail}"),
-            },
-            other => other,
-        }),
-        Err(panic) => {
-            let detail = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown".into());
-            Err(StoreError::Corrupt {
-                path: sled_path.join("db"),
-                detail: format!("sled failed while recovering it: {detail}"),
-            })
-        }
-    }
+fn has_compacted_dirs(data_dir: &Path) -> bool {
+    std::fs::read_dir(data_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("sled-"))
+        })
+        .unwrap_or(false)
 }
 
 /// Checks (or, on a new store, writes) the format version.
-fn check_format(db: &sled::Db, path: &Path, sled_path: &Path) -> StoreResult<()> {
-    let sled_err = |e| StoreError::from_sled(sled_path, e);
+fn check_format(engine: &Engine, path: &Path) -> StoreResult<()> {
+    let db = &engine.db;
+    let sled_err = |e| engine.sled_err(e);
     match db.get(FORMAT_KEY).map_err(sled_err)? {
         Some(v) => {
             let found = <[u8; 4]>::try_from(v.as_ref())
@@ -178,50 +168,53 @@ fn check_format(db: &sled::Db, path: &Path, sled_path: &Path) -> StoreResult<()>
     Ok(())
 }
 
-type Corrupt<'a> = &'a dyn Fn(&str, String) -> StoreError;
-
 /// Rebuilds the queue map and reference counts, deleting entries of deleted queues,
-/// messages no entry references and entries whose message is missing.
+/// messages no entry references and entries whose message is missing. Returns the
+/// bytes of live messages and entries too.
 fn rebuild(
-    trees: &Trees,
+    e: &Engine,
     refs: &RefCounts,
-    sled_path: &Path,
-    corrupt: Corrupt<'_>,
-) -> StoreResult<(HashMap<u64, Vec<u8>>, Repairs)> {
-    let sled_err = |e| StoreError::from_sled(sled_path, e);
+    timings: &mut OpenTimings,
+) -> StoreResult<(HashMap<u64, Vec<u8>>, Repairs, u64)> {
+    let began = Instant::now();
+    let sled_err = |err| e.sled_err(err);
     let mut repairs = Repairs::default();
     let mut live = HashMap::new();
-    for item in trees.queues.iter() {
+    for item in e.trees.queues.iter() {
         let (k, v) = item.map_err(sled_err)?;
-        let (id, _) = codec::decode_queue(&v).map_err(|e| corrupt("queue record", e.0))?;
+        let (id, _) = codec::decode_queue(&v).map_err(|err| e.corrupt("queue record", err))?;
         live.insert(id, k.to_vec());
     }
 
-    let mut ids = Vec::with_capacity(trees.entries.len());
+    let mut live_bytes = 0u64;
+    let mut ids = Vec::with_capacity(e.trees.entries.len());
     let mut orphan_entries = Vec::new();
-    for item in trees.entries.iter() {
+    for item in e.trees.entries.iter() {
         let (k, v) = item.map_err(sled_err)?;
         let (queue, _) = keys::split_entry(&k)
-            .ok_or_else(|| corrupt("entry key", format!("{} bytes", k.len())))?;
+            .ok_or_else(|| e.corrupt("entry key", format!("{} bytes", k.len())))?;
         if !live.contains_key(&queue) {
             orphan_entries.push(k);
             continue;
         }
-        ids.push(codec::entry_message_id(&v).map_err(|e| corrupt("entry", e.0))?);
+        ids.push(codec::entry_message_id(&v).map_err(|err| e.corrupt("entry", err))?);
+        live_bytes += (k.len() + v.len()) as u64;
     }
     for k in &orphan_entries {
-        trees.entries.remove(k).map_err(sled_err)?;
+        e.trees.entries.remove(k).map_err(sled_err)?;
     }
     repairs.orphan_entries = orphan_entries.len() as u64;
-
     ids.sort_unstable();
+    timings.entries_pass = began.elapsed();
+
+    let began = Instant::now();
     let mut next = 0;
     let mut orphans = Vec::new();
     let mut dangling = HashSet::new();
-    for item in trees.messages.iter().keys() {
-        let k = item.map_err(sled_err)?;
+    for item in e.trees.messages.iter() {
+        let (k, v) = item.map_err(sled_err)?;
         let id = keys::split_message(&k)
-            .ok_or_else(|| corrupt("message key", format!("{} bytes", k.len())))?;
+            .ok_or_else(|| e.corrupt("message key", format!("{} bytes", k.len())))?;
         while next < ids.len() && ids[next] < id {
             dangling.insert(ids[next]);
             next += 1;
@@ -232,36 +225,41 @@ fn rebuild(
         }
         match next - start {
             0 => orphans.push(id),
-            n => refs.recovered(id, u32::try_from(n).unwrap_or(u32::MAX)),
+            n => {
+                refs.recovered(id, u32::try_from(n).unwrap_or(u32::MAX));
+                live_bytes += (k.len() + v.len()) as u64;
+            }
         }
     }
     dangling.extend(ids[next..].iter().copied());
     drop(ids);
     for id in &orphans {
-        trees
+        e.trees
             .messages
             .remove(keys::message(*id))
             .map_err(sled_err)?;
     }
     repairs.orphan_messages = orphans.len() as u64;
+    timings.messages_pass = began.elapsed();
 
     if !dangling.is_empty() {
-        for item in trees.entries.iter() {
+        for item in e.trees.entries.iter() {
             let (k, v) = item.map_err(sled_err)?;
-            let id = codec::entry_message_id(&v).map_err(|e| corrupt("entry", e.0))?;
+            let id = codec::entry_message_id(&v).map_err(|err| e.corrupt("entry", err))?;
             if dangling.contains(&id) {
                 tracing::error!(
-                    store = %sled_path.display(),
+                    store = %e.path.display(),
                     message = id,
                     "queue entry without its message: removed"
                 );
-                trees.entries.remove(&k).map_err(sled_err)?;
+                e.trees.entries.remove(&k).map_err(sled_err)?;
+                live_bytes = live_bytes.saturating_sub((k.len() + v.len()) as u64);
                 repairs.dangling_entries += 1;
             }
         }
     }
     if repairs != Repairs::default() {
-        tracing::info!(store = %sled_path.display(), ?repairs, "cleaned leftovers of interrupted operations");
+        tracing::info!(store = %e.path.display(), ?repairs, "cleaned leftovers of interrupted operations");
     }
-    Ok((live, repairs))
+    Ok((live, repairs, live_bytes))
 }

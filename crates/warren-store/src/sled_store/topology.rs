@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::engine::Engine;
 use super::SledStore;
 use crate::codec;
 use crate::error::{StoreError, StoreResult};
@@ -12,19 +13,21 @@ use crate::records::{
 
 impl SledStore {
     pub(super) fn put_exchange_record(&self, x: &ExchangeRecord) -> StoreResult<()> {
-        self.trees
+        let e = self.shared.engine.read();
+        e.trees
             .exchanges
             .insert(keys::named(&x.vhost, &x.name), codec::encode_exchange(x))
-            .map_err(|e| self.sled_err(e))?;
+            .map_err(|err| e.sled_err(err))?;
         Ok(())
     }
 
     pub(super) fn delete_exchange_record(&self, vhost: &str, name: &str) -> StoreResult<()> {
-        self.trees
+        let e = self.shared.engine.read();
+        e.trees
             .exchanges
             .remove(keys::named(vhost, name))
-            .map_err(|e| self.sled_err(e))?;
-        self.delete_bindings_where(vhost, |b| {
+            .map_err(|err| e.sled_err(err))?;
+        delete_bindings_where(&e, vhost, |b| {
             b.source == name || (b.destination_is_exchange && b.destination == name)
         })
     }
@@ -32,21 +35,22 @@ impl SledStore {
     pub(super) fn put_queue_record(&self, q: &QueueRecord) -> StoreResult<QueueId> {
         let key = keys::named(&q.vhost, &q.name);
         let mut live = self.live.write();
-        let existing = self
+        let e = self.shared.engine.read();
+        let existing = e
             .trees
             .queues
             .get(&key)
-            .map_err(|e| self.sled_err(e))?
-            .map(|v| codec::decode_queue(&v).map_err(|e| self.corrupt("queue record", e)))
+            .map_err(|err| e.sled_err(err))?
+            .map(|v| codec::decode_queue(&v).map_err(|err| e.corrupt("queue record", err)))
             .transpose()?;
         let id = match existing {
             Some((id, _)) => id,
-            None => self.db.generate_id().map_err(|e| self.sled_err(e))?,
+            None => e.next_id()?,
         };
-        self.trees
+        e.trees
             .queues
             .insert(key.as_slice(), codec::encode_queue(id, q))
-            .map_err(|e| self.sled_err(e))?;
+            .map_err(|err| e.sled_err(err))?;
         live.insert(id, key);
         Ok(QueueId(id))
     }
@@ -57,17 +61,20 @@ impl SledStore {
             .write()
             .remove(&queue.0)
             .ok_or(StoreError::UnknownQueue(queue.0))?;
-        let record = self
-            .trees
-            .queues
-            .remove(key.as_slice())
-            .map_err(|e| self.sled_err(e))?;
-        if let Some(record) = record {
-            let (_, q) =
-                codec::decode_queue(&record).map_err(|e| self.corrupt("queue record", e))?;
-            self.delete_bindings_where(&q.vhost, |b| {
-                !b.destination_is_exchange && b.destination == q.name
-            })?;
+        {
+            let e = self.shared.engine.read();
+            let record = e
+                .trees
+                .queues
+                .remove(key.as_slice())
+                .map_err(|err| e.sled_err(err))?;
+            if let Some(record) = record {
+                let (_, q) =
+                    codec::decode_queue(&record).map_err(|err| e.corrupt("queue record", err))?;
+                delete_bindings_where(&e, &q.vhost, |b| {
+                    !b.destination_is_exchange && b.destination == q.name
+                })?;
+            }
         }
         // Recovery already ignores entries of a queue without a record; this frees
         // them (and their messages) now.
@@ -75,41 +82,20 @@ impl SledStore {
     }
 
     pub(super) fn put_binding_record(&self, b: &BindingRecord) -> StoreResult<()> {
-        self.trees
+        let e = self.shared.engine.read();
+        e.trees
             .bindings
             .insert(codec::encode_binding(b), &[])
-            .map_err(|e| self.sled_err(e))?;
+            .map_err(|err| e.sled_err(err))?;
         Ok(())
     }
 
     pub(super) fn delete_binding_record(&self, b: &BindingRecord) -> StoreResult<()> {
-        self.trees
+        let e = self.shared.engine.read();
+        e.trees
             .bindings
             .remove(codec::encode_binding(b))
-            .map_err(|e| self.sled_err(e))?;
-        Ok(())
-    }
-
-    /// Deletes the bindings of `vhost` that `doomed` picks.
-    fn delete_bindings_where(
-        &self,
-        vhost: &str,
-        doomed: impl Fn(&BindingRecord) -> bool,
-    ) -> StoreResult<()> {
-        let prefix = keys::named(vhost, "");
-        // The vhost's bindings start with its length-prefixed name (the name part of
-        // `named(vhost, "")` is a single zero length byte).
-        let prefix = &prefix[..prefix.len() - 1];
-        for item in self.trees.bindings.scan_prefix(prefix) {
-            let (key, _) = item.map_err(|e| self.sled_err(e))?;
-            let b = codec::decode_binding(&key).map_err(|e| self.corrupt("binding", e))?;
-            if b.vhost == vhost && doomed(&b) {
-                self.trees
-                    .bindings
-                    .remove(&key)
-                    .map_err(|e| self.sled_err(e))?;
-            }
-        }
+            .map_err(|err| e.sled_err(err))?;
         Ok(())
     }
 
@@ -118,33 +104,57 @@ impl SledStore {
             repairs: self.repairs,
             ..Recovered::default()
         };
-        for item in self.trees.exchanges.iter() {
-            let (_, v) = item.map_err(|e| self.sled_err(e))?;
+        let e = self.shared.engine.read();
+        for item in e.trees.exchanges.iter() {
+            let (_, v) = item.map_err(|err| e.sled_err(err))?;
             out.exchanges
-                .push(codec::decode_exchange(&v).map_err(|e| self.corrupt("exchange", e))?);
+                .push(codec::decode_exchange(&v).map_err(|err| e.corrupt("exchange", err))?);
         }
-        for item in self.trees.queues.iter() {
-            let (_, v) = item.map_err(|e| self.sled_err(e))?;
+        for item in e.trees.queues.iter() {
+            let (_, v) = item.map_err(|err| e.sled_err(err))?;
             let (id, record) =
-                codec::decode_queue(&v).map_err(|e| self.corrupt("queue record", e))?;
+                codec::decode_queue(&v).map_err(|err| e.corrupt("queue record", err))?;
             out.queues.push(RecoveredQueue {
                 id: QueueId(id),
                 record,
             });
         }
-        for item in self.trees.bindings.iter() {
-            let (k, _) = item.map_err(|e| self.sled_err(e))?;
+        for item in e.trees.bindings.iter() {
+            let (k, _) = item.map_err(|err| e.sled_err(err))?;
             out.bindings
-                .push(codec::decode_binding(&k).map_err(|e| self.corrupt("binding", e))?);
+                .push(codec::decode_binding(&k).map_err(|err| e.corrupt("binding", err))?);
         }
-        for item in self.trees.delayed.iter() {
-            let (k, v) = item.map_err(|e| self.sled_err(e))?;
+        for item in e.trees.delayed.iter() {
+            let (k, v) = item.map_err(|err| e.sled_err(err))?;
             let key = keys::split_delayed(&k)
-                .ok_or_else(|| self.corrupt("delayed key", format!("{} bytes", k.len())))?;
+                .ok_or_else(|| e.corrupt("delayed key", format!("{} bytes", k.len())))?;
             let record = codec::decode_delayed(&Bytes::from_owner(v))
-                .map_err(|e| self.corrupt("delayed message", e))?;
+                .map_err(|err| e.corrupt("delayed message", err))?;
             out.delayed.push((key, record));
         }
         Ok(out)
     }
+}
+
+/// Deletes the bindings of `vhost` that `doomed` picks.
+fn delete_bindings_where(
+    e: &Engine,
+    vhost: &str,
+    doomed: impl Fn(&BindingRecord) -> bool,
+) -> StoreResult<()> {
+    let prefix = keys::named(vhost, "");
+    // The vhost's bindings start with its length-prefixed name (the name part of
+    // `named(vhost, "")` is a single zero length byte).
+    let prefix = &prefix[..prefix.len() - 1];
+    for item in e.trees.bindings.scan_prefix(prefix) {
+        let (key, _) = item.map_err(|err| e.sled_err(err))?;
+        let b = codec::decode_binding(&key).map_err(|err| e.corrupt("binding", err))?;
+        if b.vhost == vhost && doomed(&b) {
+            e.trees
+                .bindings
+                .remove(&key)
+                .map_err(|err| e.sled_err(err))?;
+        }
+    }
+    Ok(())
 }
