@@ -40,9 +40,15 @@ impl ConsumerRing {
         self.active.insert(at, consumer);
     }
 
-    /// Adds a consumer at the back of its priority group.
-    pub fn add(&mut self, consumer: Arc<Consumer>) {
-        self.insert_at_back_of_group(consumer);
+    /// Adds a consumer at the back of its priority group; with a single active consumer,
+    /// at the very back, since RabbitMQ 3.10 keeps the first registered consumer active
+    /// whatever the priorities.
+    pub fn add(&mut self, consumer: Arc<Consumer>, single_active: bool) {
+        if single_active {
+            self.active.push(consumer);
+        } else {
+            self.insert_at_back_of_group(consumer);
+        }
     }
 
     /// Removes a consumer; false if it was not there.

@@ -344,7 +344,7 @@ impl Queue {
                     self.config.name, self.vhost_name
                 )));
             }
-            st.consumers.add(consumer);
+            st.consumers.add(consumer, self.args.single_active_consumer);
             st.ever_consumed = true;
             st.last_used_ms = now_ms();
             self.dispatch_locked(&mut st, &mut after);
