@@ -187,3 +187,31 @@ async fn a_non_integer_consumer_priority_is_refused() {
         "PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'badprio' in vhost '/': \"expected integer, got longstr\"",
     );
 }
+
+#[tokio::test]
+async fn single_active_consumer_ignores_consumer_priority() {
+    // RabbitMQ 3.10: the first consumer registered stays active even when one with a
+    // higher x-priority joins.
+    let broker = common::TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    declare(
+        &ch,
+        "sac-prio",
+        table(&[("x-single-active-consumer", boolean(true))]),
+    )
+    .await
+    .unwrap();
+    let a_ch = broker.connect().await.create_channel().await.unwrap();
+    let b_ch = broker.connect().await.create_channel().await.unwrap();
+    let mut a = consume(&a_ch, "sac-prio", "a", FieldTable::default()).await;
+    let mut b = consume(&b_ch, "sac-prio", "b", table(&[("x-priority", int(10))])).await;
+    for i in 0..4u8 {
+        publish(&ch, "sac-prio", &[i]).await;
+    }
+    assert_eq!(take(&mut a, 4).await, numbered(0..4));
+    declare(&ch, "clock", table(&[("x-message-ttl", int(50))]))
+        .await
+        .unwrap();
+    publish(&ch, "clock", b"tick").await;
+    nothing_until_clock(&mut b, &ch, "clock").await;
+}
