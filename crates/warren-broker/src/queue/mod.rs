@@ -290,7 +290,8 @@ impl Queue {
                     .is_some_and(|max| st.ready.bytes() as u64 > max)
         };
         while over(st) {
-            let Some(m) = st.ready.pop_oldest_lowest() else {
+            // The head in delivery order (the highest priority first), as RabbitMQ drops.
+            let Some(m) = st.ready.pop_front() else {
                 break;
             };
             after.dead.push(DeadLetter {

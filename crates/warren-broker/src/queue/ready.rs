@@ -75,15 +75,6 @@ impl ReadyQueue {
         Some(m)
     }
 
-    /// Removes and returns the oldest message of the lowest priority (the one
-    /// `drop-head` overflow discards first).
-    pub fn pop_oldest_lowest(&mut self) -> Option<QueuedMessage> {
-        let m = self.levels.iter_mut().find_map(|q| q.pop_front())?;
-        self.len -= 1;
-        self.bytes -= m.body_len();
-        Some(m)
-    }
-
     /// Removes expired messages from the head of every level, oldest first, and returns
     /// them. Stops at the first unexpired head of each level (expiry is in order from the
     /// head, as in RabbitMQ).
