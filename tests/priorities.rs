@@ -166,3 +166,25 @@ async fn max_priority_out_of_range_is_refused_with_rabbitmq_texts() {
         );
     }
 }
+
+#[tokio::test]
+async fn drop_head_on_a_priority_queue_drops_the_next_message_to_deliver() {
+    // Measured on RabbitMQ 3.10.8: with x-max-length 2, publishing low(1), high(5),
+    // low(1) drops `high`, the message that would have been delivered next.
+    let broker = common::TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    declare(
+        &ch,
+        "prio-bounded",
+        table(&[("x-max-priority", int(5)), ("x-max-length", int(2))]),
+    )
+    .await
+    .unwrap();
+    for (body, p) in [("low-old", 1), ("high", 5), ("low-new", 1)] {
+        publish_priority(&ch, "prio-bounded", body, p).await;
+    }
+    assert_eq!(
+        drain_text(&ch, "prio-bounded").await,
+        ["low-old", "low-new"]
+    );
+}
