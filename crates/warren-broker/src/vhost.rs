@@ -635,13 +635,9 @@ impl VHost {
             }
             return Ok(());
         }
+        // Internal exchanges route too: refusing a client's publish to one is the
+        // channel's check; the broker dead-letters through them, as RabbitMQ does.
         let first = self.exchange(exchange)?;
-        if first.config().internal {
-            return Err(AmqpError::access_refused(format!(
-                "cannot publish to internal exchange '{exchange}' in vhost '{}'",
-                self.name
-            )));
-        }
         let mut visited: Vec<Arc<str>> = vec![first.name().clone()];
         let mut pending = vec![first];
         let mut dests = Vec::new();
