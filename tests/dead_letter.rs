@@ -494,3 +494,55 @@ async fn a_missing_dead_letter_exchange_drops_silently() {
     assert_eq!(depth(&ch, "orphan").await, 0);
     assert!(ch.status().connected());
 }
+
+#[tokio::test]
+async fn an_internal_exchange_can_be_the_dead_letter_exchange() {
+    // Clients cannot publish to an internal exchange, but the broker dead-letters
+    // through one (RabbitMQ 3.10.8, measured with pika).
+    let broker = common::TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    let internal = ExchangeDeclareOptions {
+        internal: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    ch.exchange_declare(
+        "hidden-dlx".into(),
+        ExchangeKind::Fanout,
+        internal,
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    declare(&ch, "hidden-dead", FieldTable::default())
+        .await
+        .unwrap();
+    ch.queue_bind(
+        "hidden-dead".into(),
+        "hidden-dlx".into(),
+        "".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    declare(
+        &ch,
+        "to-hidden",
+        table(&[("x-dead-letter-exchange", s("hidden-dlx"))]),
+    )
+    .await
+    .unwrap();
+    publish(&ch, "to-hidden", b"m").await;
+    let m = ch
+        .basic_get("to-hidden".into(), BasicGetOptions { no_ack: false })
+        .await
+        .unwrap()
+        .unwrap();
+    m.delivery
+        .reject(BasicRejectOptions { requeue: false })
+        .await
+        .unwrap();
+    wait_depth(&ch, "hidden-dead", 1).await;
+    let dead = get(&ch, "hidden-dead").await.unwrap().delivery;
+    assert_eq!(dead.exchange.as_str(), "hidden-dlx");
+}
