@@ -436,7 +436,11 @@ impl VHost {
             queue: q,
         };
         if d.passive {
-            return self.queue(&d.name, conn).map(declared);
+            // A passive declare counts as a use for x-expires, as in RabbitMQ.
+            return self.queue(&d.name, conn).map(|q| {
+                q.touch();
+                declared(q)
+            });
         }
         let name = if d.name.is_empty() {
             generated_queue_name()
