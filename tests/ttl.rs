@@ -256,7 +256,7 @@ async fn a_consumed_or_redeclared_queue_does_not_expire() {
     let (conn, ch) = broker.channel().await;
     let expires = || table(&[("x-expires", int(400))]);
     // `clock` is never used: its disappearance shows that the period has passed.
-    for q in ["clock", "consumed", "redeclared"] {
+    for q in ["clock", "consumed", "redeclared", "polled", "got"] {
         declare(&ch, q, expires()).await.unwrap();
     }
     let cch = conn.create_channel().await.unwrap();
@@ -275,13 +275,19 @@ async fn a_consumed_or_redeclared_queue_does_not_expire() {
         let exists = has_queue(&broker, "clock");
         async move {
             declare(&ch, "redeclared", expires()).await.unwrap();
+            // A passive declare and a basic.get (even an empty one) are uses too
+            // (RabbitMQ 3.10.8, measured with pika).
+            depth(&ch, "polled").await;
+            get(&ch, "got").await;
             !exists
         }
     })
     .await;
     assert!(clock_gone, "the unused queue should expire");
     assert!(queue_exists(&conn, "consumed").await);
-    assert!(queue_exists(&conn, "redeclared").await);
+    for q in ["redeclared", "polled", "got"] {
+        assert!(queue_exists(&conn, q).await, "{q}");
+    }
     // Once its consumer goes, the consumed queue expires too.
     cch.close(200, "bye".into()).await.unwrap();
     let gone = common::wait_for(DEADLINE, || !has_queue(&broker, "consumed")).await;
