@@ -10,6 +10,7 @@
 # (and stops it at the end) unless something already listens there; starts the
 # reference RabbitMQ with ../shared/tools/rabbitmq-up unless it is up. Every run's JSON
 # summary goes to $OUT (default: a temporary file); the table goes to stdout.
+# `bench-1p1c.sh --table FILE...` prints the table of earlier runs' JSON lines.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 RUNS=${RUNS:-3}
@@ -22,6 +23,41 @@ OUT=${OUT:-$(mktemp /tmp/warren-bench-XXXX.jsonl)}
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pid_on_port() { ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1; }
+
+table() {
+  python3 - "$@" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for f in sys.argv[1:] for l in open(f)]
+def fig(scenario, broker, key):
+    v = [r["summary"][key] for r in rows if r["scenario"] == scenario and r["broker"] == broker and r["summary"].get(key) is not None]
+    return (statistics.median(v), min(v), max(v)) if v else None
+def fmt(f, digits=0):
+    if f is None: return "-"
+    m, lo, hi = f
+    return f"{m:,.{digits}f} ({lo:,.{digits}f}–{hi:,.{digits}f})"
+print("| scenario | broker | received msg/s | sent msg/s | broker CPU µs/msg | broker CPU % | warren-perf CPU % |")
+print("|---|---|---|---|---|---|---|")
+order = list(dict.fromkeys(r["scenario"] for r in rows))
+for s in order:
+    for b in ("warren", "rabbitmq"):
+        print(f"| {s} | {b} | {fmt(fig(s,b,'received_mean_rate'))} | {fmt(fig(s,b,'sent_mean_rate'))} | "
+              f"{fmt(fig(s,b,'broker_cpu_us_per_msg'),2)} | {fmt(fig(s,b,'broker_cpu_percent'))} | {fmt(fig(s,b,'perf_cpu_percent'))} |")
+    w, r = fig(s, "warren", "received_mean_rate"), fig(s, "rabbitmq", "received_mean_rate")
+    wc, rc = fig(s, "warren", "broker_cpu_us_per_msg"), fig(s, "rabbitmq", "broker_cpu_us_per_msg")
+    if w and r:
+        cpu = f"**÷{rc[0]/wc[0]:.1f}**" if wc and rc else ""
+        print(f"| {s} | **Warren vs RabbitMQ** | **{w[0]/r[0]:.2f}×** | | {cpu} | | |")
+loads = [r["load1"] for r in rows]
+print(f"\n{len(rows)} runs; medians with (min–max); 1-minute load average after each run "
+      f"{min(loads):.2f}–{max(loads):.2f}; raw JSON: {' '.join(sys.argv[1:])}")
+PY
+}
+
+if [[ ${1:-} == --table ]]; then
+  shift
+  table "$@"
+  exit 0
+fi
 
 warren_pid=""
 data_dir=""
@@ -64,27 +100,4 @@ for sc in "${scenarios[@]}"; do
   done
 done
 
-python3 - "$OUT" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-def fig(scenario, broker, key):
-    v = [r["summary"][key] for r in rows if r["scenario"] == scenario and r["broker"] == broker and r["summary"].get(key) is not None]
-    return (statistics.median(v), min(v), max(v)) if v else None
-def fmt(f, digits=0):
-    if f is None: return "-"
-    m, lo, hi = f
-    return f"{m:,.{digits}f} ({lo:,.{digits}f}–{hi:,.{digits}f})"
-print("| scenario | broker | received msg/s | sent msg/s | broker CPU µs/msg | broker CPU % | warren-perf CPU % |")
-print("|---|---|---|---|---|---|---|")
-order = list(dict.fromkeys(r["scenario"] for r in rows))
-for s in order:
-    for b in ("warren", "rabbitmq"):
-        print(f"| {s} | {b} | {fmt(fig(s,b,'received_mean_rate'))} | {fmt(fig(s,b,'sent_mean_rate'))} | "
-              f"{fmt(fig(s,b,'broker_cpu_us_per_msg'),2)} | {fmt(fig(s,b,'broker_cpu_percent'))} | {fmt(fig(s,b,'perf_cpu_percent'))} |")
-    w, r = fig(s, "warren", "received_mean_rate"), fig(s, "rabbitmq", "received_mean_rate")
-    if w and r:
-        print(f"| {s} | **Warren / RabbitMQ** | **{w[0]/r[0]:.2f}×** | | | | |")
-loads = [r["load1"] for r in rows]
-print(f"\n{len(rows)} runs; medians with (min–max); 1-minute load average after each run "
-      f"{min(loads):.2f}–{max(loads):.2f}; raw JSON: {sys.argv[1]}")
-PY
+table "$OUT"
