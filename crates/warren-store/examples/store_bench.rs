@@ -18,7 +18,9 @@ use warren_store::{EntryRecord, MessageRecord, QueueRecord, SledStore, Store, St
 const BODY: usize = 1024;
 
 struct Args {
+    cache_mib: u64,
     fdatasync: bool,
+    idle_after_drain: bool,
     phase: String,
     messages: u64,
     dir: PathBuf,
@@ -26,7 +28,9 @@ struct Args {
 
 fn args() -> Args {
     let mut a = Args {
+        cache_mib: 128,
         fdatasync: true,
+        idle_after_drain: false,
         phase: "all".into(),
         messages: 1_000_000,
         dir: std::env::temp_dir(),
@@ -38,6 +42,13 @@ fn args() -> Args {
                 a.messages = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.messages)
             }
             "--no-fdatasync" => a.fdatasync = false,
+            "--cache-mib" => {
+                a.cache_mib = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(a.cache_mib)
+            }
+            "--idle-after-drain" => a.idle_after_drain = true,
             "--dir" => a.dir = it.next().map(PathBuf::from).unwrap_or(a.dir),
             phase => a.phase = phase.to_string(),
         }
@@ -98,6 +109,18 @@ fn dir_bytes(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+/// This process's resident memory (VmRSS) from /proc.
+fn rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.trim_start_matches("VmRSS:").trim().to_string())
+        })
+        .unwrap_or_else(|| "?".into())
 }
 
 fn mib(bytes: u64) -> String {
@@ -172,17 +195,19 @@ fn fill(store: &SledStore, n: u64) {
     store.sync().wait().expect("sync");
 }
 
-fn recovery(root: &Path, n: u64) {
+fn recovery(root: &Path, n: u64, cache_mib: u64) {
     let dir = fresh(root, "recovery");
-    let config = StoreConfig::new(&dir);
+    let mut config = StoreConfig::new(&dir);
+    config.cache_capacity_bytes = cache_mib << 20;
     let start = Instant::now();
     {
         let store = SledStore::open(&config).expect("open");
         fill(&store, n);
         let secs = start.elapsed().as_secs_f64();
         println!(
-            "fill: {n} messages put+enqueued in {secs:.1} s ({:.0}/s, sync every 1000)",
-            n as f64 / secs
+            "fill: {n} messages put+enqueued in {secs:.1} s ({:.0}/s, sync every 1000); RSS {}",
+            n as f64 / secs,
+            rss()
         );
         let mut delivered: Vec<u64> = (0..n).step_by(10).collect();
         delivered.truncate(100_000);
@@ -214,16 +239,17 @@ fn recovery(root: &Path, n: u64) {
     let all = start.elapsed();
     assert_eq!(count, n, "every message recovered");
     println!(
-        "recovery of {n} messages: open (sled + refcount pass) {:.2} s, topology {:.2} s, all entries streamed {:.2} s ({delivered} delivered flags)",
+        "recovery of {n} messages: open (sled + refcount pass) {:.2} s, topology {:.2} s, all entries streamed {:.2} s ({delivered} delivered flags); RSS {}",
         opened.as_secs_f64(),
         topology.as_secs_f64(),
-        all.as_secs_f64()
+        all.as_secs_f64(),
+        rss()
     );
     drop(store);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn reclaim(root: &Path, n: u64) {
+fn reclaim(root: &Path, n: u64, idle: bool) {
     let dir = fresh(root, "reclaim");
     let store = SledStore::open(&StoreConfig::new(&dir)).expect("open");
     let q = store.put_queue(&queue("q")).expect("queue");
@@ -259,16 +285,18 @@ fn reclaim(root: &Path, n: u64) {
         mib(drained)
     );
     // Then a trickle, as a live broker would see: one message published and consumed
-    // every millisecond, until the size stops falling.
+    // every millisecond (or nothing, with --idle-after-drain), until the directory is
+    // back within 8 MiB of its start.
     let settle = Instant::now();
     let mut last = drained;
-    let mut last_change = Instant::now();
     let mut seq = n;
-    while settle.elapsed() < Duration::from_secs(120)
-        && last_change.elapsed() < Duration::from_secs(15)
-    {
+    while settle.elapsed() < Duration::from_secs(120) && last > start_bytes + (8 << 20) {
         let tick = Instant::now();
-        while tick.elapsed() < Duration::from_millis(500) {
+        while tick.elapsed() < Duration::from_millis(100) {
+            if idle {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
             let id = store.next_message_id().expect("id");
             store.put_message(id, &message(seq)).expect("put");
             store.enqueue(q, &entry(seq, id)).expect("enqueue");
@@ -277,17 +305,20 @@ fn reclaim(root: &Path, n: u64) {
             std::thread::sleep(Duration::from_millis(1));
         }
         store.sync().wait().expect("sync");
-        let now = dir_bytes(&dir);
-        if now != last {
-            last_change = Instant::now();
-        }
-        last = now;
+        last = dir_bytes(&dir);
     }
+    let stats = store.stats().expect("stats");
     println!(
-        "reclaim: with a trickle of 1 msg/ms settled at {} after {:.1} s ({} above the start)",
+        "reclaim: {}, back to {} ({} above the start) {:.1} s after the drain; {} compaction(s)",
+        if idle {
+            "idle"
+        } else {
+            "with a trickle of 1 msg/ms"
+        },
         mib(last),
+        mib(last.saturating_sub(start_bytes)),
         settle.elapsed().as_secs_f64(),
-        mib(last.saturating_sub(start_bytes))
+        stats.compactions
     );
     drop(store);
     let reopened = SledStore::open(&StoreConfig::new(&dir)).expect("reopen");
@@ -305,9 +336,9 @@ fn main() {
         }
     }
     if all || a.phase == "recovery" {
-        recovery(&a.dir, a.messages);
+        recovery(&a.dir, a.messages, a.cache_mib);
     }
     if all || a.phase == "reclaim" {
-        reclaim(&a.dir, a.messages);
+        reclaim(&a.dir, a.messages, a.idle_after_drain);
     }
 }
