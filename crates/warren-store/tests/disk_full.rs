@@ -1,0 +1,111 @@
+//! A full disk surfaces as a typed error from the write or the sync (so the broker
+//! nacks instead of confirming), never as a confirmed write that is not there. Runs on
+//! a small tmpfs, so it needs the right to mount (root, as on the CI machines); where
+//! mounting is not allowed it says so and checks nothing.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{publish, queue};
+use warren_store::{SledStore, Store};
+
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().ok()?.keep();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            Some(Tmpfs(dir))
+        } else {
+            let _ = std::fs::remove_dir(&dir);
+            None
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_fails_writes_or_syncs_with_a_disk_full_error() {
+    let Some(fs) = Tmpfs::mount("8m") else {
+        eprintln!("cannot mount a tmpfs here: disk-full test not run");
+        return;
+    };
+    let dir = fs.path().join("store");
+    let mut config = common::config(&dir);
+    config.compaction.check_every = None;
+    let store = SledStore::open(&config).unwrap();
+    let q = store.put_queue(&queue("q")).unwrap();
+    let body = "x".repeat(4096);
+    let mut confirmed = Vec::new();
+    let mut error = None;
+    for seq in 0..10_000u64 {
+        let id = match store.next_message_id() {
+            Ok(id) => id,
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        };
+        let written = store
+            .put_message(id, &common::message(&body))
+            .and_then(|()| store.enqueue(q, &common::entry(seq, id)));
+        if let Err(e) = written {
+            error = Some(e);
+            break;
+        }
+        match store.sync().wait() {
+            Ok(()) => confirmed.push(seq),
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    let error = error.expect("8 MiB cannot hold 40 MiB of messages");
+    eprintln!("after {} confirmed writes: {error}", confirmed.len());
+    assert!(
+        error.is_disk_full(),
+        "not recognised as disk full: {error:?}"
+    );
+    assert!(!confirmed.is_empty());
+    drop(store);
+    // Everything confirmed before the disk filled is still there once space is back
+    // (the store is copied to a roomier directory, as an operator would move it).
+    let roomy = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&dir)
+        .arg(roomy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let store = common::open(&roomy.path().join("store"));
+    let q = common::queue_id(&store, "q");
+    let present: Vec<u64> = common::entries(&store, q)
+        .iter()
+        .map(|e| e.record.seq)
+        .collect();
+    for seq in &confirmed {
+        assert!(present.contains(seq), "confirmed #{seq} lost");
+    }
+    publish(&store, &[q], 1_000_000, "room again");
+    store.sync().wait().unwrap();
+}
