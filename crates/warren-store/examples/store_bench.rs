@@ -217,14 +217,15 @@ fn recovery(root: &Path, n: u64, cache_mib: u64) {
     }
     let bytes = dir_bytes(&dir);
     println!(
-        "on disk: {} for {n} messages = {:.0} bytes per stored 1 KiB message",
+        "on disk: {} for {n} messages = {:.0} bytes per stored 1 KiB message; RSS after closing {}",
         mib(bytes),
-        bytes as f64 / n as f64
+        bytes as f64 / n as f64,
+        rss()
     );
     let start = Instant::now();
     let store = SledStore::open(&config).expect("reopen");
     let opened = start.elapsed();
-    println!("open timings: {:?}", store.open_timings());
+    println!("open timings: {:?}; RSS {}", store.open_timings(), rss());
     let recovered = store.recover().expect("recover");
     let topology = start.elapsed();
     let mut count = 0u64;
