@@ -2,7 +2,7 @@
 //! message, and how far the data directory shrinks back after a drain.
 //!
 //! ```sh
-//! cargo run --release -p warren-store --example store_bench -- [all|throughput|recovery|reclaim] [--messages N] [--dir PATH]
+//! cargo run --release -p warren-store --example store_bench -- [all|throughput|recovery|compact|reclaim] [--messages N] [--dir PATH]
 //! ```
 //!
 //! Each phase uses a fresh directory under `--dir` (default: the system temp dir).
@@ -328,6 +328,24 @@ fn reclaim(root: &Path, n: u64, idle: bool) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// How long writers wait while a compaction copies `n` live messages.
+fn compaction_pause(root: &Path, n: u64) {
+    let dir = fresh(root, "compact");
+    let mut config = StoreConfig::new(&dir);
+    config.compaction.check_every = None;
+    let store = SledStore::open(&config).expect("open");
+    fill(&store, n);
+    let report = store.compact().expect("compact");
+    println!(
+        "compaction with {n} live 1 KiB messages: writers paused {:.0} ms, {} -> {}",
+        report.paused.as_secs_f64() * 1000.0,
+        mib(report.before_bytes),
+        mib(report.after_bytes)
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let a = args();
     let all = a.phase == "all";
@@ -338,6 +356,11 @@ fn main() {
     }
     if all || a.phase == "recovery" {
         recovery(&a.dir, a.messages, a.cache_mib);
+    }
+    if all || a.phase == "compact" {
+        for n in [0, 10_000, 60_000] {
+            compaction_pause(&a.dir, n);
+        }
     }
     if all || a.phase == "reclaim" {
         reclaim(&a.dir, a.messages, a.idle_after_drain);

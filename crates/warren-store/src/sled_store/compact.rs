@@ -10,7 +10,7 @@
 //!
 //! Writes wait while a compaction copies (it holds the engine lock), so it only runs
 //! when the live data is small: by default when the files exceed 64 MiB and four times
-//! the live data, and the live data is under 256 MiB — after a backlog drained.
+//! the live data, and the live data is under 16 MiB — after a backlog drained.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

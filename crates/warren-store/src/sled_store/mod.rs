@@ -54,7 +54,8 @@ pub struct CompactionConfig {
     pub min_file_bytes: u64,
     /// ... and at least this many times the live data.
     pub ratio: u32,
-    /// ... and the live data is at most this (writers wait while it is copied).
+    /// ... and the live data is at most this: writers wait while it is copied (measured
+    /// here: 4 ms with nothing live, 250 ms for 11 MiB, 2.1 s for 64 MiB).
     pub max_live_bytes: u64,
 }
 
@@ -64,7 +65,7 @@ impl Default for CompactionConfig {
             check_every: Some(Duration::from_secs(10)),
             min_file_bytes: 64 << 20,
             ratio: 4,
-            max_live_bytes: 256 << 20,
+            max_live_bytes: 16 << 20,
         }
     }
 }
