@@ -191,3 +191,40 @@ fn another_format_version_or_foreign_database_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn compacted_directories_are_found_through_current_and_leftovers_are_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), 50);
+    {
+        let store = open(dir.path());
+        store.compact().unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("CURRENT")).unwrap(),
+        "sled-1"
+    );
+    // A half-built compaction (killed before the switch) and an operator's own copy.
+    std::fs::create_dir_all(dir.path().join("sled-2")).unwrap();
+    std::fs::write(dir.path().join("sled-2/db"), b"half written").unwrap();
+    std::fs::create_dir_all(dir.path().join("sled-backup")).unwrap();
+    assert!(opens_intact_or_fails_clearly(dir.path(), 50, "after compaction").is_ok());
+    {
+        let store = open(dir.path());
+        assert_eq!(
+            common::entries(&store, common::queue_id(&store, "q")).len(),
+            50
+        );
+    }
+    assert!(!dir.path().join("sled-2").exists(), "leftover removed");
+    assert!(dir.path().join("sled-backup").exists(), "not ours: kept");
+    assert!(
+        !dir.path().join("sled").exists(),
+        "the compacted database removed"
+    );
+
+    std::fs::remove_file(dir.path().join("CURRENT")).unwrap();
+    let err = SledStore::open(&common::config(dir.path())).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("CURRENT"), "{err}");
+}

@@ -46,7 +46,7 @@ pub(super) fn current_dir(data_dir: &Path) -> StoreResult<String> {
     match std::fs::read_to_string(&path) {
         Ok(name) => {
             let name = name.trim().to_string();
-            if name.starts_with(FIRST_DIR) && !name.contains('/') && !name.contains("..") {
+            if is_sled_dir(&name) {
                 Ok(name)
             } else {
                 Err(StoreError::Corrupt {
@@ -68,12 +68,20 @@ pub(super) fn remove_stale_dirs(data_dir: &Path, live: &str) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(FIRST_DIR) && name != live && entry.path().is_dir() {
+        if is_sled_dir(&name) && name != live && entry.path().is_dir() {
             if let Err(e) = std::fs::remove_dir_all(entry.path()) {
                 tracing::warn!(dir = %entry.path().display(), "cannot remove stale sled directory: {e}");
             }
         }
     }
+}
+
+/// Whether `name` is one of the store's sled directories (`sled` or `sled-N`).
+fn is_sled_dir(name: &str) -> bool {
+    name == FIRST_DIR
+        || name
+            .strip_prefix("sled-")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn next_dir(current: &Path) -> String {
@@ -152,6 +160,14 @@ pub(super) fn compact(shared: &Shared) -> StoreResult<Compaction> {
     let new_path: PathBuf = shared.path.join(&name);
     let db = copy_into(&engine, &new_path, shared)?;
     let new = Engine::with_db(&shared.config, &new_path, db)?;
+    if let Some(file) = &new.data_file {
+        // sled's flush stops at sync_file_range: make the copy durable before CURRENT
+        // names it, file sizes and directory entries included.
+        file.sync_all().map_err(io(&new_path))?;
+        std::fs::File::open(&new_path)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&new_path))?;
+    }
     if let Err(e) = switch_current(&shared.path, &name) {
         // Go on with whichever database the next open will read.
         if current_dir(&shared.path).ok().as_deref() != Some(name.as_str()) {
@@ -237,5 +253,22 @@ impl Maintenance {
                 tracing::error!("warren-store compaction thread panicked");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_stores_own_directories_count_as_sled_directories() {
+        assert!(is_sled_dir("sled"));
+        assert!(is_sled_dir("sled-12"));
+        assert!(!is_sled_dir("sled-"));
+        assert!(!is_sled_dir("sled-backup"));
+        assert!(!is_sled_dir("sledge"));
+        assert!(!is_sled_dir("../sled-1"));
+        assert_eq!(next_dir(Path::new("/d/sled")), "sled-1");
+        assert_eq!(next_dir(Path::new("/d/sled-9")), "sled-10");
     }
 }

@@ -124,7 +124,7 @@ fn has_compacted_dirs(data_dir: &Path) -> bool {
         .map(|entries| {
             entries
                 .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("sled-"))
+                .any(|e| e.file_name().to_string_lossy().starts_with("sled-") && e.path().is_dir())
         })
         .unwrap_or(false)
 }
