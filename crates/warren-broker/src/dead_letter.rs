@@ -140,6 +140,9 @@ pub fn dead_letter(vhost: &VHost, from: &Queue, letters: Vec<DeadLetter>) {
         let mut props = letter.message.properties();
         let original_expiration = props.expiration.take();
         let mut headers = props.headers.take().unwrap_or_default();
+        // The count of redeliveries belongs to the queue it left (RabbitMQ writes it at
+        // delivery and does not carry it over).
+        headers.remove("x-delivery-count");
         record_death(
             &mut headers,
             from.name(),
