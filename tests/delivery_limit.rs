@@ -65,6 +65,8 @@ async fn a_message_past_the_delivery_limit_is_dead_lettered() {
         header_text(&dead.properties, "x-first-death-reason").as_deref(),
         Some("delivery_limit")
     );
+    // The redelivery count stays behind with the queue it counted for.
+    assert_eq!(header(&dead.properties, "x-delivery-count"), None);
 }
 
 #[tokio::test]
