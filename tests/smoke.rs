@@ -11,9 +11,13 @@ use lapin::BasicProperties;
 async fn publish_then_consume_with_lapin() {
     let broker = common::TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
-    ch.queue_declare("smoke".into(), QueueDeclareOptions::default(), FieldTable::default())
-        .await
-        .unwrap();
+    ch.queue_declare(
+        "smoke".into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
     ch.basic_publish(
         "".into(),
         "smoke".into(),
@@ -24,7 +28,12 @@ async fn publish_then_consume_with_lapin() {
     .await
     .unwrap();
     let mut consumer = ch
-        .basic_consume("smoke".into(), "c1".into(), BasicConsumeOptions::default(), FieldTable::default())
+        .basic_consume(
+            "smoke".into(),
+            "c1".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .unwrap();
     let delivery = consumer.next().await.unwrap().unwrap();

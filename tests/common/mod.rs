@@ -70,6 +70,12 @@ impl TestBroker {
         self.server.as_ref().expect("running").broker.clone()
     }
 
+    /// The memory alarm; start the broker with `memory_high_watermark_bytes = 0` to
+    /// drive it by hand.
+    pub fn memory_alarm(&self) -> std::sync::Arc<warren_server::memory::MemoryAlarm> {
+        self.server.as_ref().expect("running").memory.clone()
+    }
+
     /// Shuts the broker down gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::queue::ConnectionId;
 use crate::delayed::DelayedMessages;
+use crate::queue::ConnectionId;
 use crate::scheduler::Scheduler;
 use crate::vhost::VHost;
 
@@ -29,12 +29,16 @@ impl Broker {
     /// A broker with the default virtual host `/`.
     pub fn new() -> Self {
         let scheduler = Scheduler::new();
+        let delayed = DelayedMessages::new(scheduler.clone());
         let vhosts = DashMap::new();
-        vhosts.insert("/".to_owned(), VHost::new("/", scheduler.clone()));
+        vhosts.insert(
+            "/".to_owned(),
+            VHost::new("/", scheduler.clone(), delayed.clone()),
+        );
         Broker {
             vhosts,
             next_connection: AtomicU64::new(1),
-            delayed: DelayedMessages::new(scheduler.clone()),
+            delayed,
             scheduler,
         }
     }
@@ -48,7 +52,7 @@ impl Broker {
     pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
         self.vhosts
             .entry(name.to_owned())
-            .or_insert_with(|| VHost::new(name, self.scheduler.clone()))
+            .or_insert_with(|| VHost::new(name, self.scheduler.clone(), self.delayed.clone()))
             .clone()
     }
 

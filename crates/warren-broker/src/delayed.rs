@@ -87,7 +87,7 @@ impl DelayedMessages {
     /// `delay_ms`.
     pub fn hold(
         &self,
-        vhost: &Arc<VHost>,
+        vhost: Weak<VHost>,
         exchange: Arc<str>,
         headers: Option<FieldTable>,
         message: Arc<Message>,
@@ -100,7 +100,7 @@ impl DelayedMessages {
         st.by_due.insert(
             (due, seq),
             Held {
-                vhost: Arc::downgrade(vhost),
+                vhost,
                 exchange,
                 headers,
                 message,

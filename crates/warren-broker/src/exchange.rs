@@ -2,9 +2,12 @@
 
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use warren_protocol::FieldTable;
 
+use crate::message::{now_ms, Message};
+use crate::queue::args::DedupConfig;
+use crate::queue::dedup::DedupCache;
 use crate::routing::{Binding, Destination, ExchangeKind, RoutingTable};
 
 /// How an exchange was declared.
@@ -22,6 +25,20 @@ pub struct ExchangeConfig {
     pub internal: bool,
     /// Declare arguments (e.g. `alternate-exchange`).
     pub arguments: FieldTable,
+    /// Declared as `x-delayed-message`: messages with an `x-delay` header are held
+    /// until due, then routed by `kind` (the `x-delayed-type`).
+    pub delayed: bool,
+}
+
+impl ExchangeConfig {
+    /// The type name the exchange was declared with.
+    pub fn type_name(&self) -> &'static str {
+        if self.delayed {
+            crate::delayed::DELAYED_EXCHANGE_TYPE
+        } else {
+            self.kind.as_str()
+        }
+    }
 }
 
 /// An exchange and its bindings.
@@ -30,9 +47,29 @@ pub struct Exchange {
     config: ExchangeConfig,
     alternate: Option<Arc<str>>,
     table: RwLock<RoutingTable>,
+    /// Recently seen message ids, if `x-message-deduplication` is on.
+    dedup: Option<Mutex<DedupCache>>,
 }
 
 impl Exchange {
+    /// Whether `message` repeats an id this exchange saw within its deduplication
+    /// window (always false without `x-message-deduplication`).
+    pub fn is_duplicate(&self, message: &Message) -> bool {
+        self.dedup
+            .as_ref()
+            .is_some_and(|d| d.lock().is_duplicate(message, now_ms()))
+    }
+
+    /// Whether a message with these headers must be held by this delayed exchange, and
+    /// for how long (ms).
+    pub fn delay_for(&self, headers: Option<&FieldTable>) -> Option<u64> {
+        if self.config.delayed {
+            crate::delayed::requested_delay_ms(headers)
+        } else {
+            None
+        }
+    }
+
     /// A new exchange with no bindings.
     pub fn new(config: ExchangeConfig) -> Arc<Self> {
         let alternate = config
@@ -40,7 +77,10 @@ impl Exchange {
             .get("alternate-exchange")
             .and_then(|v| v.as_str())
             .map(Arc::from);
+        let dedup = DedupConfig::from_exchange_arguments(&config.arguments)
+            .map(|c| Mutex::new(DedupCache::new(&c)));
         Arc::new(Exchange {
+            dedup,
             table: RwLock::new(RoutingTable::new(config.kind)),
             alternate,
             config,

@@ -4,10 +4,12 @@
 use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
-use warren_protocol::FieldTable;
+use warren_protocol::{FieldTable, FieldValue};
 
+use crate::delayed::{DelayedMessages, DELAYED_EXCHANGE_TYPE, DELAYED_TYPE_ARG};
 use crate::error::{AmqpError, AmqpResult};
 use crate::exchange::{Exchange, ExchangeConfig};
+use crate::message::Message;
 use crate::names::generated_queue_name;
 use crate::queue::args::{check_equivalent, EQUIVALENCE_CHECKED};
 use crate::queue::{ConnectionId, Queue, QueueArgs, QueueConfig};
@@ -77,7 +79,37 @@ pub struct VHost {
     exchanges: DashMap<Arc<str>, Arc<Exchange>>,
     queues: DashMap<Arc<str>, Arc<Queue>>,
     scheduler: Arc<Scheduler>,
+    delayed: Arc<DelayedMessages>,
     me: Weak<VHost>,
+}
+
+/// The routing type of an `exchange.declare`, and whether it is a delayed-message
+/// exchange (whose routing type is its `x-delayed-type` argument).
+fn parse_exchange_type(d: &ExchangeDeclare) -> AmqpResult<(ExchangeKind, bool)> {
+    if d.kind == DELAYED_EXCHANGE_TYPE {
+        return d
+            .arguments
+            .get(DELAYED_TYPE_ARG)
+            .and_then(FieldValue::as_str)
+            .and_then(ExchangeKind::parse)
+            .map(|kind| (kind, true))
+            .ok_or_else(|| {
+                AmqpError::precondition_failed(format!(
+                    "Invalid argument, '{DELAYED_TYPE_ARG}' must be an existing exchange type"
+                ))
+            });
+    }
+    ExchangeKind::parse(&d.kind)
+        .map(|kind| (kind, false))
+        .ok_or_else(|| {
+            // RabbitMQ takes "x-" types for plugin types it does not have loaded.
+            let adjective = if d.kind.starts_with("x-") {
+                "unknown"
+            } else {
+                "invalid"
+            };
+            AmqpError::command_invalid(format!("{adjective} exchange type '{}'", d.kind))
+        })
 }
 
 fn default_exchange_refused() -> AmqpError {
@@ -104,16 +136,22 @@ fn bool_text(b: bool) -> &'static str {
 
 impl VHost {
     /// A virtual host with the standard `amq.*` exchanges.
-    pub fn new(name: &str, scheduler: Arc<Scheduler>) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self::build(name, scheduler, me.clone()))
+    pub fn new(name: &str, scheduler: Arc<Scheduler>, delayed: Arc<DelayedMessages>) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self::build(name, scheduler, delayed, me.clone()))
     }
 
-    fn build(name: &str, scheduler: Arc<Scheduler>, me: Weak<VHost>) -> VHost {
+    fn build(
+        name: &str,
+        scheduler: Arc<Scheduler>,
+        delayed: Arc<DelayedMessages>,
+        me: Weak<VHost>,
+    ) -> VHost {
         let vhost = VHost {
             name: Arc::from(name),
             exchanges: DashMap::new(),
             queues: DashMap::new(),
             scheduler,
+            delayed,
             me,
         };
         for &(ex_name, kind) in STANDARD_EXCHANGES {
@@ -127,6 +165,7 @@ impl VHost {
                     auto_delete: false,
                     internal: false,
                     arguments: FieldTable::new(),
+                    delayed: false,
                 }),
             );
         }
@@ -208,25 +247,11 @@ impl VHost {
         if d.passive {
             return self.exchange(&d.name);
         }
-        let kind = ExchangeKind::parse(&d.kind).ok_or_else(|| {
-            // RabbitMQ takes "x-" types for plugin types it does not have loaded.
-            let adjective = if d.kind.starts_with("x-") {
-                "unknown"
-            } else {
-                "invalid"
-            };
-            AmqpError::command_invalid(format!("{adjective} exchange type '{}'", d.kind))
-        })?;
+        let (kind, delayed) = parse_exchange_type(d)?;
         if let Some(existing) = self.exchanges.get(d.name.as_str()) {
             let c = existing.config();
-            if c.kind != kind {
-                return Err(self.inequivalent(
-                    "exchange",
-                    &d.name,
-                    "type",
-                    &d.kind,
-                    c.kind.as_str(),
-                ));
+            if c.kind != kind || c.delayed != delayed {
+                return Err(self.inequivalent("exchange", &d.name, "type", &d.kind, c.type_name()));
             }
             for (arg, got, current) in [
                 ("durable", d.durable, c.durable),
@@ -272,6 +297,7 @@ impl VHost {
                     auto_delete: d.auto_delete,
                     internal: d.internal,
                     arguments: d.arguments.clone(),
+                    delayed,
                 })
             })
             .clone();
@@ -529,6 +555,24 @@ impl VHost {
         )?;
         q.touch();
         Ok(())
+    }
+
+    /// Holds a message published to delayed exchange `exchange` until `delay_ms` has
+    /// passed; it is then routed by the exchange's `x-delayed-type`.
+    pub fn hold_delayed(
+        &self,
+        exchange: &Exchange,
+        headers: Option<FieldTable>,
+        message: Arc<Message>,
+        delay_ms: u64,
+    ) {
+        self.delayed.hold(
+            self.me.clone(),
+            exchange.name().clone(),
+            headers,
+            message,
+            delay_ms,
+        );
     }
 
     /// Creates the hidden queue behind a direct reply-to consumer

@@ -26,7 +26,7 @@ pub struct Limits {
     /// How long to wait for `connection.close-ok` after sending `connection.close`.
     pub close_timeout: Duration,
     /// Resident memory above which publishing connections are blocked
-    /// (default: 40% of physical memory, as in RabbitMQ).
+    /// (default: 40% of physical memory, as in RabbitMQ; 0 turns the monitor off).
     pub memory_high_watermark_bytes: u64,
     /// How long a delivery may stay unacknowledged before its channel is closed with
     /// 406 (RabbitMQ's `consumer_timeout`); a queue's `x-consumer-timeout` overrides it.

@@ -79,10 +79,9 @@ impl Server {
     /// CONNECTION_FORCED and returns once they have all ended.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.ctx.config.limits.max_connections));
-        let memory_monitor = tokio::spawn(crate::memory::monitor(
-            self.ctx.memory.clone(),
-            self.ctx.config.limits.memory_high_watermark_bytes,
-        ));
+        let watermark = self.ctx.config.limits.memory_high_watermark_bytes;
+        let memory_monitor = (watermark > 0)
+            .then(|| tokio::spawn(crate::memory::monitor(self.ctx.memory.clone(), watermark)));
         let mut accept_tasks = JoinSet::new();
         let connections = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
         for listener in self.listeners {
@@ -126,7 +125,9 @@ impl Server {
             "shutting down: closing connections"
         );
         while conns.join_next().await.is_some() {}
-        memory_monitor.abort();
+        if let Some(m) = memory_monitor {
+            m.abort();
+        }
         info!("shutdown complete");
     }
 
@@ -136,11 +137,13 @@ impl Server {
         let server = Server::bind(config).await?;
         let addrs = server.local_addrs();
         let broker = server.broker();
+        let memory = server.ctx.memory.clone();
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(server.run(rx));
         Ok(RunningServer {
             addrs,
             broker,
+            memory,
             shutdown: ShutdownHandle(tx),
             task,
         })
@@ -153,6 +156,8 @@ pub struct RunningServer {
     pub addrs: Vec<SocketAddr>,
     /// The broker state, for inspection.
     pub broker: Arc<Broker>,
+    /// The memory alarm (tests may set it by hand when the monitor is off).
+    pub memory: Arc<MemoryAlarm>,
     /// Stops the server.
     pub shutdown: ShutdownHandle,
     /// The serving task; completes after shutdown.

@@ -70,6 +70,35 @@ pub struct DedupConfig {
     pub header: String,
 }
 
+impl DedupConfig {
+    /// The settings an exchange's `x-message-deduplication` arguments ask for (invalid
+    /// or missing values fall back to the defaults), or None if not enabled.
+    pub fn from_exchange_arguments(args: &FieldTable) -> Option<DedupConfig> {
+        if args
+            .get("x-message-deduplication")
+            .and_then(FieldValue::as_bool)
+            != Some(true)
+        {
+            return None;
+        }
+        let positive = |key: &str| {
+            args.get(key)
+                .and_then(FieldValue::as_i64)
+                .filter(|n| *n > 0)
+                .map(|n| n as u64)
+        };
+        Some(DedupConfig {
+            cache_size: positive("x-cache-size").map_or(DEFAULT_DEDUP_CACHE_SIZE, |n| n as usize),
+            cache_ttl_ms: positive("x-cache-ttl"),
+            header: args
+                .get("x-deduplication-header")
+                .and_then(FieldValue::as_str)
+                .unwrap_or(DEFAULT_DEDUP_HEADER)
+                .to_owned(),
+        })
+    }
+}
+
 /// Default header carrying a deduplication id.
 pub const DEFAULT_DEDUP_HEADER: &str = "x-deduplication-header";
 /// Default number of remembered ids.

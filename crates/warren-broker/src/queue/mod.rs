@@ -9,7 +9,7 @@
 
 pub mod args;
 mod consumers;
-mod dedup;
+pub(crate) mod dedup;
 mod ready;
 
 use std::sync::atomic::{AtomicBool, Ordering};

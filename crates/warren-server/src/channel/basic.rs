@@ -205,6 +205,7 @@ impl Channel {
                     queue,
                     message,
                     consumer: None,
+                    delivered_at: std::time::Instant::now(),
                 },
             );
         }

@@ -145,10 +145,29 @@ impl Channel {
                     queue: d.consumer.queue.clone(),
                     message: d.message,
                     consumer: Some(d.consumer),
+                    delivered_at: std::time::Instant::now(),
                 },
             );
         }
         Ok(())
+    }
+
+    /// The consumer acknowledgement timeout: an error if a delivery on this channel has
+    /// waited for its ack longer than allowed (RabbitMQ closes the channel with 406).
+    pub fn check_ack_timeout(
+        &self,
+        now: std::time::Instant,
+        default: std::time::Duration,
+    ) -> AmqpResult<()> {
+        match self.unacked.timed_out(now, default) {
+            None => Ok(()),
+            Some(timeout) => Err(AmqpError::precondition_failed(format!(
+                "delivery acknowledgement on channel {} timed out. Timeout value used: {} ms. \
+                 This timeout value can be configured, see consumers doc guide to learn more",
+                self.id,
+                timeout.as_millis()
+            ))),
+        }
     }
 
     /// A consumer of this channel was cancelled by its queue (the queue was deleted).

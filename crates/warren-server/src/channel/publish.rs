@@ -91,6 +91,12 @@ impl BodyParts {
     }
 }
 
+/// The default exchange's name, shared rather than allocated per message.
+fn default_exchange_name() -> Arc<str> {
+    static NAME: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| Arc::from("")).clone()
+}
+
 /// A message buffered in a transaction, delivered at `tx.commit`. As in RabbitMQ it is
 /// routed when published; the commit delivers it to those of its queues that still exist.
 #[derive(Debug)]
@@ -242,8 +248,8 @@ impl Channel {
         body: Bytes,
     ) -> AmqpResult<()> {
         check_immediate(&publish)?;
-        let exchange: Arc<str> = if publish.exchange.is_empty() {
-            Arc::from("")
+        let target = if publish.exchange.is_empty() {
+            None
         } else {
             let exchange = cx.vhost.exchange(&publish.exchange)?;
             if exchange.config().internal {
@@ -253,8 +259,11 @@ impl Channel {
                     cx.vhost.name()
                 )));
             }
-            exchange.name().clone()
+            Some(exchange)
         };
+        let exchange = target
+            .as_ref()
+            .map_or_else(default_exchange_name, |e| e.name().clone());
         let props = &header.properties;
         if let Some(user_id) = &props.user_id {
             if *user_id != cx.user {
@@ -275,6 +284,25 @@ impl Channel {
             raw_properties,
             body,
         ));
+        if let Some(ex) = &target {
+            if ex.is_duplicate(&message) {
+                // Dropped by the exchange's deduplication; the publish still succeeded.
+                if let PublishMode::Confirm { last_seq, .. } = &mut self.mode {
+                    *last_seq += 1;
+                }
+                return Ok(());
+            }
+            if let Some(delay) = ex.delay_for(props.headers.as_ref()) {
+                // Held by a delayed-message exchange: accepted (and confirmed) now,
+                // routed when due.
+                cx.vhost
+                    .hold_delayed(ex, props.headers.clone(), message, delay);
+                if let PublishMode::Confirm { last_seq, .. } = &mut self.mode {
+                    *last_seq += 1;
+                }
+                return Ok(());
+            }
+        }
         let mut queues: Vec<Arc<Queue>> = Vec::new();
         cx.vhost.route(
             &publish.exchange,

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use warren_broker::{AmqpError, AmqpResult, Consumer, Queue, QueuedMessage};
 
@@ -16,6 +17,8 @@ pub(crate) struct Unacked {
     pub message: QueuedMessage,
     /// Consumer it went to (`None` for `basic.get`).
     pub consumer: Option<Arc<Consumer>>,
+    /// When it was delivered, for the consumer acknowledgement timeout.
+    pub delivered_at: Instant,
 }
 
 /// Unsettled deliveries in tag order.
@@ -29,6 +32,19 @@ fn unknown_tag(tag: u64) -> AmqpError {
 }
 
 impl UnackedMap {
+    /// The timeout (its value) of the first delivery left unacknowledged longer than
+    /// its queue's `x-consumer-timeout`, or `default` where the queue sets none.
+    pub fn timed_out(&self, now: Instant, default: Duration) -> Option<Duration> {
+        self.entries.values().find_map(|e| {
+            let timeout = e
+                .queue
+                .args()
+                .consumer_timeout_ms
+                .map_or(default, Duration::from_millis);
+            (now.saturating_duration_since(e.delivered_at) > timeout).then_some(timeout)
+        })
+    }
+
     /// Records a delivery.
     pub fn insert(&mut self, tag: u64, entry: Unacked) {
         self.entries.insert(tag, entry);

@@ -34,6 +34,8 @@ use handshake::{handshake, HandshakeError, Negotiated, SILENT_CLOSE_DELAY};
 use octets::describe_frame;
 use out_buffer::OutBuffer;
 
+/// How often channels are checked for deliveries past their acknowledgement timeout.
+const MAINTENANCE_TICK: Duration = Duration::from_secs(1);
 /// Most queue events handled before the loop looks at the socket again.
 const OUTBOUND_BATCH: usize = 256;
 /// Read buffer growth step.
@@ -129,6 +131,10 @@ struct Connection {
     state: State,
     last_read: Instant,
     last_write: Instant,
+    /// A publish arrived since the last memory check.
+    saw_publish: bool,
+    /// Reading is paused because the memory alarm is on and this connection publishes.
+    blocked: bool,
 }
 
 impl Connection {
@@ -169,6 +175,8 @@ impl Connection {
             state: State::Open,
             last_read: now,
             last_write: now,
+            saw_publish: false,
+            blocked: false,
         }
     }
 
@@ -182,6 +190,8 @@ impl Connection {
             .unwrap_or(Duration::from_secs(3600));
         let mut ticker = interval_at(Instant::now() + tick, tick);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut maintenance = interval_at(Instant::now() + MAINTENANCE_TICK, MAINTENANCE_TICK);
+        maintenance.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut close_deadline: Option<Instant> = None;
         loop {
             if self.state == State::Closed {
@@ -190,7 +200,8 @@ impl Connection {
             if self.state == State::Closing && close_deadline.is_none() {
                 close_deadline = Some(Instant::now() + self.ctx.config.limits.close_timeout);
             }
-            let can_read = self.cx.out.len() < self.ctx.config.limits.max_pending_write_bytes;
+            let can_read =
+                !self.blocked && self.cx.out.len() < self.ctx.config.limits.max_pending_write_bytes;
             let has_output = !self.cx.out.is_empty();
             if self.inbuf.capacity() - self.inbuf.len() < 4096 {
                 self.inbuf.reserve(READ_CHUNK);
@@ -234,6 +245,8 @@ impl Connection {
                     }
                 },
                 _ = ticker.tick() => self.heartbeat_tick(),
+                _ = maintenance.tick() => self.maintenance_tick(),
+                _ = tokio::time::sleep(crate::memory::SAMPLE_INTERVAL), if self.blocked => self.check_unblock(),
                 _ = shutdown.changed(), if self.state == State::Open => {
                     self.close_connection(
                         AmqpError::new(ReplyCode::ConnectionForced, "broker forced connection closure with reason 'shutdown'"),
@@ -253,7 +266,7 @@ impl Connection {
     fn heartbeat_tick(&mut self) {
         let Some(h) = self.heartbeat else { return };
         let now = Instant::now();
-        if now.duration_since(self.last_read) > h * 2 {
+        if !self.blocked && now.duration_since(self.last_read) > h * 2 {
             warn!(peer = %self.peer, timeout_secs = h.as_secs(), "missed heartbeats from client, closing");
             self.state = State::Closed;
             return;
@@ -298,9 +311,66 @@ impl Connection {
         for channel in self.channels.values_mut() {
             channel.flush_confirms(&mut self.cx);
         }
+        if std::mem::take(&mut self.saw_publish)
+            && self.ctx.memory.is_on()
+            && self.state == State::Open
+        {
+            self.block();
+        }
+    }
+
+    /// Stops reading from a publishing connection while the memory alarm is on.
+    fn block(&mut self) {
+        self.blocked = true;
+        info!(peer = %self.peer, "blocking publisher: memory alarm");
+        if self.cx.caps.connection_blocked {
+            self.cx.send(
+                0,
+                conn::Blocked {
+                    reason: "low on memory".into(),
+                },
+            );
+        }
+    }
+
+    /// Resumes a blocked connection once the memory alarm has cleared.
+    fn check_unblock(&mut self) {
+        if self.ctx.memory.is_on() {
+            return;
+        }
+        self.blocked = false;
+        info!(peer = %self.peer, "unblocking publisher");
+        if self.cx.caps.connection_blocked {
+            self.cx.send(0, conn::Unblocked {});
+        }
+        self.process_input();
+    }
+
+    /// Periodic checks: the consumer acknowledgement timeout of every channel.
+    fn maintenance_tick(&mut self) {
+        if self.state != State::Open {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let default = self.ctx.config.limits.consumer_timeout;
+        let timed_out: Vec<(u16, warren_broker::AmqpError)> = self
+            .channels
+            .iter()
+            .filter_map(|(id, ch)| ch.check_ack_timeout(now, default).err().map(|e| (*id, e)))
+            .collect();
+        for (id, e) in timed_out {
+            self.exception(id, e, 0, 0);
+        }
     }
 
     fn handle_frame(&mut self, frame: Frame) {
+        if let Frame::Method {
+            method: Method::BasicPublish(_),
+            ..
+        } = &frame
+        {
+            self.saw_publish = true;
+        }
         let channel_id = frame.channel();
         if self.state == State::Closing {
             if let Frame::Method { channel: 0, method } = frame {
