@@ -16,6 +16,7 @@ pub struct TestBroker {
     pub addr: SocketAddr,
     server: Option<RunningServer>,
     dir: tempfile::TempDir,
+    config: ServerConfig,
 }
 
 impl TestBroker {
@@ -33,11 +34,12 @@ impl TestBroker {
             ..ServerConfig::default()
         };
         configure(&mut config);
-        let server = Server::start(config).await.expect("server starts");
+        let server = Server::start(config.clone()).await.expect("server starts");
         TestBroker {
             addr: server.addrs[0],
             server: Some(server),
             dir,
+            config,
         }
     }
 
@@ -74,6 +76,37 @@ impl TestBroker {
     /// drive it by hand.
     pub fn memory_alarm(&self) -> std::sync::Arc<warren_server::memory::MemoryAlarm> {
         self.server.as_ref().expect("running").memory.clone()
+    }
+
+    /// Stops the server gracefully and starts a new one on the same data directory and
+    /// configuration (on a fresh port: read `addr` again). The new server's store must
+    /// get the directory's lock, so this waits (up to 10 s) for the old one to let go.
+    pub async fn restart(&mut self) {
+        self.stop_server().await;
+        self.start_again().await;
+    }
+
+    /// Stops the server gracefully, keeping its data directory for [`Self::start_again`].
+    pub async fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    /// Starts a server on the data directory of the one [`Self::stop_server`] stopped.
+    pub async fn start_again(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let server = loop {
+            match Server::start(self.config.clone()).await {
+                Ok(s) => break s,
+                Err(e) if Instant::now() < deadline && e.to_string().contains("locked") => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("server restarts: {e}"),
+            }
+        };
+        self.addr = server.addrs[0];
+        self.server = Some(server);
     }
 
     /// Shuts the broker down gracefully and waits for it.

@@ -10,6 +10,7 @@ pub mod error;
 pub mod exchange;
 pub mod message;
 pub mod names;
+pub mod persist;
 pub mod queue;
 pub mod routing;
 pub mod scheduler;

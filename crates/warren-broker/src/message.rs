@@ -1,6 +1,6 @@
 //! Messages as the broker holds them: shared, immutable, cheap to clone.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::{Bytes, BytesMut};
 use warren_protocol::wire::Reader;
@@ -43,6 +43,9 @@ pub struct Message {
     pub expiration_ms: Option<u64>,
     /// When it was published, in milliseconds since the Unix epoch.
     pub published_at_ms: u64,
+    /// Its id in the store, once a durable queue stored it (a persistent message is
+    /// stored once, however many durable queues hold it).
+    pub store_id: OnceLock<u64>,
 }
 
 impl Message {
@@ -63,6 +66,7 @@ impl Message {
             persistent: properties.is_persistent(),
             expiration_ms: properties.expiration.as_deref().and_then(expiration_ms),
             published_at_ms: now_ms(),
+            store_id: OnceLock::new(),
         }
     }
 
@@ -86,6 +90,7 @@ impl Message {
             persistent: properties.is_persistent(),
             expiration_ms: properties.expiration.as_deref().and_then(expiration_ms),
             published_at_ms: self.published_at_ms,
+            store_id: OnceLock::new(),
         }
     }
 
@@ -109,6 +114,8 @@ pub struct QueuedMessage {
     pub expires_at_ms: Option<u64>,
     /// How many times it was delivered and came back (for `x-delivery-limit`).
     pub delivery_count: u32,
+    /// Whether this queue's store holds an entry for it (removed when it leaves).
+    pub stored: bool,
 }
 
 impl QueuedMessage {

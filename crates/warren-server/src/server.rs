@@ -13,6 +13,8 @@ use crate::config::ServerConfig;
 use crate::connection;
 use crate::memory::MemoryAlarm;
 
+pub mod recovery;
+
 /// State shared by every connection task.
 #[derive(Debug)]
 pub struct ServerContext {
@@ -22,6 +24,8 @@ pub struct ServerContext {
     pub config: ServerConfig,
     /// Set while resident memory is above the high watermark.
     pub memory: Arc<MemoryAlarm>,
+    /// Where durable things are kept (None: nothing is persisted).
+    pub store: Option<warren_broker::persist::SharedStore>,
 }
 
 /// A bound, not yet running server. Binding first lets callers (and tests) learn the
@@ -43,9 +47,15 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Creates the data directory and binds every listen address.
+    /// Creates the data directory, opens the store in it (locking it: a second broker
+    /// on the same directory gets an error saying so) and recovers the durable topology,
+    /// then binds every listen address.
     pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)?;
+        let store = recovery::open_store(&config.data_dir)?;
+        let broker = Arc::new(Broker::new());
+        let queues = recovery::recover_topology(&broker, &store)?;
+        recovery::recover_messages(&store, &queues)?;
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let listener = TcpListener::bind(addr).await?;
@@ -54,9 +64,10 @@ impl Server {
         }
         Ok(Server {
             ctx: Arc::new(ServerContext {
-                broker: Arc::new(Broker::new()),
+                broker,
                 config,
                 memory: Arc::new(MemoryAlarm::default()),
+                store: Some(warren_broker::persist::SharedStore(store)),
             }),
             listeners,
         })

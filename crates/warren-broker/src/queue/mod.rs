@@ -13,7 +13,7 @@ pub(crate) mod dedup;
 mod ready;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use warren_protocol::{FieldTable, FieldValue};
@@ -22,6 +22,7 @@ use crate::consumer::{Consumer, Delivery};
 use crate::dead_letter::{dead_letter, DeadLetter, DeathReason};
 use crate::error::{AmqpError, AmqpResult};
 use crate::message::{now_ms, Message, QueuedMessage};
+use crate::persist::{stored_message_id, EntryRecord, QueueId, QueueStore, Store, StoreResult};
 use crate::scheduler::{Scheduler, Timed};
 use crate::vhost::VHost;
 pub use args::{Overflow, QueueArgs, QueueType};
@@ -67,6 +68,8 @@ pub struct Queue {
     scheduler: Arc<Scheduler>,
     me: Weak<Queue>,
     deleted: AtomicBool,
+    /// Where a durable queue is stored (unset: nothing of it touches disk).
+    persist: OnceLock<QueueStore>,
     state: Mutex<QueueState>,
 }
 
@@ -136,6 +139,7 @@ impl Queue {
             scheduler,
             me: me.clone(),
             deleted: AtomicBool::new(false),
+            persist: OnceLock::new(),
         });
         if let Some(expires) = queue.args.expires_ms {
             let mut st = queue.state.lock();
@@ -157,6 +161,30 @@ impl Queue {
     /// Its parsed arguments.
     pub fn args(&self) -> &QueueArgs {
         &self.args
+    }
+
+    /// Links this durable queue to its record in `store` (the first link wins: a
+    /// redeclaration keeps the id). From then on its deletion and purges reach the store.
+    pub fn set_persistence(&self, store: Arc<dyn Store>, id: QueueId) {
+        let _ = self.persist.set(QueueStore { store, id });
+    }
+
+    /// The queue's link to the store, if it is stored.
+    pub fn persistence(&self) -> Option<&QueueStore> {
+        self.persist.get()
+    }
+
+    /// Removes these positions from the store (acked, rejected, expired, dropped,
+    /// purged or dead-lettered messages); a no-op for unstored queues or positions.
+    fn forget(&self, seqs: impl IntoIterator<Item = u64>) {
+        let Some(p) = self.persist.get() else { return };
+        let seqs: Vec<u64> = seqs.into_iter().collect();
+        if seqs.is_empty() {
+            return;
+        }
+        if let Err(e) = p.store.remove(p.id, &seqs) {
+            tracing::error!(queue = %self.config.name, error = %e, "store: remove failed");
+        }
     }
 
     /// Whether the queue has been deleted (handles may outlive deletion briefly).
@@ -242,6 +270,14 @@ impl Queue {
             }
         }
         let seq = st.next_seq;
+        let stored = match self.store_entry(&message, seq, expires_at_ms) {
+            Ok(stored) => stored,
+            Err(e) => {
+                // Not durable, so not accepted: the publisher gets a nack.
+                tracing::error!(queue = %self.config.name, error = %e, "store: enqueue failed");
+                return PublishOutcome::Rejected;
+            }
+        };
         st.next_seq += 1;
         st.ready.push_back(QueuedMessage {
             seq,
@@ -249,6 +285,7 @@ impl Queue {
             redelivered: false,
             expires_at_ms,
             delivery_count: 0,
+            stored,
         });
         // Dispatch at the publish's own clock: a message with TTL 0 expires at `now`
         // and must still reach a consumer that can take it at once.
@@ -257,6 +294,47 @@ impl Queue {
         // A message with TTL 0 that no consumer could take expires now.
         self.expire_locked(st, now, after);
         PublishOutcome::Enqueued
+    }
+
+    /// Stores a persistent message's entry at `seq` if this queue is stored (the message
+    /// itself is stored once, by the first durable queue that takes it). Returns whether
+    /// it was stored.
+    fn store_entry(
+        &self,
+        message: &Message,
+        seq: u64,
+        expires_at_ms: Option<u64>,
+    ) -> StoreResult<bool> {
+        let Some(p) = self.persist.get() else {
+            return Ok(false);
+        };
+        if !message.persistent {
+            return Ok(false);
+        }
+        let message_id = stored_message_id(p.store.as_ref(), message)?;
+        p.store.enqueue(
+            p.id,
+            &EntryRecord {
+                seq,
+                message_id,
+                expires_at_ms,
+                priority: message.priority,
+                body_len: message.body.len() as u32,
+            },
+        )?;
+        Ok(true)
+    }
+
+    /// Records in the store that these positions were delivered (recovery then
+    /// redelivers them with `redelivered = true`).
+    fn mark_delivered(&self, seqs: &[u64]) {
+        let Some(p) = self.persist.get() else { return };
+        if seqs.is_empty() {
+            return;
+        }
+        if let Err(e) = p.store.mark_delivered(p.id, seqs) {
+            tracing::error!(queue = %self.config.name, error = %e, "store: mark delivered failed");
+        }
     }
 
     fn expiry_for(&self, message: &Message, now: u64) -> Option<u64> {
@@ -294,6 +372,9 @@ impl Queue {
             let Some(m) = st.ready.pop_front() else {
                 break;
             };
+            if m.stored {
+                self.forget([m.seq]);
+            }
             after.dead.push(DeadLetter {
                 message: m.message,
                 reason: DeathReason::Maxlen,
@@ -305,6 +386,7 @@ impl Queue {
     fn expire_locked(&self, st: &mut QueueState, now: u64, after: &mut AfterUnlock) {
         let mut expired = Vec::new();
         st.ready.take_expired(now, &mut expired);
+        self.forget(expired.iter().filter(|m| m.stored).map(|m| m.seq));
         after.dead.extend(expired.into_iter().map(|m| DeadLetter {
             message: m.message,
             reason: DeathReason::Expired,
@@ -388,10 +470,23 @@ impl Queue {
             if msg.is_some() && !no_ack {
                 st.unacked += 1;
             }
+            if let Some(m) = msg.as_ref().filter(|m| m.stored) {
+                if no_ack {
+                    self.forget([m.seq]);
+                } else {
+                    self.mark_delivered(&[m.seq]);
+                }
+            }
             msg.map(|m| (m, st.ready.len() as u32))
         };
         self.finish(after);
         got
+    }
+
+    /// Delivered messages were acknowledged: they leave the queue (and the store).
+    pub fn ack(&self, messages: &[QueuedMessage]) {
+        self.settle(messages.len());
+        self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
     }
 
     /// Records that `n` delivered messages were acknowledged.
@@ -403,6 +498,7 @@ impl Queue {
     /// Rejected without requeue: the messages leave the queue and are dead-lettered.
     pub fn discard(&self, messages: Vec<QueuedMessage>) {
         self.settle(messages.len());
+        self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
         let dead = messages
             .into_iter()
             .map(|m| DeadLetter {
@@ -432,6 +528,9 @@ impl Queue {
                 m.delivery_count = m.delivery_count.saturating_add(1);
                 if let Some(limit) = self.args.delivery_limit {
                     if m.delivery_count > limit {
+                        if m.stored {
+                            self.forget([m.seq]);
+                        }
                         after.dead.push(DeadLetter {
                             message: m.message,
                             reason: DeathReason::DeliveryLimit,
@@ -470,15 +569,45 @@ impl Queue {
         self.finish(after);
     }
 
+    /// Loads messages recovered from the store (in their original order, `seq` kept).
+    /// Nothing expires or moves yet: call [`Queue::resume`] once every queue is loaded,
+    /// so a dead-lettered message cannot land in a queue whose positions are not known.
+    pub fn restore(&self, messages: Vec<QueuedMessage>) {
+        let mut st = self.state.lock();
+        for m in messages {
+            st.next_seq = st.next_seq.max(m.seq + 1);
+            st.ready.push_back(m);
+        }
+    }
+
+    /// After recovery: drops (dead-letters) messages whose TTL ran out while the broker
+    /// was down and arms the timer for the rest.
+    pub fn resume(&self) {
+        let mut after = AfterUnlock::default();
+        {
+            let mut st = self.state.lock();
+            self.expire_locked(&mut st, now_ms(), &mut after);
+        }
+        self.finish(after);
+    }
+
     /// Drops every ready message; returns how many.
     pub fn purge(&self) -> u32 {
         let mut st = self.state.lock();
-        st.ready.drain().len() as u32
+        let drained = st.ready.drain();
+        // Only the ready messages go; delivered ones stay stored until settled.
+        self.forget(drained.iter().map(|m| m.seq));
+        drained.len() as u32
     }
 
     /// Marks the queue deleted, dropping its messages and detaching its consumers.
     pub fn delete(&self) -> Deleted {
         self.deleted.store(true, Ordering::Release);
+        if let Some(p) = self.persist.get() {
+            if let Err(e) = p.store.delete_queue(p.id) {
+                tracing::error!(queue = %self.config.name, error = %e, "store: delete failed");
+            }
+        }
         let mut st = self.state.lock();
         let messages = st.ready.drain().len() as u32;
         Deleted {
@@ -504,6 +633,22 @@ impl Queue {
     /// Delivers what it can at time `now`; a message is expired once `now` has passed
     /// its expiry (one due exactly now is still delivered, which is what TTL 0 means).
     fn dispatch_at(&self, st: &mut QueueState, now: u64, after: &mut AfterUnlock) {
+        // Stored positions delivered (to mark) and delivered to no-ack consumers (done).
+        let mut delivered: Vec<u64> = Vec::new();
+        let mut settled: Vec<u64> = Vec::new();
+        self.dispatch_loop(st, now, after, &mut delivered, &mut settled);
+        self.mark_delivered(&delivered);
+        self.forget(settled);
+    }
+
+    fn dispatch_loop(
+        &self,
+        st: &mut QueueState,
+        now: u64,
+        after: &mut AfterUnlock,
+        delivered: &mut Vec<u64>,
+        settled: &mut Vec<u64>,
+    ) {
         while !st.ready.is_empty() && !st.consumers.is_empty() {
             if st
                 .ready
@@ -523,6 +668,7 @@ impl Queue {
             if !consumer.spec.no_ack {
                 st.unacked += 1;
             }
+            let stored = message.stored.then_some(message.seq);
             if let Err(undelivered) = consumer.send(Delivery {
                 consumer: consumer.clone(),
                 message,
@@ -535,6 +681,12 @@ impl Queue {
                 }
                 st.ready.insert_by_seq(undelivered.message);
                 st.consumers.remove(&consumer);
+            } else if let Some(seq) = stored {
+                if consumer.spec.no_ack {
+                    settled.push(seq);
+                } else {
+                    delivered.push(seq);
+                }
             }
         }
     }

@@ -136,6 +136,7 @@ mod tests {
             redelivered: false,
             expires_at_ms: None,
             delivery_count: 0,
+            stored: false,
         }
     }
 

@@ -31,7 +31,7 @@ pub(crate) fn settle(entries: Vec<Unacked>, how: Settle) {
     let mut run_queue: Option<Arc<Queue>> = None;
     let flush = |queue: &Arc<Queue>, run: &mut Vec<QueuedMessage>| match how {
         Settle::Ack => {
-            queue.settle(run.len());
+            queue.ack(run);
             run.clear();
         }
         Settle::Discard => queue.discard(std::mem::take(run)),

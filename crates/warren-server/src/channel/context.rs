@@ -44,6 +44,10 @@ pub(crate) struct ConnCtx {
     /// Consumers whose deliveries were staged but not yet written, with their counts:
     /// their credit comes back once the output is flushed.
     pub unsent: Vec<(Arc<Consumer>, u32)>,
+    /// Where durable things are kept (None: nothing is persisted).
+    pub store: Option<warren_broker::persist::SharedStore>,
+    /// Where completed group commits this connection's channels wait for are reported.
+    pub syncs: UnboundedSender<super::confirms::SyncDone>,
 }
 
 impl ConnCtx {
@@ -75,6 +79,26 @@ impl ConnCtx {
             self.out.staging().extend_from_slice(&[FRAME_END]);
             start = end;
         }
+    }
+
+    /// Takes a group-commit ticket covering every store write made so far and reports
+    /// its outcome for `channel`'s `batch` through `syncs` once it resolves (from a
+    /// spawned task: the connection's loop never waits for the disk).
+    pub fn await_sync(&self, channel: u16, batch: u64, what: super::confirms::Synced) {
+        let ticket = match &self.store {
+            Some(store) => store.sync(),
+            None => warren_store::SyncTicket::ready(Ok(())),
+        };
+        let syncs = self.syncs.clone();
+        tokio::spawn(async move {
+            let result = ticket.await.map_err(|e| e.to_string());
+            let _ = syncs.send(super::confirms::SyncDone {
+                channel,
+                batch,
+                what,
+                result,
+            });
+        });
     }
 
     /// Notes one staged delivery for `consumer`, whose credit returns after the write.

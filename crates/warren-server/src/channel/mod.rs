@@ -5,7 +5,9 @@
 //! into `channel.close` or `connection.close` according to the error's scope.
 
 mod basic;
+pub(crate) mod confirms;
 pub(crate) mod context;
+mod durable;
 mod expiration;
 mod publish;
 mod reply_to;

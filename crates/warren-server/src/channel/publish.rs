@@ -10,6 +10,7 @@ use warren_protocol::properties::BASIC_CLASS_ID;
 use warren_protocol::{ContentHeader, ReplyCode};
 
 use super::basic::{settle, Settle};
+use super::confirms::{next_batch, DurableConfirms, SyncDone, Synced};
 use super::expiration::check_expiration;
 use super::unacked::Unacked;
 use super::{Channel, ConnCtx};
@@ -118,11 +119,15 @@ pub(super) enum PublishMode {
         last_seq: u64,
         /// Highest sequence number already acknowledged to the client.
         acked_up_to: u64,
+        /// Publishes waiting for the disk, and nacks waiting for their turn.
+        durable: DurableConfirms,
     },
     /// `tx.select` seen: publishes and settlements wait for `tx.commit`.
     Tx {
         publishes: Vec<PendingPublish>,
         settles: Vec<(Vec<Unacked>, Settle)>,
+        /// Commits whose `commit-ok` waits for the disk (batch ids).
+        commits: Vec<u64>,
     },
 }
 
@@ -318,11 +323,17 @@ impl Channel {
             });
             return Ok(());
         }
-        let rejected = self.deliver_routed(cx, &publish, message, &queues);
-        if let PublishMode::Confirm { last_seq, .. } = &mut self.mode {
+        let stored_before = message.store_id.get().is_some();
+        let rejected = self.deliver_routed(cx, &publish, message.clone(), &queues);
+        if let PublishMode::Confirm {
+            last_seq, durable, ..
+        } = &mut self.mode
+        {
             *last_seq += 1;
             if rejected {
-                self.nack_last(cx);
+                durable.nack(*last_seq);
+            } else if !stored_before && message.store_id.get().is_some() {
+                durable.stored(*last_seq);
             }
         }
         Ok(())
@@ -360,58 +371,49 @@ impl Channel {
         rejected
     }
 
-    /// Nacks the latest publish (a queue refused it under `x-overflow=reject-publish`),
-    /// first acking every earlier one so no `multiple` ack can cover the nacked tag.
-    fn nack_last(&mut self, cx: &mut ConnCtx) {
-        let PublishMode::Confirm {
-            last_seq,
-            acked_up_to,
-        } = &mut self.mode
-        else {
-            return;
-        };
-        let seq = *last_seq;
-        if seq - 1 > *acked_up_to {
-            cx.send(
-                self.id,
-                basic::Ack {
-                    delivery_tag: seq - 1,
-                    multiple: seq - 1 - *acked_up_to > 1,
-                },
-            );
-        }
-        cx.send(
-            self.id,
-            basic::Nack {
-                delivery_tag: seq,
-                multiple: false,
-                requeue: false,
-            },
-        );
-        *acked_up_to = seq;
-    }
-
-    /// Sends one `basic.ack` covering every publish confirmed since the last flush
-    /// (`multiple=true` when it covers more than one). The connection calls this after
-    /// each batch of frames read from the socket.
+    /// Sends the confirms that are due: one `basic.ack` covering every publish
+    /// confirmed since the last flush (`multiple=true` when it covers more than one),
+    /// with nacks in order. Publishes that stored a message wait for a group commit:
+    /// this takes one ticket for all of them. The connection calls this after each batch
+    /// of frames read from the socket and when a commit completes.
     pub(crate) fn flush_confirms(&mut self, cx: &mut ConnCtx) {
         if let PublishMode::Confirm {
             last_seq,
             acked_up_to,
+            durable,
         } = &mut self.mode
         {
-            if *last_seq > *acked_up_to {
-                let multiple = *last_seq - *acked_up_to > 1;
-                cx.send(
-                    self.id,
-                    basic::Ack {
-                        delivery_tag: *last_seq,
-                        multiple,
-                    },
-                );
-                *acked_up_to = *last_seq;
+            if let Some(batch) = durable.take_batch(*last_seq) {
+                cx.await_sync(self.id, batch, Synced::Confirms);
             }
+            durable.flush(cx, self.id, *last_seq, acked_up_to);
         }
+    }
+
+    /// A group commit this channel waited for completed: sends the confirms (or the
+    /// `tx.commit-ok`) it held back. A failed commit of a transaction is an error.
+    pub(crate) fn sync_done(&mut self, cx: &mut ConnCtx, done: SyncDone) -> AmqpResult<()> {
+        match (&mut self.mode, done.what) {
+            (PublishMode::Confirm { durable, .. }, Synced::Confirms) => {
+                if let Err(e) = &done.result {
+                    tracing::error!(error = %e, "store sync failed: nacking publishes");
+                }
+                durable.resolved(done.batch, done.result.is_ok());
+                self.flush_confirms(cx);
+            }
+            (PublishMode::Tx { commits, .. }, Synced::Commit) => {
+                let Some(at) = commits.iter().position(|b| *b == done.batch) else {
+                    return Ok(());
+                };
+                commits.remove(at);
+                done.result.map_err(|e| {
+                    AmqpError::internal(format!("INTERNAL_ERROR - store failure: {e}"))
+                })?;
+                cx.send(self.id, tx::CommitOk {});
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     pub(super) fn confirm_select(
@@ -429,6 +431,7 @@ impl Channel {
                 self.mode = PublishMode::Confirm {
                     last_seq: 0,
                     acked_up_to: 0,
+                    durable: DurableConfirms::default(),
                 }
             }
             PublishMode::Confirm { .. } => {}
@@ -450,6 +453,7 @@ impl Channel {
                 self.mode = PublishMode::Tx {
                     publishes: Vec::new(),
                     settles: Vec::new(),
+                    commits: Vec::new(),
                 }
             }
             PublishMode::Tx { .. } => {}
@@ -459,19 +463,34 @@ impl Channel {
     }
 
     pub(super) fn tx_commit(&mut self, cx: &mut ConnCtx) -> AmqpResult<()> {
-        let PublishMode::Tx { publishes, settles } = &mut self.mode else {
+        let PublishMode::Tx {
+            publishes, settles, ..
+        } = &mut self.mode
+        else {
             return Err(AmqpError::precondition_failed(
                 "channel is not transactional",
             ));
         };
         let publishes = std::mem::take(publishes);
         let settles = std::mem::take(settles);
+        let mut stored = false;
         for p in publishes {
             // Transactions carry no confirms, so a reject-publish refusal has no nack.
+            let message = p.message.clone();
             self.deliver_routed(cx, &p.publish, p.message, &p.queues);
+            stored |= message.store_id.get().is_some();
         }
         for (entries, how) in settles {
             settle(entries, how);
+        }
+        if let PublishMode::Tx { commits, .. } = &mut self.mode {
+            // Durable once on disk; a commit-ok never overtakes an earlier pending one.
+            if stored || !commits.is_empty() {
+                let batch = next_batch();
+                commits.push(batch);
+                cx.await_sync(self.id, batch, Synced::Commit);
+                return Ok(());
+            }
         }
         cx.send(self.id, tx::CommitOk {});
         Ok(())

@@ -3,6 +3,9 @@
 use warren_broker::{AmqpError, AmqpResult, ExchangeDeclare, QueueDeclare};
 use warren_protocol::method::{exchange, queue};
 
+use super::durable::{
+    binding_record, durable_exchange, exchange_record, queue_record, stored_queue, write_synced,
+};
 use super::{Channel, ConnCtx};
 
 impl Channel {
@@ -21,15 +24,19 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Declare,
     ) -> AmqpResult<()> {
-        cx.vhost.declare_exchange(&ExchangeDeclare {
+        let exchange = cx.vhost.declare_exchange(&ExchangeDeclare {
             name: m.exchange,
-            kind: m.kind,
+            kind: m.kind.clone(),
             passive: m.passive,
             durable: m.durable,
             auto_delete: m.auto_delete,
             internal: m.internal,
             arguments: m.arguments,
         })?;
+        if !m.passive && exchange.config().durable {
+            let record = exchange_record(cx, &exchange, &m.kind);
+            write_synced(cx, |s| s.put_exchange(&record))?;
+        }
         if !m.no_wait {
             cx.send(self.id, exchange::DeclareOk {});
         }
@@ -41,7 +48,12 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Delete,
     ) -> AmqpResult<()> {
+        let durable = durable_exchange(cx, &m.exchange);
         cx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
+        if durable {
+            let vhost = cx.vhost.name().clone();
+            write_synced(cx, |s| s.delete_exchange(&vhost, &m.exchange))?;
+        }
         if !m.no_wait {
             cx.send(self.id, exchange::DeleteOk {});
         }
@@ -51,6 +63,17 @@ impl Channel {
     pub(super) fn exchange_bind(&mut self, cx: &mut ConnCtx, m: exchange::Bind) -> AmqpResult<()> {
         cx.vhost
             .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
+        if durable_exchange(cx, &m.source) && durable_exchange(cx, &m.destination) {
+            let b = binding_record(
+                cx,
+                &m.source,
+                &m.destination,
+                true,
+                &m.routing_key,
+                &m.arguments,
+            );
+            write_synced(cx, |s| s.put_binding(&b))?;
+        }
         if !m.no_wait {
             cx.send(self.id, exchange::BindOk {});
         }
@@ -62,8 +85,20 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Unbind,
     ) -> AmqpResult<()> {
+        let durable = durable_exchange(cx, &m.source) && durable_exchange(cx, &m.destination);
         cx.vhost
             .unbind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
+        if durable {
+            let b = binding_record(
+                cx,
+                &m.source,
+                &m.destination,
+                true,
+                &m.routing_key,
+                &m.arguments,
+            );
+            write_synced(cx, |s| s.delete_binding(&b))?;
+        }
         if !m.no_wait {
             cx.send(self.id, exchange::UnbindOk {});
         }
@@ -85,6 +120,15 @@ impl Channel {
             },
             cx.id,
         )?;
+        let q = &declared.queue;
+        if !m.passive && q.config().durable && q.persistence().is_none() {
+            let record = queue_record(cx, q);
+            if let Some(id) = write_synced(cx, |s| s.put_queue(&record))? {
+                if let Some(store) = &cx.store {
+                    q.set_persistence(store.0.clone(), id);
+                }
+            }
+        }
         let name = declared.queue.name().to_string();
         self.last_queue = Some(name.clone());
         if !m.no_wait {
@@ -117,6 +161,10 @@ impl Channel {
         let (name, key) = self.binding_target(m.queue, m.routing_key)?;
         cx.vhost
             .bind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?;
+        if durable_exchange(cx, &m.exchange) && stored_queue(cx, &name) {
+            let b = binding_record(cx, &m.exchange, &name, false, &key, &m.arguments);
+            write_synced(cx, |s| s.put_binding(&b))?;
+        }
         if !m.no_wait {
             cx.send(self.id, queue::BindOk {});
         }
@@ -125,8 +173,13 @@ impl Channel {
 
     pub(super) fn queue_unbind(&mut self, cx: &mut ConnCtx, m: queue::Unbind) -> AmqpResult<()> {
         let (name, key) = self.binding_target(m.queue, m.routing_key)?;
+        let durable = durable_exchange(cx, &m.exchange) && stored_queue(cx, &name);
         cx.vhost
             .unbind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?;
+        if durable {
+            let b = binding_record(cx, &m.exchange, &name, false, &key, &m.arguments);
+            write_synced(cx, |s| s.delete_binding(&b))?;
+        }
         cx.send(self.id, queue::UnbindOk {});
         Ok(())
     }
@@ -142,9 +195,14 @@ impl Channel {
 
     pub(super) fn queue_delete(&mut self, cx: &mut ConnCtx, m: queue::Delete) -> AmqpResult<()> {
         let name = self.queue_name(m.queue)?;
+        let stored = stored_queue(cx, &name);
         let message_count = cx
             .vhost
             .delete_queue(&name, m.if_unused, m.if_empty, cx.id)?;
+        if stored {
+            // The queue's deletion wrote to the store; make it durable before the -ok.
+            write_synced(cx, |_| Ok(()))?;
+        }
         if !m.no_wait {
             cx.send(self.id, queue::DeleteOk { message_count });
         }

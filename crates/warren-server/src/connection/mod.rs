@@ -27,6 +27,7 @@ use warren_protocol::frame::write_heartbeat;
 use warren_protocol::method::{basic, channel as chm, connection as conn};
 use warren_protocol::{Frame, FrameCodec, Method, ProtocolError, ReplyCode};
 
+use crate::channel::confirms::SyncDone;
 use crate::channel::{Channel, ConnCtx};
 use crate::server::ServerContext;
 use content::ContentGrammar;
@@ -128,6 +129,8 @@ struct Connection {
     codec: FrameCodec,
     inbuf: BytesMut,
     outbound_rx: mpsc::UnboundedReceiver<Outbound>,
+    /// Group commits the channels waited for (confirms, `tx.commit`).
+    syncs_rx: mpsc::UnboundedReceiver<SyncDone>,
     state: State,
     last_read: Instant,
     last_write: Instant,
@@ -146,6 +149,7 @@ impl Connection {
         inbuf: BytesMut,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (sync_tx, sync_rx) = mpsc::unbounded_channel();
         let cx = ConnCtx {
             id: ctx.broker.next_connection_id(),
             vhost: n.vhost,
@@ -156,6 +160,8 @@ impl Connection {
             limits: Arc::new(ctx.config.limits.clone()),
             caps: n.caps,
             unsent: Vec::new(),
+            store: ctx.store.clone(),
+            syncs: sync_tx,
         };
         let now = Instant::now();
         Connection {
@@ -172,6 +178,7 @@ impl Connection {
             codec,
             inbuf,
             outbound_rx: rx,
+            syncs_rx: sync_rx,
             state: State::Open,
             last_read: now,
             last_write: now,
@@ -233,6 +240,7 @@ impl Connection {
                         break;
                     }
                 },
+                Some(done) = self.syncs_rx.recv() => self.handle_sync_done(done),
                 event = self.outbound_rx.recv() => {
                     if let Some(event) = event {
                         self.handle_outbound(event);
@@ -570,6 +578,21 @@ impl Connection {
             ch.release(&self.cx);
         }
         self.content.clear();
+    }
+
+    /// A group commit a channel waited for completed: its confirms or `commit-ok` go out.
+    fn handle_sync_done(&mut self, done: SyncDone) {
+        let id = done.channel;
+        if self.closing_channels.contains(&id) {
+            return;
+        }
+        let Some(channel) = self.channels.get_mut(&id) else {
+            return;
+        };
+        if let Err(e) = channel.sync_done(&mut self.cx, done) {
+            // tx.commit (class 90, method 20) could not be made durable.
+            self.exception(id, e, 90, 20);
+        }
     }
 
     fn handle_outbound(&mut self, event: Outbound) {
