@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Warren vs RabbitMQ, the fixed scenario matrix of issue #6, on this machine, in one run.
+#
+#   crates/warren-perf/compare.sh                 # RUNS=3 runs x SECS=10 s per scenario and broker
+#   RUNS=5 SECS=20 crates/warren-perf/compare.sh
+#   crates/warren-perf/compare.sh --table FILE... # reprint the table of earlier runs' JSON lines
+#
+# Builds the release binaries, starts Warren (target/release/warren) on
+# 127.0.0.1:$WARREN_PORT (default 5680) with a temporary data dir and stops it at the end,
+# starts the reference RabbitMQ with $RABBITMQ_UP (default ../shared/tools/rabbitmq-up
+# relative to the repository root; 127.0.0.1:$RABBIT_PORT, default 5673) unless it is up,
+# then runs every scenario against both brokers, alternating broker run by run. Queues are
+# deleted before and after every run. Each run's JSON goes to $OUT (default: a temporary
+# file), the table to stdout. Loopback only; every run has a time limit.
+#
+# Scenarios (warren-perf options; all 1 producer / 1 consumer unless said):
+#   a  16 B transient, auto-ack                         -s 16 -a
+#   b  1 KiB transient, manual ack, prefetch 100        -s 1024 -q 100
+#   c  1 KiB persistent, durable queue, confirms 1000,  -s 1024 -f -c 1000 -q 100
+#      manual ack
+#   d  4 producers / 4 consumers over 4 queues, 16 B,   -x 4 -y 4 --queues 4 -s 16 -q 100
+#      manual ack
+#   e  fanout to 10 queues, 1 producer, 10 consumers,   -y 10 --fanout-queues 10 -s 16 -a
+#      16 B auto-ack
+#   f  latency at a fixed 1,000 msg/s, 16 B auto-ack    -r 1000 -s 16 -a
+#   g  1,000,000 x 1 KiB published with confirms and    -y 0 -C 1000000 -s 1024 -c 1000
+#      no consumer; broker RSS growth / message         (RUNS_G runs, default 1)
+#   h  10,000 queues declared on one channel, then 1,000 idle connections; broker RSS
+#      growth and declare rate (compare.py footprint; RUNS_H runs, default 1)
+#   i  16 B auto-ack to a queue with x-max-priority=10  -s 16 -a --queue-args x-max-priority=10
+# Broker CPU µs/msg comes from warren-perf --broker-pid (RabbitMQ: the beam.smp pid).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+helper="$here/compare.py"
+
+if [[ ${1:-} == --table ]]; then
+  shift
+  exec python3 "$helper" table "$@"
+fi
+
+RUNS=${RUNS:-3}
+RUNS_G=${RUNS_G:-1}
+RUNS_H=${RUNS_H:-1}
+SECS=${SECS:-10}
+PERF=${PERF:-$root/target/release/warren-perf}
+WARREN_BIN=${WARREN_BIN:-$root/target/release/warren}
+WARREN_PORT=${WARREN_PORT:-5680}
+RABBIT_PORT=${RABBIT_PORT:-5673}
+RABBITMQ_UP=${RABBITMQ_UP:-$root/../shared/tools/rabbitmq-up}
+SCENARIOS=${SCENARIOS:-a b c d e f i h g}
+OUT=${OUT:-$(mktemp /tmp/warren-compare-XXXX.jsonl)}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pid_on_port() { ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1; }
+
+if [[ -z ${NO_BUILD:-} ]]; then
+  (cd "$root" && cargo build --release -p warren-perf -p warren-server)
+fi
+
+warren_pid=""
+data_dir=""
+tmp=$(mktemp -d /tmp/warren-compare-tmp-XXXX)
+cleanup() {
+  if [[ -n $warren_pid ]]; then kill "$warren_pid" 2>/dev/null || true; wait "$warren_pid" 2>/dev/null || true; fi
+  if [[ -n $data_dir ]]; then rm -rf "$data_dir"; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if listening "$WARREN_PORT"; then
+  echo "127.0.0.1:$WARREN_PORT is taken; set WARREN_PORT to a free port" >&2
+  exit 1
+fi
+data_dir=$(mktemp -d /tmp/warren-compare-data-XXXX)
+"$WARREN_BIN" --listen "127.0.0.1:$WARREN_PORT" --data-dir "$data_dir" --log warn &
+warren_pid=$!
+for _ in $(seq 100); do listening "$WARREN_PORT" && break; sleep 0.1; done
+listening "$WARREN_PORT" || { echo "warren did not start" >&2; exit 1; }
+
+if ! listening "$RABBIT_PORT"; then
+  # Scenario h needs 1,000 connections: lift the default soft limit of 1,024 files,
+  # which RabbitMQ inherits and sizes its socket limit by.
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+  RMQ_PORT=$RABBIT_PORT "$RABBITMQ_UP"
+fi
+rabbit_pid=$(pid_on_port "$RABBIT_PORT")
+rabbit_pid=${rabbit_pid:-$(pgrep -o -f beam.smp)}
+declare -A pid=([warren]=$warren_pid [rabbitmq]=$rabbit_pid)
+declare -A port=([warren]=$WARREN_PORT [rabbitmq]=$RABBIT_PORT)
+echo "warren pid $warren_pid on $WARREN_PORT, RabbitMQ pid $rabbit_pid on $RABBIT_PORT; JSON: $OUT" >&2
+
+declare -A name=(
+  [a]="1p/1c 16 B transient auto-ack"
+  [b]="1p/1c 1 KiB transient ack, prefetch 100"
+  [c]="1p/1c 1 KiB persistent, confirms 1000, ack"
+  [d]="4p/4c 4 queues 16 B ack, prefetch 100"
+  [e]="fanout to 10 queues, 16 B auto-ack"
+  [f]="latency at 1,000 msg/s, 16 B auto-ack"
+  [g]="1,000,000 × 1 KiB queued, no consumer"
+  [h]="10,000 queues + 1,000 idle connections"
+  [i]="1p/1c 16 B auto-ack, x-max-priority=10"
+)
+declare -A opts=(
+  [a]="-x 1 -y 1 -s 16 -a"
+  [b]="-x 1 -y 1 -s 1024 -q 100"
+  [c]="-x 1 -y 1 -s 1024 -f -c 1000 -q 100"
+  [d]="-x 4 -y 4 --queues 4 -s 16 -q 100"
+  [e]="-x 1 -y 10 --fanout-queues 10 -s 16 -a"
+  [f]="-x 1 -y 1 -r 1000 -s 16 -a"
+  [i]="-x 1 -y 1 -s 16 -a --queue-args x-max-priority=10"
+)
+
+# One warren-perf run of scenario $1 against broker $2 (run $3), appended to $OUT.
+perf_run() {
+  local sc=$1 broker=$2 run=$3
+  # shellcheck disable=SC2086 # opts is a list of options
+  timeout $((SECS + 60)) "$PERF" --uri "amqp://guest:guest@127.0.0.1:${port[$broker]}/%2f" \
+    ${opts[$sc]} -z "$SECS" -u "warren-compare-$sc" --delete-queues --broker-pid "${pid[$broker]}" --json \
+    >"$tmp/out" 2>"$tmp/err" || echo "warren-perf exit $?" >>"$tmp/err"
+  python3 "$helper" record "$sc" "${name[$sc]}" "$broker" "$run" "$tmp/out" "$tmp/err" >>"$OUT"
+}
+
+# Scenario g: publish 1,000,000 x 1 KiB (confirmed, so the broker holds them all) to a
+# queue without consumers; the broker's RSS before and after gives bytes per message.
+queue_run() {
+  local broker=$1 run=$2 q=warren-compare-g before after
+  python3 "$helper" delete-queues "${port[$broker]}" "$q"
+  before=$(python3 "$helper" rss "${pid[$broker]}")
+  timeout 600 "$PERF" --uri "amqp://guest:guest@127.0.0.1:${port[$broker]}/%2f" -x 1 -y 0 -s 1024 \
+    -c 1000 -C 1000000 -u "$q" --broker-pid "${pid[$broker]}" --json \
+    >"$tmp/out" 2>"$tmp/err" || echo "warren-perf exit $?" >>"$tmp/err"
+  after=$(python3 "$helper" rss "${pid[$broker]}")
+  python3 "$helper" record g "${name[g]}" "$broker" "$run" "$tmp/out" "$tmp/err" \
+    "rss_before=$before" "rss_after=$after" >>"$OUT"
+  python3 "$helper" delete-queues "${port[$broker]}" "$q"
+}
+
+# Scenario h: 10,000 queues and 1,000 idle connections (compare.py footprint).
+footprint_run() {
+  local broker=$1 run=$2
+  timeout 900 python3 "$helper" footprint "${port[$broker]}" "${pid[$broker]}" 10000 1000 \
+    >"$tmp/out" 2>"$tmp/err" || echo "footprint exit $?" >>"$tmp/err"
+  python3 "$helper" record h "${name[h]}" "$broker" "$run" "$tmp/out" "$tmp/err" >>"$OUT"
+}
+
+for sc in $SCENARIOS; do
+  runs=$RUNS
+  [[ $sc == g ]] && runs=$RUNS_G
+  [[ $sc == h ]] && runs=$RUNS_H
+  for run in $(seq "$runs"); do
+    for broker in warren rabbitmq; do
+      case $sc in
+        g) queue_run "$broker" "$run" ;;
+        h) footprint_run "$broker" "$run" ;;
+        *) perf_run "$sc" "$broker" "$run" ;;
+      esac
+      echo "($sc) ${name[$sc]} / $broker / run $run done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+    done
+  done
+done
+
+python3 "$helper" table "$OUT"
