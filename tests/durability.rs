@@ -599,3 +599,70 @@ async fn confirms_stay_in_order_with_nacks_of_refused_publishes() {
     }
     assert_eq!(got, vec![true, false, false, false]);
 }
+
+#[tokio::test]
+async fn persistent_messages_held_by_a_durable_delayed_exchange_survive_a_restart() {
+    let mut broker = TestBroker::start().await;
+    let published = {
+        let (_conn, ch) = confirming(&broker).await;
+        ch.exchange_declare(
+            "delayed".into(),
+            ExchangeKind::Custom("x-delayed-message".into()),
+            durable_exchange(),
+            args(&[("x-delayed-type", AMQPValue::LongString("direct".into()))]),
+        )
+        .await
+        .unwrap();
+        declare_durable(&ch, "later", FieldTable::default()).await;
+        ch.queue_bind(
+            "later".into(),
+            "delayed".into(),
+            "k".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        let published = Instant::now();
+        for (body, delay, props) in [
+            ("due-while-down", 300, persistent()),
+            ("due-after-restart", 1500, persistent()),
+            ("transient", 300, BasicProperties::default()),
+        ] {
+            let c = ch
+                .basic_publish(
+                    "delayed".into(),
+                    "k".into(),
+                    BasicPublishOptions::default(),
+                    body.as_bytes(),
+                    props.with_headers(args(&[("x-delay", AMQPValue::LongInt(delay))])),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(c, Confirmation::Ack(None));
+        }
+        assert_eq!(message_count(&ch, "later").await, 0, "nothing is due yet");
+        published
+    };
+    broker.stop_server().await;
+    tokio::time::sleep_until((published + Duration::from_millis(500)).into()).await;
+    broker.start_again().await;
+    let (_conn, ch) = broker.channel().await;
+    let mut count = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count < 2 && Instant::now() < deadline {
+        count = message_count(&ch, "later").await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count, 2, "both persistent delayed messages were routed");
+    drop((_conn, ch));
+    // Routed messages leave the delayed store: a restart does not route them again.
+    broker.restart().await;
+    let (_conn, ch) = broker.channel().await;
+    assert_eq!(
+        drain(&ch, "later").await,
+        bodies(&[("due-while-down", false), ("due-after-restart", false)])
+    );
+}

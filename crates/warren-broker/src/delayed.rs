@@ -8,12 +8,13 @@
 //! index costs a few dozen bytes per message on top of the message itself.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use warren_protocol::{FieldTable, FieldValue};
 
 use crate::message::{now_ms, Message};
+use crate::persist::{message_record, DelayedKey, DelayedRecord, Store, StoreResult};
 use crate::scheduler::{Scheduler, Timed};
 use crate::vhost::VHost;
 
@@ -39,6 +40,8 @@ struct Held {
     exchange: Arc<str>,
     headers: Option<FieldTable>,
     message: Arc<Message>,
+    /// Where the store keeps it (persistent messages of durable exchanges).
+    stored: Option<DelayedKey>,
 }
 
 /// Messages waiting for their delay to pass.
@@ -46,6 +49,8 @@ pub struct DelayedMessages {
     held: Mutex<DelayedState>,
     scheduler: Arc<Scheduler>,
     me: Weak<DelayedMessages>,
+    /// Where persistent messages held for durable exchanges are kept.
+    store: OnceLock<Arc<dyn Store>>,
 }
 
 #[derive(Default)]
@@ -70,7 +75,65 @@ impl DelayedMessages {
             held: Mutex::new(DelayedState::default()),
             scheduler,
             me: me.clone(),
+            store: OnceLock::new(),
         })
+    }
+
+    /// Keeps the messages held with `durable = true` in `store` from now on.
+    pub fn set_store(&self, store: Arc<dyn Store>) {
+        let _ = self.store.set(store);
+    }
+
+    /// Holds `message` like [`DelayedMessages::hold`]; if `durable` (a persistent
+    /// message published to a durable exchange) and there is a store, it is stored too,
+    /// so it survives a restart. Returns whether it was stored (the caller's confirm then
+    /// waits for a sync).
+    pub fn hold_durable(
+        &self,
+        vhost: Weak<VHost>,
+        exchange: Arc<str>,
+        headers: Option<FieldTable>,
+        message: Arc<Message>,
+        delay_ms: u64,
+        durable: bool,
+    ) -> StoreResult<bool> {
+        let due = now_ms().saturating_add(delay_ms);
+        let stored = match (durable, self.store.get()) {
+            (true, Some(store)) => {
+                let key = DelayedKey {
+                    due_ms: due,
+                    seq: store.next_message_id()?,
+                };
+                let vhost_name = vhost
+                    .upgrade()
+                    .map(|v| v.name().to_string())
+                    .unwrap_or_default();
+                store.put_delayed(
+                    key,
+                    &DelayedRecord {
+                        vhost: vhost_name,
+                        exchange: exchange.to_string(),
+                        message: message_record(&message),
+                    },
+                )?;
+                Some(key)
+            }
+            _ => None,
+        };
+        self.insert(due, vhost, exchange, headers, message, stored);
+        Ok(stored.is_some())
+    }
+
+    /// Holds a message recovered from the store until `key.due_ms` (at once if past).
+    pub fn restore(
+        &self,
+        vhost: Weak<VHost>,
+        exchange: Arc<str>,
+        message: Arc<Message>,
+        key: DelayedKey,
+    ) {
+        let headers = message.properties().headers;
+        self.insert(key.due_ms, vhost, exchange, headers, message, Some(key));
     }
 
     /// Messages currently held.
@@ -94,6 +157,18 @@ impl DelayedMessages {
         delay_ms: u64,
     ) {
         let due = now_ms().saturating_add(delay_ms);
+        self.insert(due, vhost, exchange, headers, message, None);
+    }
+
+    fn insert(
+        &self,
+        due: u64,
+        vhost: Weak<VHost>,
+        exchange: Arc<str>,
+        headers: Option<FieldTable>,
+        message: Arc<Message>,
+        stored: Option<DelayedKey>,
+    ) {
         let mut st = self.held.lock();
         let seq = st.next_seq;
         st.next_seq += 1;
@@ -104,6 +179,7 @@ impl DelayedMessages {
                 exchange,
                 headers,
                 message,
+                stored,
             },
         );
         if st.timer_due_ms.is_none_or(|armed| due < armed) {
@@ -130,23 +206,37 @@ impl DelayedMessages {
 impl Timed for DelayedMessages {
     fn on_timer(&self, now: u64) {
         for held in self.take_due(now) {
-            let Some(vhost) = held.vhost.upgrade() else {
-                continue;
-            };
-            let mut queues = Vec::new();
-            // A deleted exchange drops its held messages, as RabbitMQ's plugin does.
-            if vhost
-                .route(
-                    &held.exchange,
-                    &held.message.routing_key,
-                    held.headers.as_ref(),
-                    &mut queues,
-                )
-                .is_ok()
-            {
-                for q in queues {
-                    q.publish(held.message.clone());
+            self.route_due(&held);
+            // Routed (and stored in its durable queues) before it leaves the store: a
+            // crash in between delivers it twice rather than never.
+            if let (Some(key), Some(store)) = (held.stored, self.store.get()) {
+                if let Err(e) = store.remove_delayed(key) {
+                    tracing::error!(error = %e, "store: removing a delayed message failed");
                 }
+            }
+        }
+    }
+}
+
+impl DelayedMessages {
+    /// Routes a message that is due through its exchange's `x-delayed-type`.
+    fn route_due(&self, held: &Held) {
+        let Some(vhost) = held.vhost.upgrade() else {
+            return;
+        };
+        let mut queues = Vec::new();
+        // A deleted exchange drops its held messages, as RabbitMQ's plugin does.
+        if vhost
+            .route(
+                &held.exchange,
+                &held.message.routing_key,
+                held.headers.as_ref(),
+                &mut queues,
+            )
+            .is_ok()
+        {
+            for q in queues {
+                q.publish(held.message.clone());
             }
         }
     }

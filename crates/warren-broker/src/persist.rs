@@ -7,7 +7,9 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use warren_protocol::wire::{put_table, Reader};
 use warren_protocol::{BasicProperties, FieldTable, ProtocolError};
-pub use warren_store::{EntryRecord, MessageRecord, QueueId, Store, StoreError, StoreResult};
+pub use warren_store::{
+    DelayedKey, DelayedRecord, EntryRecord, MessageRecord, QueueId, Store, StoreError, StoreResult,
+};
 
 use crate::message::Message;
 
@@ -54,6 +56,14 @@ pub fn stored_message_id(store: &dyn Store, m: &Message) -> StoreResult<u64> {
 
 /// A message read back from the store, with its original publish time and its id.
 pub fn message_from_record(id: u64, r: MessageRecord) -> Result<Message, ProtocolError> {
+    let m = message_from_stored(r)?;
+    let _ = m.store_id.set(id);
+    Ok(m)
+}
+
+/// A message read back from the store (not linked to a stored message id: e.g. one a
+/// delayed exchange held), with its original publish time.
+pub fn message_from_stored(r: MessageRecord) -> Result<Message, ProtocolError> {
     let props = BasicProperties::decode(&mut Reader::new(&r.raw_properties, "stored properties"))?;
     let mut m = Message::new(
         Arc::from(r.exchange.as_str()),
@@ -64,7 +74,6 @@ pub fn message_from_record(id: u64, r: MessageRecord) -> Result<Message, Protoco
     );
     m.published_at_ms = r.published_at_ms;
     m.expiration_ms = r.expiration_ms;
-    let _ = m.store_id.set(id);
     Ok(m)
 }
 

@@ -558,21 +558,24 @@ impl VHost {
     }
 
     /// Holds a message published to delayed exchange `exchange` until `delay_ms` has
-    /// passed; it is then routed by the exchange's `x-delayed-type`.
+    /// passed; it is then routed by the exchange's `x-delayed-type`. A persistent message
+    /// held by a durable exchange is stored (survives a restart): returns whether it was.
     pub fn hold_delayed(
         &self,
         exchange: &Exchange,
         headers: Option<FieldTable>,
         message: Arc<Message>,
         delay_ms: u64,
-    ) {
-        self.delayed.hold(
+    ) -> crate::persist::StoreResult<bool> {
+        let durable = exchange.config().durable && message.persistent;
+        self.delayed.hold_durable(
             self.me.clone(),
             exchange.name().clone(),
             headers,
             message,
             delay_ms,
-        );
+            durable,
+        )
     }
 
     /// Creates the hidden queue behind a direct reply-to consumer

@@ -54,8 +54,9 @@ impl Server {
         std::fs::create_dir_all(&config.data_dir)?;
         let store = recovery::open_store(&config.data_dir)?;
         let broker = Arc::new(Broker::new());
-        let queues = recovery::recover_topology(&broker, &store)?;
-        recovery::recover_messages(&store, &queues)?;
+        let recovering = recovery::recover_topology(&broker, &store)?;
+        recovery::recover_messages(&store, &recovering.queues)?;
+        recovery::recover_delayed(&broker, &store, recovering.delayed)?;
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let listener = TcpListener::bind(addr).await?;

@@ -299,11 +299,24 @@ impl Channel {
             }
             if let Some(delay) = ex.delay_for(props.headers.as_ref()) {
                 // Held by a delayed-message exchange: accepted (and confirmed) now,
-                // routed when due.
-                cx.vhost
+                // routed when due; once stored if it is persistent and the exchange
+                // durable, a store failure nacks it.
+                let held = cx
+                    .vhost
                     .hold_delayed(ex, props.headers.clone(), message, delay);
-                if let PublishMode::Confirm { last_seq, .. } = &mut self.mode {
+                if let Err(e) = &held {
+                    tracing::error!(error = %e, "store: holding a delayed message failed");
+                }
+                if let PublishMode::Confirm {
+                    last_seq, durable, ..
+                } = &mut self.mode
+                {
                     *last_seq += 1;
+                    match held {
+                        Ok(true) => durable.stored(*last_seq),
+                        Ok(false) => {}
+                        Err(_) => durable.nack(*last_seq),
+                    }
                 }
                 return Ok(());
             }

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tracing::{error, info, warn};
-use warren_broker::persist::{decode_table, message_from_record};
+use warren_broker::persist::{decode_table, message_from_record, message_from_stored};
 use warren_broker::{Broker, ExchangeDeclare, Message, Queue, QueueDeclare, QueuedMessage};
-use warren_store::{QueueId, Recovered, SledStore, Store, StoreConfig};
+use warren_store::{DelayedKey, DelayedRecord, QueueId, Recovered, SledStore, Store, StoreConfig};
 
 /// Why the server could not start from its data directory.
 #[derive(Debug, thiserror::Error)]
@@ -59,12 +59,20 @@ pub(crate) fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, RecoveryErro
     Ok(Arc::new(store))
 }
 
-/// Declares the stored exchanges, queues (linked to their records) and bindings, and
-/// returns the queues with their ids.
+/// What start-up recovers after the topology: the stored queues with their ids, and the
+/// messages delayed exchanges held.
+pub(crate) struct Recovering {
+    /// Stored queues.
+    pub queues: Vec<(Arc<Queue>, QueueId)>,
+    /// Held delayed messages, in due order.
+    pub delayed: Vec<(DelayedKey, DelayedRecord)>,
+}
+
+/// Declares the stored exchanges, queues (linked to their records) and bindings.
 pub(crate) fn recover_topology(
     broker: &Broker,
     store: &Arc<dyn Store>,
-) -> Result<Vec<(Arc<Queue>, QueueId)>, RecoveryError> {
+) -> Result<Recovering, RecoveryError> {
     let mut queues = Vec::new();
     let rec: Recovered = store.recover().map_err(RecoveryError::Read)?;
     let r = rec.repairs;
@@ -125,12 +133,45 @@ pub(crate) fn recover_topology(
         }
     }
     info!(
+        delayed = rec.delayed.len(),
         exchanges = rec.exchanges.len(),
         queues = rec.queues.len(),
         bindings = rec.bindings.len(),
         "durable topology recovered"
     );
-    Ok(queues)
+    Ok(Recovering {
+        queues,
+        delayed: rec.delayed,
+    })
+}
+
+/// Holds the stored messages of delayed exchanges again (those already due are routed
+/// at once). Called after the queues' messages are loaded, so a routed one lands after
+/// them.
+pub(crate) fn recover_delayed(
+    broker: &Broker,
+    store: &Arc<dyn Store>,
+    delayed: Vec<(DelayedKey, DelayedRecord)>,
+) -> Result<(), RecoveryError> {
+    broker.delayed().set_store(store.clone());
+    let count = delayed.len();
+    for (key, d) in delayed {
+        let vhost = broker.add_vhost(&d.vhost);
+        let message = message_from_stored(d.message).map_err(|e| RecoveryError::Message {
+            id: key.seq,
+            detail: e.to_string(),
+        })?;
+        broker.delayed().restore(
+            Arc::downgrade(&vhost),
+            Arc::from(d.exchange.as_str()),
+            Arc::new(message),
+            key,
+        );
+    }
+    if count > 0 {
+        info!(delayed = count, "delayed messages recovered");
+    }
+    Ok(())
 }
 
 /// Loads each stored queue's messages in their original order, those delivered before
