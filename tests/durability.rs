@@ -666,3 +666,40 @@ async fn persistent_messages_held_by_a_durable_delayed_exchange_survive_a_restar
         bodies(&[("due-while-down", false), ("due-after-restart", false)])
     );
 }
+
+#[tokio::test]
+async fn an_auto_deleted_durable_exchange_stays_deleted_after_a_restart() {
+    let mut broker = TestBroker::start().await;
+    {
+        let (_conn, ch) = broker.channel().await;
+        ch.exchange_declare(
+            "auto".into(),
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                durable: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        declare_durable(&ch, "bound", FieldTable::default()).await;
+        ch.queue_bind(
+            "bound".into(),
+            "auto".into(),
+            "k".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+        // Its last binding goes with the queue: the exchange is auto-deleted.
+        ch.queue_delete("bound".into(), QueueDeleteOptions::default())
+            .await
+            .unwrap();
+    }
+    assert!(!exchange_exists(&broker, "auto").await);
+    broker.restart().await;
+    assert!(!exchange_exists(&broker, "auto").await);
+}

@@ -17,6 +17,7 @@ pub struct Broker {
     next_connection: AtomicU64,
     scheduler: Arc<Scheduler>,
     delayed: Arc<DelayedMessages>,
+    store: std::sync::OnceLock<crate::persist::SharedStore>,
 }
 
 impl Default for Broker {
@@ -40,6 +41,17 @@ impl Broker {
             next_connection: AtomicU64::new(1),
             delayed,
             scheduler,
+            store: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Persists durable things in `store` from now on: exchange removals of every
+    /// virtual host (existing and new) and the messages delayed exchanges hold.
+    pub fn set_store(&self, store: Arc<dyn crate::persist::Store>) {
+        let _ = self.store.set(crate::persist::SharedStore(store.clone()));
+        self.delayed.set_store(store.clone());
+        for v in self.vhosts.iter() {
+            v.set_store(store.clone());
         }
     }
 
@@ -52,7 +64,13 @@ impl Broker {
     pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
         self.vhosts
             .entry(name.to_owned())
-            .or_insert_with(|| VHost::new(name, self.scheduler.clone(), self.delayed.clone()))
+            .or_insert_with(|| {
+                let vhost = VHost::new(name, self.scheduler.clone(), self.delayed.clone());
+                if let Some(store) = self.store.get() {
+                    vhost.set_store(store.0.clone());
+                }
+                vhost
+            })
             .clone()
     }
 

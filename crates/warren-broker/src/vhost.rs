@@ -81,6 +81,9 @@ pub struct VHost {
     scheduler: Arc<Scheduler>,
     delayed: Arc<DelayedMessages>,
     me: Weak<VHost>,
+    /// Where durable exchanges are kept, so that removing one (deleted, or auto-deleted
+    /// with its last binding) removes it from the store too.
+    store: std::sync::OnceLock<crate::persist::SharedStore>,
 }
 
 /// The routing type of an `exchange.declare`, and whether it is a delayed-message
@@ -153,6 +156,7 @@ impl VHost {
             scheduler,
             delayed,
             me,
+            store: std::sync::OnceLock::new(),
         };
         for &(ex_name, kind) in STANDARD_EXCHANGES {
             let name: Arc<str> = Arc::from(ex_name);
@@ -170,6 +174,11 @@ impl VHost {
             );
         }
         vhost
+    }
+
+    /// Keeps this virtual host's durable exchange removals in `store` from now on.
+    pub fn set_store(&self, store: Arc<dyn crate::persist::Store>) {
+        let _ = self.store.set(crate::persist::SharedStore(store));
     }
 
     /// The virtual host's name.
@@ -330,6 +339,11 @@ impl VHost {
 
     fn remove_exchange(&self, exchange: &Arc<Exchange>) {
         self.exchanges.remove(exchange.name().as_ref());
+        if let (true, Some(store)) = (exchange.config().durable, self.store.get()) {
+            if let Err(e) = store.delete_exchange(&self.name, exchange.name()) {
+                tracing::error!(exchange = %exchange.name(), error = %e, "store: delete failed");
+            }
+        }
         self.remove_destination(&Destination::Exchange(exchange.name().clone()));
     }
 

@@ -56,7 +56,7 @@ impl Server {
         let broker = Arc::new(Broker::new());
         let recovering = recovery::recover_topology(&broker, &store)?;
         recovery::recover_messages(&store, &recovering.queues)?;
-        recovery::recover_delayed(&broker, &store, recovering.delayed)?;
+        recovery::recover_delayed(&broker, recovering.delayed)?;
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let listener = TcpListener::bind(addr).await?;

@@ -75,6 +75,7 @@ pub(crate) fn recover_topology(
 ) -> Result<Recovering, RecoveryError> {
     let mut queues = Vec::new();
     let rec: Recovered = store.recover().map_err(RecoveryError::Read)?;
+    broker.set_store(store.clone());
     let r = rec.repairs;
     if r.orphan_messages + r.orphan_entries + r.dangling_entries > 0 {
         warn!(
@@ -150,10 +151,8 @@ pub(crate) fn recover_topology(
 /// them.
 pub(crate) fn recover_delayed(
     broker: &Broker,
-    store: &Arc<dyn Store>,
     delayed: Vec<(DelayedKey, DelayedRecord)>,
 ) -> Result<(), RecoveryError> {
-    broker.delayed().set_store(store.clone());
     let count = delayed.len();
     for (key, d) in delayed {
         let vhost = broker.add_vhost(&d.vhost);
