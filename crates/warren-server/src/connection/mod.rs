@@ -222,6 +222,11 @@ impl Connection {
                     Ok(_) => {
                         self.last_read = Instant::now();
                         self.process_input();
+                        // A flooding publisher's socket is always readable, so without
+                        // this the task would process up to tokio's budget of 128 reads
+                        // (~200k publishes) per poll and starve the consumers' connection
+                        // tasks on the same worker (issue 6 scenario d: 450 msg/s delivered).
+                        tokio::task::yield_now().await;
                     }
                     Err(e) => {
                         debug!(peer = %self.peer, error = %e, "read failed");
