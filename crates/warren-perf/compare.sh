@@ -27,6 +27,9 @@
 #      no consumer; broker RSS growth / message         (RUNS_G runs, default 1)
 #   h  10,000 queues declared on one channel, then 1,000 idle connections; broker RSS
 #      growth and declare rate (compare.py footprint; RUNS_H runs, default 1)
+#   For g and h Warren is restarted first (fresh process and data dir). The shared
+#   reference RabbitMQ is not restarted: its RSS growth may be understated when its
+#   allocators kept memory from earlier scenarios, which can only flatter RabbitMQ.
 #   i  16 B auto-ack to a queue with x-max-priority=10  -s 16 -a --queue-args x-max-priority=10
 # Broker CPU µs/msg comes from warren-perf --broker-pid (RabbitMQ: the beam.smp pid).
 set -euo pipefail
@@ -72,11 +75,24 @@ if listening "$WARREN_PORT"; then
   echo "127.0.0.1:$WARREN_PORT is taken; set WARREN_PORT to a free port" >&2
   exit 1
 fi
-data_dir=$(mktemp -d /tmp/warren-compare-data-XXXX)
-"$WARREN_BIN" --listen "127.0.0.1:$WARREN_PORT" --data-dir "$data_dir" --log warn &
-warren_pid=$!
-for _ in $(seq 100); do listening "$WARREN_PORT" && break; sleep 0.1; done
-listening "$WARREN_PORT" || { echo "warren did not start" >&2; exit 1; }
+# (Re)starts Warren on a fresh data dir: the memory scenarios g and h measure RSS growth,
+# which a process whose allocator kept the heap of earlier backlogs would hide.
+start_warren() {
+  if [[ -n $warren_pid ]]; then
+    kill "$warren_pid" 2>/dev/null || true
+    wait "$warren_pid" 2>/dev/null || true
+    for _ in $(seq 100); do listening "$WARREN_PORT" || break; sleep 0.1; done
+  fi
+  if [[ -n $data_dir ]]; then rm -rf "$data_dir"; fi
+  data_dir=$(mktemp -d /tmp/warren-compare-data-XXXX)
+  "$WARREN_BIN" --listen "127.0.0.1:$WARREN_PORT" --data-dir "$data_dir" --log warn &
+  warren_pid=$!
+  for _ in $(seq 100); do listening "$WARREN_PORT" && break; sleep 0.1; done
+  listening "$WARREN_PORT" || { echo "warren did not start" >&2; exit 1; }
+  pid[warren]=$warren_pid
+}
+declare -A pid
+start_warren
 
 if ! listening "$RABBIT_PORT"; then
   # Scenario h needs 1,000 connections: lift the default soft limit of 1,024 files,
@@ -86,7 +102,7 @@ if ! listening "$RABBIT_PORT"; then
 fi
 rabbit_pid=$(pid_on_port "$RABBIT_PORT")
 rabbit_pid=${rabbit_pid:-$(pgrep -o -f beam.smp)}
-declare -A pid=([warren]=$warren_pid [rabbitmq]=$rabbit_pid)
+pid[rabbitmq]=$rabbit_pid
 declare -A port=([warren]=$WARREN_PORT [rabbitmq]=$RABBIT_PORT)
 echo "warren pid $warren_pid on $WARREN_PORT, RabbitMQ pid $rabbit_pid on $RABBIT_PORT; JSON: $OUT" >&2
 
@@ -150,6 +166,7 @@ for sc in $SCENARIOS; do
   [[ $sc == h ]] && runs=$RUNS_H
   for run in $(seq "$runs"); do
     for broker in warren rabbitmq; do
+      if [[ $broker == warren && ($sc == g || $sc == h) ]]; then start_warren; fi
       case $sc in
         g) queue_run "$broker" "$run" ;;
         h) footprint_run "$broker" "$run" ;;
