@@ -31,6 +31,10 @@ pub struct Limits {
     /// How long a delivery may stay unacknowledged before its channel is closed with
     /// 406 (RabbitMQ's `consumer_timeout`); a queue's `x-consumer-timeout` overrides it.
     pub consumer_timeout: Duration,
+    /// How much of a durable queue's backlog stays in memory: persistent messages
+    /// beyond `keep_in_memory` ready ones are kept on disk only and read back
+    /// `page_size` at a time (default 4,096 and 512).
+    pub paging: warren_broker::queue::Paging,
 }
 
 impl Default for Limits {
@@ -46,6 +50,7 @@ impl Default for Limits {
             close_timeout: Duration::from_secs(3),
             memory_high_watermark_bytes: crate::memory::default_watermark_bytes(),
             consumer_timeout: Duration::from_secs(30 * 60),
+            paging: warren_broker::queue::Paging::default(),
         }
     }
 }

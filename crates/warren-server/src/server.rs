@@ -54,8 +54,8 @@ impl Server {
         std::fs::create_dir_all(&config.data_dir)?;
         let store = recovery::open_store(&config.data_dir)?;
         let broker = Arc::new(Broker::new());
-        let recovering = recovery::recover_topology(&broker, &store)?;
-        recovery::recover_messages(&store, &recovering.queues)?;
+        let recovering = recovery::recover_topology(&broker, &store, config.limits.paging)?;
+        recovery::recover_messages(&recovering.queues)?;
         recovery::recover_delayed(&broker, recovering.delayed)?;
         let mut listeners = Vec::new();
         for addr in &config.listen {

@@ -80,6 +80,14 @@ pub trait Store: Send + Sync {
     /// A queue's entries in seq order, with their delivered flags, read lazily.
     fn entries(&self, queue: QueueId) -> StoreResult<EntryIter<'_>>;
 
+    /// A queue's entries from position `from_seq` on, in seq order (how a queue reads
+    /// the next page of a backlog kept on disk).
+    fn entries_from(&self, queue: QueueId, from_seq: u64) -> StoreResult<EntryIter<'_>> {
+        Ok(Box::new(self.entries(queue)?.filter(move |e| {
+            e.as_ref().map_or(true, |e| e.record.seq >= from_seq)
+        })))
+    }
+
     /// A ticket that resolves when every write made before this call is on disk. One
     /// flush serves every ticket taken while the previous flush ran (group commit).
     fn sync(&self) -> SyncTicket;

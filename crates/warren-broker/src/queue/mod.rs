@@ -10,7 +10,9 @@
 pub mod args;
 mod consumers;
 pub(crate) mod dedup;
+mod paging;
 mod ready;
+mod recover;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -28,7 +30,10 @@ use crate::vhost::VHost;
 pub use args::{Overflow, QueueArgs, QueueType};
 use consumers::ConsumerRing;
 use dedup::DedupCache;
+use paging::Pager;
+pub use paging::{Paging, StoredRun};
 use ready::ReadyQueue;
+pub use recover::RecoverError;
 
 /// Identifies a client connection, for exclusive queues.
 pub type ConnectionId = u64;
@@ -164,9 +169,23 @@ impl Queue {
     }
 
     /// Links this durable queue to its record in `store` (the first link wins: a
-    /// redeclaration keeps the id). From then on its deletion and purges reach the store.
-    pub fn set_persistence(&self, store: Arc<dyn Store>, id: QueueId) {
-        let _ = self.persist.set(QueueStore { store, id });
+    /// redeclaration keeps the id). From then on its deletion and purges reach the store,
+    /// and persistent messages beyond `paging`'s in-memory budget stay on disk only.
+    pub fn set_persistence(&self, store: Arc<dyn Store>, id: QueueId, paging: Paging) {
+        if self
+            .persist
+            .set(QueueStore {
+                store: store.clone(),
+                id,
+            })
+            .is_ok()
+        {
+            self.state.lock().ready.set_pager(Pager {
+                store,
+                queue: id,
+                paging,
+            });
+        }
     }
 
     /// The queue's link to the store, if it is stored.
@@ -213,6 +232,12 @@ impl Queue {
     /// Body bytes of the ready messages.
     pub fn message_bytes(&self) -> usize {
         self.state.lock().ready.bytes()
+    }
+
+    /// Ready messages whose bodies are on disk only (a durable queue's backlog beyond
+    /// its in-memory budget).
+    pub fn paged_count(&self) -> usize {
+        self.state.lock().ready.paged()
     }
 
     /// Attached consumers.
@@ -580,6 +605,14 @@ impl Queue {
         }
     }
 
+    /// Like [`Queue::restore`], for recovered messages left on disk until the head
+    /// reaches them (the whole run of a FIFO queue's stored entries).
+    pub fn restore_run(&self, run: StoredRun) {
+        let mut st = self.state.lock();
+        st.next_seq = st.next_seq.max(run.last_seq + 1);
+        st.ready.push_run(run);
+    }
+
     /// After recovery: drops (dead-letters) messages whose TTL ran out while the broker
     /// was down and arms the timer for the rest.
     pub fn resume(&self) {
@@ -593,11 +626,22 @@ impl Queue {
 
     /// Drops every ready message; returns how many.
     pub fn purge(&self) -> u32 {
-        let mut st = self.state.lock();
-        let drained = st.ready.drain();
+        let drained = {
+            let mut st = self.state.lock();
+            st.ready.drain()
+        };
         // Only the ready messages go; delivered ones stay stored until settled.
-        self.forget(drained.iter().map(|m| m.seq));
-        drained.len() as u32
+        self.forget(drained.loaded.iter().filter(|m| m.stored).map(|m| m.seq));
+        // Runs on disk are removed after the lock: their positions are no longer in the
+        // queue, and new messages get higher ones.
+        if let Some(p) = self.persist.get() {
+            for run in &drained.runs {
+                if let Err(e) = recover::remove_run(p, run) {
+                    tracing::error!(queue = %self.config.name, error = %e, "store: purge failed");
+                }
+            }
+        }
+        drained.count as u32
     }
 
     /// Marks the queue deleted, dropping its messages and detaching its consumers.
@@ -609,7 +653,7 @@ impl Queue {
             }
         }
         let mut st = self.state.lock();
-        let messages = st.ready.drain().len() as u32;
+        let messages = st.ready.drain().count as u32;
         Deleted {
             messages,
             consumers: st.consumers.take_all(),

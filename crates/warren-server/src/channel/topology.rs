@@ -125,7 +125,7 @@ impl Channel {
             let record = queue_record(cx, q);
             if let Some(id) = write_synced(cx, |s| s.put_queue(&record))? {
                 if let Some(store) = &cx.store {
-                    q.set_persistence(store.0.clone(), id);
+                    q.set_persistence(store.0.clone(), id, cx.limits.paging);
                 }
             }
         }

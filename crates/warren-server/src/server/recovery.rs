@@ -1,13 +1,13 @@
 //! Start-up from the data directory: opens the store (locking the directory) and brings
 //! the durable topology back into the broker before any connection is accepted.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use tracing::{error, info, warn};
-use warren_broker::persist::{decode_table, message_from_record, message_from_stored};
-use warren_broker::{Broker, ExchangeDeclare, Message, Queue, QueueDeclare, QueuedMessage};
+use warren_broker::persist::{decode_table, message_from_stored};
+use warren_broker::queue::{Paging, RecoverError};
+use warren_broker::{Broker, ExchangeDeclare, Queue, QueueDeclare};
 use warren_store::{DelayedKey, DelayedRecord, QueueId, Recovered, SledStore, Store, StoreConfig};
 
 /// Why the server could not start from its data directory.
@@ -72,6 +72,7 @@ pub(crate) struct Recovering {
 pub(crate) fn recover_topology(
     broker: &Broker,
     store: &Arc<dyn Store>,
+    paging: Paging,
 ) -> Result<Recovering, RecoveryError> {
     let mut queues = Vec::new();
     let rec: Recovered = store.recover().map_err(RecoveryError::Read)?;
@@ -113,7 +114,7 @@ pub(crate) fn recover_topology(
         };
         match vhost.declare_queue(&declare, 0) {
             Ok(d) => {
-                d.queue.set_persistence(store.clone(), q.id);
+                d.queue.set_persistence(store.clone(), q.id, paging);
                 queues.push((d.queue, q.id));
             }
             Err(e) => {
@@ -174,51 +175,16 @@ pub(crate) fn recover_delayed(
 }
 
 /// Loads each stored queue's messages in their original order, those delivered before
-/// the stop marked redelivered. A message in several queues is read (and held) once.
-pub(crate) fn recover_messages(
-    store: &Arc<dyn Store>,
-    queues: &[(Arc<Queue>, QueueId)],
-) -> Result<(), RecoveryError> {
+/// the stop marked redelivered. FIFO queues read only their entries (the bodies stay on
+/// disk until delivery), so this takes about a second per million messages.
+pub(crate) fn recover_messages(queues: &[(Arc<Queue>, QueueId)]) -> Result<(), RecoveryError> {
     let started = std::time::Instant::now();
-    let mut shared: HashMap<u64, Arc<Message>> = HashMap::new();
     let mut total = 0usize;
-    for (queue, id) in queues {
-        let mut messages = Vec::new();
-        for entry in store.entries(*id).map_err(RecoveryError::Read)? {
-            let entry = entry.map_err(RecoveryError::Read)?;
-            let r = entry.record;
-            let message = match shared.get(&r.message_id) {
-                Some(m) => m.clone(),
-                None => {
-                    let Some(record) = store
-                        .get_message(r.message_id)
-                        .map_err(RecoveryError::Read)?
-                    else {
-                        // The store's open-time pass removes such entries; skip a race.
-                        warn!(queue = %queue.name(), message = r.message_id, "stored entry without its message");
-                        continue;
-                    };
-                    let m = Arc::new(message_from_record(r.message_id, record).map_err(|e| {
-                        RecoveryError::Message {
-                            id: r.message_id,
-                            detail: e.to_string(),
-                        }
-                    })?);
-                    shared.insert(r.message_id, m.clone());
-                    m
-                }
-            };
-            messages.push(QueuedMessage {
-                seq: r.seq,
-                message,
-                redelivered: entry.delivered,
-                expires_at_ms: r.expires_at_ms,
-                delivery_count: 0,
-                stored: true,
-            });
-        }
-        total += messages.len();
-        queue.restore(messages);
+    for (queue, _) in queues {
+        total += queue.recover_stored().map_err(|e| match e {
+            RecoverError::Store(e) => RecoveryError::Read(e),
+            RecoverError::Message { id, detail } => RecoveryError::Message { id, detail },
+        })?;
     }
     for (queue, _) in queues {
         queue.resume();

@@ -184,14 +184,17 @@ impl SledStore {
             .map_err(|err| e.corrupt(&format!("message {id}"), err))
     }
 
-    pub(super) fn entry_iter(&self, queue: QueueId) -> StoreResult<EntryIter<'_>> {
+    /// A queue's entries from `from_seq` on, in seq order.
+    pub(super) fn entry_iter(&self, queue: QueueId, from_seq: u64) -> StoreResult<EntryIter<'_>> {
         if !self.live.read().contains_key(&queue.0) {
             return Err(StoreError::UnknownQueue(queue.0));
         }
         let (scan, path) = {
             let e = self.shared.engine.read();
             (
-                e.trees.entries.scan_prefix(keys::entry_prefix(queue.0)),
+                e.trees
+                    .entries
+                    .range(keys::entry(queue.0, from_seq)..=keys::entry(queue.0, u64::MAX)),
                 e.path.clone(),
             )
         };

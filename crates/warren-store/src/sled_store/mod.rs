@@ -313,7 +313,11 @@ impl Store for SledStore {
     }
 
     fn entries(&self, queue: QueueId) -> StoreResult<EntryIter<'_>> {
-        self.entry_iter(queue)
+        self.entry_iter(queue, 0)
+    }
+
+    fn entries_from(&self, queue: QueueId, from_seq: u64) -> StoreResult<EntryIter<'_>> {
+        self.entry_iter(queue, from_seq)
     }
 
     fn sync(&self) -> SyncTicket {
