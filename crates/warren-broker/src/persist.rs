@@ -8,7 +8,8 @@ use bytes::{Bytes, BytesMut};
 use warren_protocol::wire::{put_table, Reader};
 use warren_protocol::{BasicProperties, FieldTable, ProtocolError};
 pub use warren_store::{
-    DelayedKey, DelayedRecord, EntryRecord, MessageRecord, QueueId, Store, StoreError, StoreResult,
+    DelayedKey, DelayedRecord, EntryRecord, EntryStats, MessageRecord, QueueId, Store, StoreError,
+    StoreResult,
 };
 
 use crate::message::Message;

@@ -19,8 +19,8 @@ pub mod store;
 pub use commit::SyncTicket;
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord, QueueId,
-    QueueRecord, Recovered, RecoveredQueue, Repairs, StoredEntry,
+    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, EntryStats, ExchangeRecord,
+    MessageRecord, QueueId, QueueRecord, Recovered, RecoveredQueue, Repairs, StoredEntry,
 };
 pub use sled_store::{
     Compaction, CompactionConfig, SledStore, StoreConfig, StoreStats, FORMAT_VERSION,

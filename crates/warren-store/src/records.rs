@@ -128,6 +128,42 @@ pub struct RecoveredQueue {
     pub id: QueueId,
     /// Its declaration.
     pub record: QueueRecord,
+    /// Its entries as counted when the store was opened; given by the first
+    /// [`crate::Store::recover`] after opening (None afterwards: stream
+    /// [`crate::Store::entries`] instead).
+    pub entries: Option<EntryStats>,
+}
+
+/// A queue's stored entries in summary: what a queue needs to keep a backlog on disk
+/// without reading it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntryStats {
+    /// How many entries.
+    pub count: u64,
+    /// Their body bytes.
+    pub body_bytes: u64,
+    /// The lowest seq.
+    pub first_seq: u64,
+    /// The highest seq.
+    pub last_seq: u64,
+}
+
+impl EntryStats {
+    /// Counts one more entry (entries come in seq order).
+    pub fn add(&mut self, seq: u64, body_len: u32) {
+        if self.count == 0 {
+            self.first_seq = seq;
+        }
+        self.count += 1;
+        self.body_bytes += u64::from(body_len);
+        self.last_seq = seq;
+    }
+
+    /// Uncounts an entry removed as damaged (its seq may stay within the range).
+    pub fn remove(&mut self, body_len: u32) {
+        self.count = self.count.saturating_sub(1);
+        self.body_bytes = self.body_bytes.saturating_sub(u64::from(body_len));
+    }
 }
 
 /// What `recover` returns: everything but the queue entries, which stream per queue

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::paging::StoredRun;
 use super::Queue;
 use crate::message::QueuedMessage;
-use crate::persist::{message_from_record, QueueStore, StoreError, StoreResult};
+use crate::persist::{message_from_record, EntryStats, QueueStore, StoreError, StoreResult};
 
 /// Why a queue's stored messages could not be recovered.
 #[derive(Debug, thiserror::Error)]
@@ -54,13 +54,25 @@ pub(super) fn remove_run(p: &QueueStore, run: &StoredRun) -> StoreResult<()> {
 impl Queue {
     /// Loads this durable queue's stored messages (in their original order, those
     /// delivered before the stop marked redelivered); returns how many. A FIFO queue
-    /// keeps them on disk until the head reaches them. Nothing expires or moves yet:
-    /// call [`Queue::resume`] once every queue is loaded.
-    pub fn recover_stored(&self) -> Result<usize, RecoverError> {
+    /// keeps them on disk until the head reaches them, and with `counted` (the store's
+    /// count of its entries at open) it reads nothing but the first page. Nothing expires
+    /// or moves yet: call [`Queue::resume`] once every queue is loaded.
+    pub fn recover_stored(&self, counted: Option<EntryStats>) -> Result<usize, RecoverError> {
         let Some(p) = self.persistence() else {
             return Ok(0);
         };
         if self.args.max_priority.is_none() {
+            if let Some(stats) = counted {
+                if stats.count > 0 {
+                    self.restore_run(StoredRun {
+                        next_seq: stats.first_seq,
+                        last_seq: stats.last_seq,
+                        count: stats.count as usize,
+                        bytes: stats.body_bytes as usize,
+                    });
+                }
+                return Ok(stats.count as usize);
+            }
             let mut run: Option<StoredRun> = None;
             for entry in p.store.entries(p.id)? {
                 let r = entry?.record;

@@ -8,7 +8,9 @@ use tracing::{error, info, warn};
 use warren_broker::persist::{decode_table, message_from_stored};
 use warren_broker::queue::{Paging, RecoverError};
 use warren_broker::{Broker, ExchangeDeclare, Queue, QueueDeclare};
-use warren_store::{DelayedKey, DelayedRecord, QueueId, Recovered, SledStore, Store, StoreConfig};
+use warren_store::{
+    DelayedKey, DelayedRecord, EntryStats, Recovered, SledStore, Store, StoreConfig,
+};
 
 /// Why the server could not start from its data directory.
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +64,8 @@ pub(crate) fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, RecoveryErro
 /// What start-up recovers after the topology: the stored queues with their ids, and the
 /// messages delayed exchanges held.
 pub(crate) struct Recovering {
-    /// Stored queues.
-    pub queues: Vec<(Arc<Queue>, QueueId)>,
+    /// Stored queues, with their entries as the store counted them at open.
+    pub queues: Vec<(Arc<Queue>, Option<EntryStats>)>,
     /// Held delayed messages, in due order.
     pub delayed: Vec<(DelayedKey, DelayedRecord)>,
 }
@@ -115,7 +117,7 @@ pub(crate) fn recover_topology(
         match vhost.declare_queue(&declare, 0) {
             Ok(d) => {
                 d.queue.set_persistence(store.clone(), q.id, paging);
-                queues.push((d.queue, q.id));
+                queues.push((d.queue, q.entries));
             }
             Err(e) => {
                 error!(queue = %q.record.name, error = %e.reply_text(), "stored queue not restored")
@@ -177,11 +179,13 @@ pub(crate) fn recover_delayed(
 /// Loads each stored queue's messages in their original order, those delivered before
 /// the stop marked redelivered. FIFO queues read only their entries (the bodies stay on
 /// disk until delivery), so this takes about a second per million messages.
-pub(crate) fn recover_messages(queues: &[(Arc<Queue>, QueueId)]) -> Result<(), RecoveryError> {
+pub(crate) fn recover_messages(
+    queues: &[(Arc<Queue>, Option<EntryStats>)],
+) -> Result<(), RecoveryError> {
     let started = std::time::Instant::now();
     let mut total = 0usize;
-    for (queue, _) in queues {
-        total += queue.recover_stored().map_err(|e| match e {
+    for (queue, counted) in queues {
+        total += queue.recover_stored(*counted).map_err(|e| match e {
             RecoverError::Store(e) => RecoveryError::Read(e),
             RecoverError::Message { id, detail } => RecoveryError::Message { id, detail },
         })?;

@@ -154,6 +154,8 @@ pub struct SledStore {
     /// Stored queues: id -> key in `queues`. Entry writes hold the read lock, so a
     /// delete (write lock) never races an enqueue into the queue it deletes.
     live: RwLock<HashMap<u64, Vec<u8>>>,
+    /// Each queue's entries as counted at open, handed out by the first `recover`.
+    opened_stats: parking_lot::Mutex<Option<HashMap<u64, crate::records::EntryStats>>>,
     repairs: Repairs,
     timings: OpenTimings,
     /// The sync generation recovered at open (flushes of this session count from it).

@@ -19,7 +19,7 @@ use crate::commit::GroupCommit;
 use crate::error::{StoreError, StoreResult};
 use crate::keys;
 use crate::lock::DirLock;
-use crate::records::{OpenTimings, Repairs};
+use crate::records::{EntryStats, OpenTimings, Repairs};
 use crate::refcount::RefCounts;
 
 const FORMAT_KEY: &[u8] = b"warren.format_version";
@@ -86,7 +86,12 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     }
 
     let refs = RefCounts::default();
-    let (live, repairs, live_bytes) = rebuild(&engine, &refs, &mut timings)?;
+    let Rebuilt {
+        live,
+        repairs,
+        live_bytes,
+        stats,
+    } = rebuild(&engine, &refs, &mut timings)?;
     compact::remove_stale_dirs(&path, &current);
 
     let shared = Arc::new(Shared {
@@ -110,6 +115,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         shared,
         refs,
         live: RwLock::new(live),
+        opened_stats: parking_lot::Mutex::new(Some(stats)),
         repairs,
         timings,
         base_generation: recovered,
@@ -171,11 +177,7 @@ fn check_format(engine: &Engine, path: &Path) -> StoreResult<()> {
 /// Rebuilds the queue map and reference counts, deleting entries of deleted queues,
 /// messages no entry references and entries whose message is missing. Returns the
 /// bytes of live messages and entries too.
-fn rebuild(
-    e: &Engine,
-    refs: &RefCounts,
-    timings: &mut OpenTimings,
-) -> StoreResult<(HashMap<u64, Vec<u8>>, Repairs, u64)> {
+fn rebuild(e: &Engine, refs: &RefCounts, timings: &mut OpenTimings) -> StoreResult<Rebuilt> {
     let began = Instant::now();
     let sled_err = |err| e.sled_err(err);
     let mut repairs = Repairs::default();
@@ -187,6 +189,7 @@ fn rebuild(
     }
 
     let mut live_bytes = 0u64;
+    let mut stats: HashMap<u64, EntryStats> = HashMap::new();
     let mut ids = Vec::with_capacity(e.trees.entries.len());
     let mut orphan_entries = Vec::new();
     for item in e.trees.entries.iter() {
@@ -197,7 +200,10 @@ fn rebuild(
             orphan_entries.push(k);
             continue;
         }
-        ids.push(codec::entry_message_id(&v).map_err(|err| e.corrupt("entry", err))?);
+        let (_, seq) = keys::split_entry(&k).unwrap_or_default();
+        let (entry, _) = codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
+        ids.push(entry.message_id);
+        stats.entry(queue).or_default().add(seq, entry.body_len);
         live_bytes += (k.len() + v.len()) as u64;
     }
     for k in &orphan_entries {
@@ -245,8 +251,13 @@ fn rebuild(
     if !dangling.is_empty() {
         for item in e.trees.entries.iter() {
             let (k, v) = item.map_err(sled_err)?;
-            let id = codec::entry_message_id(&v).map_err(|err| e.corrupt("entry", err))?;
+            let (queue, seq) = keys::split_entry(&k).unwrap_or_default();
+            let (entry, _) = codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
+            let id = entry.message_id;
             if dangling.contains(&id) {
+                if let Some(s) = stats.get_mut(&queue) {
+                    s.remove(entry.body_len);
+                }
                 tracing::error!(
                     store = %e.path.display(),
                     message = id,
@@ -261,5 +272,21 @@ fn rebuild(
     if repairs != Repairs::default() {
         tracing::info!(store = %e.path.display(), ?repairs, "cleaned leftovers of interrupted operations");
     }
-    Ok((live, repairs, live_bytes))
+    Ok(Rebuilt {
+        live,
+        repairs,
+        live_bytes,
+        stats,
+    })
+}
+
+/// What the open-time pass found.
+struct Rebuilt {
+    /// Stored queues: id -> key.
+    live: HashMap<u64, Vec<u8>>,
+    repairs: Repairs,
+    /// Bytes of live messages and entries.
+    live_bytes: u64,
+    /// Each queue's entries, counted.
+    stats: HashMap<u64, EntryStats>,
 }

@@ -104,6 +104,7 @@ impl SledStore {
             repairs: self.repairs,
             ..Recovered::default()
         };
+        let mut stats = self.opened_stats.lock().take();
         let e = self.shared.engine.read();
         for item in e.trees.exchanges.iter() {
             let (_, v) = item.map_err(|err| e.sled_err(err))?;
@@ -117,6 +118,7 @@ impl SledStore {
             out.queues.push(RecoveredQueue {
                 id: QueueId(id),
                 record,
+                entries: stats.as_mut().map(|s| s.remove(&id).unwrap_or_default()),
             });
         }
         for item in e.trees.bindings.iter() {
