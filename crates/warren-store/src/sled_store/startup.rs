@@ -6,12 +6,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
 use super::compact::{self, Maintenance, FIRST_DIR};
 use super::engine::Engine;
+use super::pending::Pending;
 use super::flush::{Marker, SledFlusher, GENERATION_KEY, SYNCED_FILE};
 use super::{Shared, SledStore, StoreConfig, FORMAT_VERSION};
 use crate::codec;
@@ -86,7 +87,8 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     }
 
     let refs = RefCounts::default();
-    let (live, repairs, live_bytes) = rebuild(&engine, &refs, &mut timings)?;
+    let pending = Pending::default();
+    let (live, repairs, live_bytes) = rebuild(&engine, &refs, &pending, &mut timings)?;
     compact::remove_stale_dirs(&path, &current);
 
     let shared = Arc::new(Shared {
@@ -95,12 +97,15 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         engine: RwLock::new(engine),
         live_bytes: AtomicU64::new(live_bytes),
         compactions: AtomicU64::new(0),
+        refs,
+        pending,
     });
     let flusher = SledFlusher {
         shared: shared.clone(),
         marker,
     };
-    let commit = GroupCommit::start(path.clone(), recovered, flusher)?;
+    let idle_apply = Duration::from_millis(config.background_flush_ms.unwrap_or(200).max(1));
+    let commit = GroupCommit::start(path.clone(), recovered, flusher, Some(idle_apply))?;
     let maintenance = config
         .compaction
         .check_every
@@ -108,7 +113,6 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         .transpose()?;
     Ok(SledStore {
         shared,
-        refs,
         live: RwLock::new(live),
         repairs,
         timings,
@@ -174,6 +178,7 @@ fn check_format(engine: &Engine, path: &Path) -> StoreResult<()> {
 fn rebuild(
     e: &Engine,
     refs: &RefCounts,
+    pending: &Pending,
     timings: &mut OpenTimings,
 ) -> StoreResult<(HashMap<u64, Vec<u8>>, Repairs, u64)> {
     let began = Instant::now();
@@ -189,10 +194,13 @@ fn rebuild(
     let mut live_bytes = 0u64;
     let mut ids = Vec::with_capacity(e.trees.entries.len());
     let mut orphan_entries = Vec::new();
+    let mut top_seqs = HashMap::new();
     for item in e.trees.entries.iter() {
         let (k, v) = item.map_err(sled_err)?;
-        let (queue, _) = keys::split_entry(&k)
+        let (queue, seq) = keys::split_entry(&k)
             .ok_or_else(|| e.corrupt("entry key", format!("{} bytes", k.len())))?;
+        // Keys come in order: the last seq seen for a queue is its highest.
+        top_seqs.insert(queue, seq);
         if !live.contains_key(&queue) {
             orphan_entries.push(k);
             continue;
@@ -211,10 +219,12 @@ fn rebuild(
     let mut next = 0;
     let mut orphans = Vec::new();
     let mut dangling = HashSet::new();
+    let mut top_message = 0;
     for item in e.trees.messages.iter() {
         let (k, v) = item.map_err(sled_err)?;
         let id = keys::split_message(&k)
             .ok_or_else(|| e.corrupt("message key", format!("{} bytes", k.len())))?;
+        top_message = id;
         while next < ids.len() && ids[next] < id {
             dangling.insert(ids[next]);
             next += 1;
@@ -232,6 +242,7 @@ fn rebuild(
         }
     }
     dangling.extend(ids[next..].iter().copied());
+    pending.seed(top_seqs, top_message);
     drop(ids);
     for id in &orphans {
         e.trees
