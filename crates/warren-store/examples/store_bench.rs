@@ -26,6 +26,7 @@ struct Args {
     idle_after_drain: bool,
     batch: u64,
     ack_lag: u64,
+    ack_delay_us: Option<u64>,
     phase: String,
     messages: u64,
     dir: PathBuf,
@@ -38,6 +39,7 @@ fn args() -> Args {
         idle_after_drain: false,
         batch: 50,
         ack_lag: 4,
+        ack_delay_us: None,
         phase: "all".into(),
         messages: 1_000_000,
         dir: std::env::temp_dir(),
@@ -57,9 +59,8 @@ fn args() -> Args {
             }
             "--idle-after-drain" => a.idle_after_drain = true,
             "--batch" => a.batch = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.batch),
-            "--ack-lag" => {
-                a.ack_lag = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.ack_lag)
-            }
+            "--ack-delay-us" => a.ack_delay_us = it.next().and_then(|v| v.parse().ok()),
+            "--ack-lag" => a.ack_lag = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.ack_lag),
             "--dir" => a.dir = it.next().map(PathBuf::from).unwrap_or(a.dir),
             phase => a.phase = phase.to_string(),
         }
@@ -379,8 +380,18 @@ fn process_cpu() -> Duration {
 /// `enqueue` each, then one `sync` ticket (the confirms; at most 1,000 messages
 /// unconfirmed, as `-c 1000`), `mark_delivered` of the batch (one dispatch round), and
 /// `remove` of the batch published `ack_lag` batches earlier (one multiple-ack; 0: acked
-/// before its group commit had a chance to run). Reports CPU µs per message.
-fn ackpath(root: &Path, n: u64, batch: u64, ack_lag: u64, fdatasync: bool) {
+/// before its group commit had a chance to run). With `ack_delay` instead, a batch is
+/// acked once that long has passed since it was published (the consumer's round trip),
+/// which is what decides whether the ack beats the group commit. Reports CPU µs per
+/// message.
+fn ackpath(
+    root: &Path,
+    n: u64,
+    batch: u64,
+    ack_lag: u64,
+    ack_delay: Option<Duration>,
+    fdatasync: bool,
+) {
     let dir = fresh(root, "ackpath");
     let mut config = StoreConfig::new(&dir);
     config.fdatasync = fdatasync;
@@ -408,9 +419,17 @@ fn ackpath(root: &Path, n: u64, batch: u64, ack_lag: u64, fdatasync: bool) {
         tickets.push_back(store.sync());
         let seqs: Vec<u64> = (first..seq).collect();
         store.mark_delivered(q, &seqs).expect("mark");
-        unacked.push_back(seqs);
-        while unacked.len() as u64 > ack_lag {
-            if let Some(acked) = unacked.pop_front() {
+        unacked.push_back((Instant::now(), seqs));
+        loop {
+            let due = match (unacked.front(), ack_delay) {
+                (Some((at, _)), Some(delay)) => at.elapsed() >= delay,
+                (Some(_), None) => unacked.len() as u64 > ack_lag,
+                (None, _) => false,
+            };
+            if !due {
+                break;
+            }
+            if let Some((_, acked)) = unacked.pop_front() {
                 store.remove(q, &acked).expect("remove");
             }
         }
@@ -420,7 +439,7 @@ fn ackpath(root: &Path, n: u64, batch: u64, ack_lag: u64, fdatasync: bool) {
             }
         }
     }
-    for acked in unacked {
+    for (_, acked) in unacked {
         store.remove(q, &acked).expect("remove");
     }
     for t in tickets {
@@ -430,8 +449,12 @@ fn ackpath(root: &Path, n: u64, batch: u64, ack_lag: u64, fdatasync: bool) {
     let cpu = process_cpu() - cpu_before;
     let stats = store.stats().expect("stats");
     assert_eq!(stats.entries, 0, "every entry acked");
+    let acks = match ack_delay {
+        Some(d) => format!("ack_delay={}us", d.as_micros()),
+        None => format!("ack_lag={ack_lag}"),
+    };
     println!(
-        "ackpath batch={batch} ack_lag={ack_lag} fdatasync={fdatasync}: {n} messages in {wall:.2} s ({:.0}/s), CPU {:.2} s = {:.1} CPU-us per message, {} flushes ({:.1} messages per flush), {} on disk after",
+        "ackpath batch={batch} {acks} fdatasync={fdatasync}: {n} messages in {wall:.2} s ({:.0}/s), CPU {:.2} s = {:.1} CPU-us per message, {} flushes ({:.1} messages per flush), {} on disk after",
         n as f64 / wall,
         cpu.as_secs_f64(),
         cpu.as_secs_f64() * 1e6 / n as f64,
@@ -460,7 +483,14 @@ fn main() {
         }
     }
     if all || a.phase == "ackpath" {
-        ackpath(&a.dir, a.messages, a.batch, a.ack_lag, a.fdatasync);
+        ackpath(
+            &a.dir,
+            a.messages,
+            a.batch,
+            a.ack_lag,
+            a.ack_delay_us.map(Duration::from_micros),
+            a.fdatasync,
+        );
     }
     if all || a.phase == "reclaim" {
         reclaim(&a.dir, a.messages, a.idle_after_drain);

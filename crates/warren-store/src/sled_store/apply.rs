@@ -103,7 +103,11 @@ impl Shared {
     }
 
     /// Sets the delivered flag of an entry in sled, if it is still there.
-    pub(super) fn mark_stored_delivered(&self, e: &Engine, (queue, seq): EntryKey) -> StoreResult<()> {
+    pub(super) fn mark_stored_delivered(
+        &self,
+        e: &Engine,
+        (queue, seq): EntryKey,
+    ) -> StoreResult<()> {
         let key = keys::entry(queue, seq);
         loop {
             let Some(current) = e.trees.entries.get(key).map_err(|err| e.sled_err(err))? else {

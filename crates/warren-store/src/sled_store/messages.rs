@@ -41,10 +41,25 @@ impl SledStore {
 
     pub(super) fn enqueue_entry(&self, queue: QueueId, entry: &EntryRecord) -> StoreResult<()> {
         let key = (queue.0, entry.seq);
-        let replaced = {
+        let mut released = Vec::new();
+        {
             let live = self.live.read();
             if !live.contains_key(&queue.0) {
                 return Err(StoreError::UnknownQueue(queue.0));
+            }
+            // The broker reused a seq: an older buffered entry no longer references its
+            // message (one in sled is released when this one replaces it there). The
+            // frozen layer is checked before this entry is buffered: once buffered, a
+            // flush may move it there, and it must not cancel itself.
+            {
+                let frozen = self.shared.pending.frozen.read();
+                if let Some(slot) = frozen.entries.get(&key) {
+                    if slot.cancel() == Cancel::Cancelled {
+                        self.shared
+                            .sub_live(buffered_entry_bytes(&slot.value.record));
+                        released.push(slot.value.record.message_id);
+                    }
+                }
             }
             let slot = Slot::new(PendingEntry {
                 record: *entry,
@@ -53,22 +68,10 @@ impl SledStore {
             let old = self.shared.pending.current.lock().entries.insert(key, slot);
             self.shared.refs.acquire(entry.message_id);
             self.shared.add_live(buffered_entry_bytes(entry));
-            old
-        };
-        // The broker reused a seq: a buffered older entry no longer references its
-        // message (one in sled is released when this one replaces it there).
-        let mut released = Vec::new();
-        if let Some(old) = replaced {
-            self.shared.sub_live(buffered_entry_bytes(&old.value.record));
-            released.push(old.value.record.message_id);
-        }
-        {
-            let frozen = self.shared.pending.frozen.read();
-            if let Some(slot) = frozen.entries.get(&key) {
-                if slot.cancel() == Cancel::Cancelled {
-                    self.shared.sub_live(buffered_entry_bytes(&slot.value.record));
-                    released.push(slot.value.record.message_id);
-                }
+            if let Some(old) = old {
+                self.shared
+                    .sub_live(buffered_entry_bytes(&old.value.record));
+                released.push(old.value.record.message_id);
             }
         }
         if !released.is_empty() {

@@ -12,8 +12,8 @@ use parking_lot::RwLock;
 
 use super::compact::{self, Maintenance, FIRST_DIR};
 use super::engine::Engine;
-use super::pending::Pending;
 use super::flush::{Marker, SledFlusher, GENERATION_KEY, SYNCED_FILE};
+use super::pending::Pending;
 use super::{Shared, SledStore, StoreConfig, FORMAT_VERSION};
 use crate::codec;
 use crate::commit::GroupCommit;
