@@ -2,8 +2,11 @@
 //! message, and how far the data directory shrinks back after a drain.
 //!
 //! ```sh
-//! cargo run --release -p warren-store --example store_bench -- [all|throughput|recovery|compact|reclaim] [--messages N] [--dir PATH]
+//! cargo run --release -p warren-store --example store_bench -- [all|throughput|recovery|compact|reclaim|ackpath] [--messages N] [--dir PATH]
 //! ```
+//!
+//! `ackpath` mimics the broker's calls for persistent messages with confirms and an
+//! acking consumer (see [`ackpath`]) and reports the process's CPU per message.
 //!
 //! Each phase uses a fresh directory under `--dir` (default: the system temp dir).
 
@@ -21,6 +24,9 @@ struct Args {
     cache_mib: u64,
     fdatasync: bool,
     idle_after_drain: bool,
+    batch: u64,
+    ack_lag: u64,
+    ack_delay_us: Option<u64>,
     phase: String,
     messages: u64,
     dir: PathBuf,
@@ -31,6 +37,9 @@ fn args() -> Args {
         cache_mib: 128,
         fdatasync: true,
         idle_after_drain: false,
+        batch: 50,
+        ack_lag: 4,
+        ack_delay_us: None,
         phase: "all".into(),
         messages: 1_000_000,
         dir: std::env::temp_dir(),
@@ -49,6 +58,9 @@ fn args() -> Args {
                     .unwrap_or(a.cache_mib)
             }
             "--idle-after-drain" => a.idle_after_drain = true,
+            "--batch" => a.batch = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.batch),
+            "--ack-delay-us" => a.ack_delay_us = it.next().and_then(|v| v.parse().ok()),
+            "--ack-lag" => a.ack_lag = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.ack_lag),
             "--dir" => a.dir = it.next().map(PathBuf::from).unwrap_or(a.dir),
             phase => a.phase = phase.to_string(),
         }
@@ -346,6 +358,114 @@ fn compaction_pause(root: &Path, n: u64) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// CPU time (user + system) of this process, all threads, from /proc.
+fn process_cpu() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are the
+            // 14th and 15th fields of the line.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
+/// The broker's calls for persistent messages published with confirms into a durable
+/// queue whose consumer acks (issue 6 scenario c), without the network: per batch of
+/// `batch` publishes (one batch of frames read), `next_message_id` + `put_message` +
+/// `enqueue` each, then one `sync` ticket (the confirms; at most 1,000 messages
+/// unconfirmed, as `-c 1000`), `mark_delivered` of the batch (one dispatch round), and
+/// `remove` of the batch published `ack_lag` batches earlier (one multiple-ack; 0: acked
+/// before its group commit had a chance to run). With `ack_delay` instead, a batch is
+/// acked once that long has passed since it was published (the consumer's round trip),
+/// which is what decides whether the ack beats the group commit. Reports CPU µs per
+/// message.
+fn ackpath(
+    root: &Path,
+    n: u64,
+    batch: u64,
+    ack_lag: u64,
+    ack_delay: Option<Duration>,
+    fdatasync: bool,
+) {
+    let dir = fresh(root, "ackpath");
+    let mut config = StoreConfig::new(&dir);
+    config.fdatasync = fdatasync;
+    let store = SledStore::open(&config).expect("open");
+    let q = store.put_queue(&queue("q")).expect("queue");
+    store.sync().wait().expect("sync");
+    let bodies: Vec<MessageRecord> = (0..64).map(message).collect();
+    let flushes_before = store.stats().expect("stats").flushes;
+    let window = (1000 / batch.max(1)).max(1) as usize;
+    let mut tickets = std::collections::VecDeque::new();
+    let mut unacked = std::collections::VecDeque::new();
+    let cpu_before = process_cpu();
+    let start = Instant::now();
+    let mut seq = 0u64;
+    while seq < n {
+        let first = seq;
+        for _ in 0..batch {
+            let id = store.next_message_id().expect("id");
+            store
+                .put_message(id, &bodies[(seq % 64) as usize])
+                .expect("put");
+            store.enqueue(q, &entry(seq, id)).expect("enqueue");
+            seq += 1;
+        }
+        tickets.push_back(store.sync());
+        let seqs: Vec<u64> = (first..seq).collect();
+        store.mark_delivered(q, &seqs).expect("mark");
+        unacked.push_back((Instant::now(), seqs));
+        loop {
+            let due = match (unacked.front(), ack_delay) {
+                (Some((at, _)), Some(delay)) => at.elapsed() >= delay,
+                (Some(_), None) => unacked.len() as u64 > ack_lag,
+                (None, _) => false,
+            };
+            if !due {
+                break;
+            }
+            if let Some((_, acked)) = unacked.pop_front() {
+                store.remove(q, &acked).expect("remove");
+            }
+        }
+        while tickets.len() > window {
+            if let Some(t) = tickets.pop_front() {
+                t.wait().expect("sync");
+            }
+        }
+    }
+    for (_, acked) in unacked {
+        store.remove(q, &acked).expect("remove");
+    }
+    for t in tickets {
+        t.wait().expect("sync");
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = process_cpu() - cpu_before;
+    let stats = store.stats().expect("stats");
+    assert_eq!(stats.entries, 0, "every entry acked");
+    let acks = match ack_delay {
+        Some(d) => format!("ack_delay={}us", d.as_micros()),
+        None => format!("ack_lag={ack_lag}"),
+    };
+    println!(
+        "ackpath batch={batch} {acks} fdatasync={fdatasync}: {n} messages in {wall:.2} s ({:.0}/s), CPU {:.2} s = {:.1} CPU-us per message, {} flushes ({:.1} messages per flush), {} on disk after",
+        n as f64 / wall,
+        cpu.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / n as f64,
+        stats.flushes - flushes_before,
+        n as f64 / (stats.flushes - flushes_before).max(1) as f64,
+        mib(stats.size_on_disk),
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let a = args();
     let all = a.phase == "all";
@@ -361,6 +481,16 @@ fn main() {
         for n in [0, 10_000, 60_000] {
             compaction_pause(&a.dir, n);
         }
+    }
+    if all || a.phase == "ackpath" {
+        ackpath(
+            &a.dir,
+            a.messages,
+            a.batch,
+            a.ack_lag,
+            a.ack_delay_us.map(Duration::from_micros),
+            a.fdatasync,
+        );
     }
     if all || a.phase == "reclaim" {
         reclaim(&a.dir, a.messages, a.idle_after_drain);

@@ -281,6 +281,34 @@ pub fn encode_message(w: &mut Writer, m: &MessageRecord) {
     w.rest(&m.body);
 }
 
+/// How many bytes [`encode_message`] writes for `m`.
+pub fn message_len(m: &MessageRecord) -> usize {
+    fn prefixed(n: usize) -> usize {
+        let mut len = 1;
+        let mut v = n as u64;
+        while v >= 0x80 {
+            len += 1;
+            v >>= 7;
+        }
+        len + n
+    }
+    prefixed(m.exchange.len())
+        + prefixed(m.routing_key.len())
+        + prefixed(m.raw_properties.len())
+        + 8
+        + if m.expiration_ms.is_some() { 9 } else { 1 }
+        + m.body.len()
+}
+
+/// How many bytes [`encode_entry`] writes for `e`.
+pub fn entry_len(e: &EntryRecord) -> usize {
+    if e.expires_at_ms.is_some() {
+        22
+    } else {
+        14
+    }
+}
+
 /// Encodes a message on its own.
 pub fn message_bytes(m: &MessageRecord) -> Vec<u8> {
     let mut w = Writer::with_capacity(
@@ -390,6 +418,39 @@ pub fn decode_delayed(buf: &Bytes) -> Result<DelayedRecord, DecodeError> {
         exchange,
         message,
     })
+}
+
+#[cfg(test)]
+mod length_tests {
+    use super::*;
+
+    #[test]
+    fn computed_lengths_match_the_encodings() {
+        for (exchange, props, body, expiration) in [
+            ("", 3usize, 0usize, None),
+            ("amq.direct", 200, 1024, Some(5u64)),
+            ("x", 127, 70_000, None),
+            ("y", 128, 1, Some(u64::MAX)),
+        ] {
+            let m = MessageRecord {
+                exchange: exchange.into(),
+                routing_key: "k".repeat(props / 2),
+                raw_properties: Bytes::from(vec![1u8; props]),
+                body: Bytes::from(vec![2u8; body]),
+                published_at_ms: 1,
+                expiration_ms: expiration,
+            };
+            assert_eq!(message_len(&m), message_bytes(&m).len());
+            let e = EntryRecord {
+                seq: 1,
+                message_id: 2,
+                expires_at_ms: expiration,
+                priority: 3,
+                body_len: 4,
+            };
+            assert_eq!(entry_len(&e), encode_entry(&e, true).len());
+        }
+    }
 }
 
 #[cfg(test)]

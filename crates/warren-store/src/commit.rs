@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -25,6 +26,8 @@ pub(crate) trait Flusher: Send + 'static {
     fn flush(&mut self, generation: u64) -> Result<(), String>;
     /// Called after waiters of `generation` were woken (bookkeeping off the hot path).
     fn flushed(&mut self, generation: u64);
+    /// Called when no flush was asked for during the idle interval.
+    fn idle(&mut self) {}
 }
 
 #[derive(Default)]
@@ -66,11 +69,13 @@ pub(crate) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the flush thread; generations continue after `base` (the last one
-    /// recorded on disk). `path` names the store in errors.
+    /// recorded on disk). `path` names the store in errors. With `idle`, the thread
+    /// calls [`Flusher::idle`] whenever that long passes without a flush asked for.
     pub(crate) fn start(
         path: PathBuf,
         base: u64,
         flusher: impl Flusher,
+        idle: Option<Duration>,
     ) -> StoreResult<GroupCommit> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
@@ -86,7 +91,7 @@ impl GroupCommit {
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("warren-store-sync".into())
-            .spawn(move || run(&thread_shared, flusher))
+            .spawn(move || run(&thread_shared, flusher, idle))
             .map_err(|source| StoreError::Io { path, source })?;
         Ok(GroupCommit {
             shared,
@@ -140,12 +145,24 @@ impl Drop for GroupCommit {
     }
 }
 
-fn run(shared: &Shared, mut flusher: impl Flusher) {
+fn run(shared: &Shared, mut flusher: impl Flusher, idle: Option<Duration>) {
     loop {
         let generation = {
             let mut st = shared.state.lock();
             while st.wanted <= st.completed && !st.shutdown {
-                shared.work.wait(&mut st);
+                match idle {
+                    Some(every) => {
+                        if shared.work.wait_for(&mut st, every).timed_out()
+                            && st.wanted <= st.completed
+                            && !st.shutdown
+                        {
+                            drop(st);
+                            flusher.idle();
+                            st = shared.state.lock();
+                        }
+                    }
+                    None => shared.work.wait(&mut st),
+                }
             }
             if st.wanted <= st.completed || st.failed.is_some() {
                 return;
@@ -263,6 +280,7 @@ mod tests {
                     flushes: flushes.clone(),
                     fail_at: None,
                 },
+                None,
             )
             .unwrap(),
         );
@@ -293,6 +311,7 @@ mod tests {
                 flushes: Arc::new(AtomicU64::new(0)),
                 fail_at: Some(2),
             },
+            None,
         )
         .unwrap();
         gc.ticket().wait().unwrap();
@@ -310,6 +329,7 @@ mod tests {
                 flushes: Arc::new(AtomicU64::new(0)),
                 fail_at: None,
             },
+            None,
         )
         .unwrap();
         let ticket = gc.ticket();

@@ -2,126 +2,193 @@
 
 use bytes::Bytes;
 
-use super::engine::Engine;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::apply::{buffered_entry_bytes, buffered_message_bytes};
+use super::pending::{Cancel, EntryKey, PendingEntry, Slot};
 use super::SledStore;
 use crate::codec;
 use crate::error::{StoreError, StoreResult};
 use crate::keys;
 use crate::records::{DelayedKey, DelayedRecord, EntryRecord, MessageRecord, QueueId, StoredEntry};
-use crate::refcount::Released;
 use crate::store::EntryIter;
-
-/// Bytes an entry takes (key and value), for the live-data estimate.
-fn entry_bytes(value: &[u8]) -> usize {
-    16 + value.len()
-}
-
-/// Bytes a message takes (key and value).
-fn message_bytes(value: &[u8]) -> usize {
-    8 + value.len()
-}
 
 impl SledStore {
     pub(super) fn put_message_record(&self, id: u64, m: &MessageRecord) -> StoreResult<()> {
-        let e = self.shared.engine.read();
-        let value = codec::message_bytes(m);
-        let size = message_bytes(&value);
-        self.refs.written(id);
-        match e.trees.messages.insert(keys::message(id), value) {
-            Ok(old) => {
-                self.shared.add_live(size);
-                if let Some(old) = old {
-                    self.shared.sub_live(message_bytes(&old));
-                }
-                Ok(())
-            }
-            Err(err) => {
-                self.refs.forget(id);
-                Err(e.sled_err(err))
-            }
+        self.shared.refs.written(id);
+        self.shared.add_live(buffered_message_bytes(m));
+        let old = self
+            .shared
+            .pending
+            .current
+            .lock()
+            .messages
+            .insert(id, Slot::new(m.clone()));
+        if let Some(old) = old {
+            self.shared.sub_live(buffered_message_bytes(&old.value));
         }
+        Ok(())
     }
 
     pub(super) fn discard_message_record(&self, id: u64) -> StoreResult<()> {
-        if self.refs.is_unreferenced(id) {
+        if self.shared.refs.is_unreferenced(id) {
             let e = self.shared.engine.read();
-            let old = e
-                .trees
-                .messages
-                .remove(keys::message(id))
-                .map_err(|err| e.sled_err(err))?;
-            if let Some(old) = old {
-                self.shared.sub_live(message_bytes(&old));
-            }
-            self.refs.forget(id);
+            self.shared.drop_message(&e, id)?;
+            self.shared.refs.forget(id);
         }
         Ok(())
     }
 
     pub(super) fn enqueue_entry(&self, queue: QueueId, entry: &EntryRecord) -> StoreResult<()> {
-        let live = self.live.read();
-        if !live.contains_key(&queue.0) {
-            return Err(StoreError::UnknownQueue(queue.0));
-        }
-        let e = self.shared.engine.read();
-        let value = codec::encode_entry(entry, false);
-        let size = entry_bytes(&value);
-        let old = e
-            .trees
-            .entries
-            .insert(keys::entry(queue.0, entry.seq), value)
-            .map_err(|err| e.sled_err(err))?;
-        self.shared.add_live(size);
-        self.refs.acquire(entry.message_id);
-        if let Some(old) = old {
-            // The broker reused a seq: the replaced entry no longer references its
-            // message.
-            self.release(&e, &old)?;
-        }
-        Ok(())
-    }
-
-    pub(super) fn mark_entries_delivered(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<()> {
-        let e = self.shared.engine.read();
-        for &seq in seqs {
-            let key = keys::entry(queue.0, seq);
-            loop {
-                let Some(current) = e.trees.entries.get(key).map_err(|err| e.sled_err(err))? else {
-                    break;
-                };
-                let Some(marked) = codec::entry_with_delivered(&current) else {
-                    return Err(e.corrupt("entry", format!("{} bytes", current.len())));
-                };
-                if marked[..] == current[..] {
-                    break;
+        let key = (queue.0, entry.seq);
+        let mut released = Vec::new();
+        {
+            let live = self.live.read();
+            if !live.contains_key(&queue.0) {
+                return Err(StoreError::UnknownQueue(queue.0));
+            }
+            // The broker reused a seq: an older buffered entry no longer references its
+            // message (one in sled is released when this one replaces it there). The
+            // frozen layer is checked before this entry is buffered: once buffered, a
+            // flush may move it there, and it must not cancel itself.
+            {
+                let frozen = self.shared.pending.frozen.read();
+                if let Some(slot) = frozen.entries.get(&key) {
+                    if slot.cancel() == Cancel::Cancelled {
+                        self.shared
+                            .sub_live(buffered_entry_bytes(&slot.value.record));
+                        released.push(slot.value.record.message_id);
+                    }
                 }
-                // Compare-and-swap, so an entry removed meanwhile is never resurrected.
-                let swapped = e
-                    .trees
-                    .entries
-                    .compare_and_swap(key, Some(current), Some(marked))
-                    .map_err(|err| e.sled_err(err))?;
-                if swapped.is_ok() {
-                    break;
-                }
+            }
+            let slot = Slot::new(PendingEntry {
+                record: *entry,
+                delivered: AtomicBool::new(false),
+            });
+            let old = self.shared.pending.current.lock().entries.insert(key, slot);
+            self.shared.refs.acquire(entry.message_id);
+            self.shared.add_live(buffered_entry_bytes(entry));
+            if let Some(old) = old {
+                self.shared
+                    .sub_live(buffered_entry_bytes(&old.value.record));
+                released.push(old.value.record.message_id);
+            }
+        }
+        if !released.is_empty() {
+            let e = self.shared.engine.read();
+            for id in released {
+                self.shared.release(&e, id)?;
             }
         }
         Ok(())
     }
 
+    pub(super) fn mark_entries_delivered(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<()> {
+        // Buffered entries take the flag before they are written; entries already in
+        // sled get it at the next flush if they are still there (a crash before that
+        // only loses the flag, as documented).
+        let mut rest: Vec<EntryKey> = Vec::new();
+        {
+            let current = self.shared.pending.current.lock();
+            for &seq in seqs {
+                match current.entries.get(&(queue.0, seq)) {
+                    Some(slot) => slot.value.delivered.store(true, Ordering::SeqCst),
+                    None => rest.push((queue.0, seq)),
+                }
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        {
+            let frozen = self.shared.pending.frozen.read();
+            rest.retain(|key| match frozen.entries.get(key) {
+                Some(slot) => {
+                    slot.value.delivered.store(true, Ordering::SeqCst);
+                    // Claimed before the flag was set: mark it in sled instead.
+                    !(slot.is_waiting() || slot.is_cancelled())
+                }
+                None => true,
+            });
+        }
+        if !rest.is_empty() {
+            self.shared.pending.current.lock().delivered.extend(rest);
+        }
+        Ok(())
+    }
+
     pub(super) fn remove_entries(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64> {
+        let pending = &self.shared.pending;
         let e = self.shared.engine.read();
         let mut removed = 0;
-        for &seq in seqs {
+        // Message references held by removed buffered entries.
+        let mut released = Vec::new();
+        // Keys to remove from sled, and whether finding one there counts as a removal
+        // (not when a buffered version was removed already: then sled can only hold
+        // the older entry it replaced).
+        let mut in_sled: Vec<(u64, bool)> = Vec::new();
+        let sled_top = pending.sled_seq(queue.0);
+        let may_be_in_sled = |seq: u64| sled_top.is_some_and(|top| seq <= top);
+        {
+            let mut current = pending.current.lock();
+            for &seq in seqs {
+                let key = (queue.0, seq);
+                if !current.delivered.is_empty() {
+                    current.delivered.remove(&key);
+                }
+                match current.entries.remove(&key) {
+                    Some(slot) => {
+                        removed += 1;
+                        self.shared
+                            .sub_live(buffered_entry_bytes(&slot.value.record));
+                        released.push(slot.value.record.message_id);
+                        if may_be_in_sled(seq) {
+                            in_sled.push((seq, false));
+                        }
+                    }
+                    None => in_sled.push((seq, true)),
+                }
+            }
+        }
+        if in_sled.iter().any(|&(_, counts)| counts) {
+            let frozen = pending.frozen.read().clone();
+            if !frozen.entries.is_empty() {
+                in_sled.retain_mut(|(seq, counts)| {
+                    if !*counts {
+                        return true;
+                    }
+                    let Some(slot) = frozen.entries.get(&(queue.0, *seq)) else {
+                        return true;
+                    };
+                    match slot.cancel() {
+                        Cancel::Cancelled => {
+                            removed += 1;
+                            self.shared
+                                .sub_live(buffered_entry_bytes(&slot.value.record));
+                            released.push(slot.value.record.message_id);
+                            *counts = false;
+                            may_be_in_sled(*seq)
+                        }
+                        Cancel::InSled | Cancel::Gone => true,
+                    }
+                });
+            }
+        }
+        for (seq, counts) in in_sled {
             let old = e
                 .trees
                 .entries
                 .remove(keys::entry(queue.0, seq))
                 .map_err(|err| e.sled_err(err))?;
             if let Some(old) = old {
-                removed += 1;
-                self.release(&e, &old)?;
+                if counts {
+                    removed += 1;
+                }
+                self.shared.release_stored(&e, &old)?;
             }
+        }
+        for id in released {
+            self.shared.release(&e, id)?;
         }
         Ok(removed)
     }
@@ -136,6 +203,8 @@ impl SledStore {
     /// Removes every entry keyed under `queue`, stored queue or not.
     pub(super) fn purge_any(&self, queue: u64) -> StoreResult<u64> {
         let e = self.shared.engine.read();
+        // Rare: write the buffer out, then everything is in sled.
+        self.shared.drain(&e)?;
         let mut removed = 0;
         for item in e.trees.entries.scan_prefix(keys::entry_prefix(queue)) {
             let (key, _) = item.map_err(|err| e.sled_err(err))?;
@@ -146,31 +215,22 @@ impl SledStore {
                 .map_err(|err| e.sled_err(err))?;
             if let Some(old) = old {
                 removed += 1;
-                self.release(&e, &old)?;
+                self.shared.release_stored(&e, &old)?;
             }
         }
         Ok(removed)
     }
 
-    /// Accounts for a removed entry and drops its reference to its message.
-    fn release(&self, e: &Engine, entry: &[u8]) -> StoreResult<()> {
-        self.shared.sub_live(entry_bytes(entry));
-        let id = codec::entry_message_id(entry).map_err(|err| e.corrupt("entry", err))?;
-        if self.refs.release(id) == Released::Last {
-            let old = e
-                .trees
-                .messages
-                .remove(keys::message(id))
-                .map_err(|err| e.sled_err(err))?;
-            if let Some(old) = old {
-                self.shared.sub_live(message_bytes(&old));
+    pub(super) fn read_message(&self, id: u64) -> StoreResult<Option<MessageRecord>> {
+        if let Some(slot) = self.shared.pending.current.lock().messages.get(&id) {
+            return Ok(Some(slot.value.clone()));
+        }
+        let e = self.shared.engine.read();
+        if let Some(slot) = self.shared.pending.frozen.read().messages.get(&id) {
+            if !slot.is_cancelled() {
+                return Ok(Some(slot.value.clone()));
             }
         }
-        Ok(())
-    }
-
-    pub(super) fn read_message(&self, id: u64) -> StoreResult<Option<MessageRecord>> {
-        let e = self.shared.engine.read();
         let Some(v) = e
             .trees
             .messages
@@ -191,6 +251,8 @@ impl SledStore {
         }
         let (scan, path) = {
             let e = self.shared.engine.read();
+            // Entries stream from sled: write the buffer out first.
+            self.shared.drain(&e)?;
             (
                 e.trees
                     .entries

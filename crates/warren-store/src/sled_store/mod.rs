@@ -14,10 +14,12 @@
 //! records by id; `entries` every queue's entries by (queue id, seq); `delayed` delayed
 //! messages by (due, seq).
 
+mod apply;
 mod compact;
 mod engine;
 mod flush;
 mod messages;
+mod pending;
 mod startup;
 mod topology;
 
@@ -131,6 +133,10 @@ pub(crate) struct Shared {
     /// Bytes of live messages and entries.
     pub live_bytes: AtomicU64,
     pub compactions: AtomicU64,
+    /// Reference counts of stored messages.
+    pub refs: RefCounts,
+    /// Messages and entries not yet applied to sled.
+    pub pending: pending::Pending,
 }
 
 impl Shared {
@@ -150,7 +156,6 @@ impl Shared {
 /// Warren's store on sled 0.34. Open one per data directory.
 pub struct SledStore {
     shared: Arc<Shared>,
-    refs: RefCounts,
     /// Stored queues: id -> key in `queues`. Entry writes hold the read lock, so a
     /// delete (write lock) never races an enqueue into the queue it deletes.
     live: RwLock<HashMap<u64, Vec<u8>>>,
@@ -194,6 +199,7 @@ impl SledStore {
     /// Counts (scans the message and entry trees: for tests and benchmarks).
     pub fn stats(&self) -> StoreResult<StoreStats> {
         let e = self.shared.engine.read();
+        self.shared.drain(&e)?;
         Ok(StoreStats {
             size_on_disk: dir_bytes(&e.path),
             live_bytes: self.shared.live_bytes.load(Ordering::Relaxed),
@@ -201,7 +207,7 @@ impl SledStore {
             entries: e.trees.entries.len() as u64,
             flushes: self.commit.completed() - self.base_generation,
             compactions: self.shared.compactions.load(Ordering::Relaxed),
-            shared_messages: self.refs.tracked() as u64,
+            shared_messages: self.shared.refs.tracked() as u64,
         })
     }
 
@@ -239,6 +245,9 @@ impl Drop for SledStore {
         }
         self.commit.shutdown();
         let e = self.shared.engine.read();
+        if let Err(err) = self.shared.drain(&e) {
+            tracing::error!(store = %self.shared.path.display(), "final apply failed: {err}");
+        }
         if let Err(err) = e.db.flush() {
             tracing::error!(store = %self.shared.path.display(), "final flush failed: {err}");
         }

@@ -6,13 +6,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
 use super::compact::{self, Maintenance, FIRST_DIR};
 use super::engine::Engine;
 use super::flush::{Marker, SledFlusher, GENERATION_KEY, SYNCED_FILE};
+use super::pending::Pending;
 use super::{Shared, SledStore, StoreConfig, FORMAT_VERSION};
 use crate::codec;
 use crate::commit::GroupCommit;
@@ -86,12 +87,13 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     }
 
     let refs = RefCounts::default();
+    let pending = Pending::default();
     let Rebuilt {
         live,
         repairs,
         live_bytes,
         stats,
-    } = rebuild(&engine, &refs, &mut timings)?;
+    } = rebuild(&engine, &refs, &pending, &mut timings)?;
     compact::remove_stale_dirs(&path, &current);
 
     let shared = Arc::new(Shared {
@@ -100,12 +102,15 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         engine: RwLock::new(engine),
         live_bytes: AtomicU64::new(live_bytes),
         compactions: AtomicU64::new(0),
+        refs,
+        pending,
     });
     let flusher = SledFlusher {
         shared: shared.clone(),
         marker,
     };
-    let commit = GroupCommit::start(path.clone(), recovered, flusher)?;
+    let idle_apply = Duration::from_millis(config.background_flush_ms.unwrap_or(200).max(1));
+    let commit = GroupCommit::start(path.clone(), recovered, flusher, Some(idle_apply))?;
     let maintenance = config
         .compaction
         .check_every
@@ -113,7 +118,6 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         .transpose()?;
     Ok(SledStore {
         shared,
-        refs,
         live: RwLock::new(live),
         opened_stats: parking_lot::Mutex::new(Some(stats)),
         repairs,
@@ -177,7 +181,12 @@ fn check_format(engine: &Engine, path: &Path) -> StoreResult<()> {
 /// Rebuilds the queue map and reference counts, deleting entries of deleted queues,
 /// messages no entry references and entries whose message is missing. Returns the
 /// bytes of live messages and entries too.
-fn rebuild(e: &Engine, refs: &RefCounts, timings: &mut OpenTimings) -> StoreResult<Rebuilt> {
+fn rebuild(
+    e: &Engine,
+    refs: &RefCounts,
+    pending: &Pending,
+    timings: &mut OpenTimings,
+) -> StoreResult<Rebuilt> {
     let began = Instant::now();
     let sled_err = |err| e.sled_err(err);
     let mut repairs = Repairs::default();
@@ -192,15 +201,17 @@ fn rebuild(e: &Engine, refs: &RefCounts, timings: &mut OpenTimings) -> StoreResu
     let mut stats: HashMap<u64, EntryStats> = HashMap::new();
     let mut ids = Vec::with_capacity(e.trees.entries.len());
     let mut orphan_entries = Vec::new();
+    let mut top_seqs = HashMap::new();
     for item in e.trees.entries.iter() {
         let (k, v) = item.map_err(sled_err)?;
-        let (queue, _) = keys::split_entry(&k)
+        let (queue, seq) = keys::split_entry(&k)
             .ok_or_else(|| e.corrupt("entry key", format!("{} bytes", k.len())))?;
+        // Keys come in order: the last seq seen for a queue is its highest.
+        top_seqs.insert(queue, seq);
         if !live.contains_key(&queue) {
             orphan_entries.push(k);
             continue;
         }
-        let (_, seq) = keys::split_entry(&k).unwrap_or_default();
         let (entry, _) = codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
         ids.push(entry.message_id);
         stats.entry(queue).or_default().add(seq, entry.body_len);
@@ -217,10 +228,12 @@ fn rebuild(e: &Engine, refs: &RefCounts, timings: &mut OpenTimings) -> StoreResu
     let mut next = 0;
     let mut orphans = Vec::new();
     let mut dangling = HashSet::new();
+    let mut top_message = 0;
     for item in e.trees.messages.iter() {
         let (k, v) = item.map_err(sled_err)?;
         let id = keys::split_message(&k)
             .ok_or_else(|| e.corrupt("message key", format!("{} bytes", k.len())))?;
+        top_message = id;
         while next < ids.len() && ids[next] < id {
             dangling.insert(ids[next]);
             next += 1;
@@ -238,6 +251,7 @@ fn rebuild(e: &Engine, refs: &RefCounts, timings: &mut OpenTimings) -> StoreResu
         }
     }
     dangling.extend(ids[next..].iter().copied());
+    pending.seed(top_seqs, top_message);
     drop(ids);
     for id in &orphans {
         e.trees

@@ -1,0 +1,177 @@
+//! Applying the write-behind buffer to sled, and deleting messages wherever they are
+//! (buffer or sled) once their last entry is gone.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::engine::Engine;
+use super::pending::{Cancel, EntryKey, Layer};
+use super::Shared;
+use crate::codec;
+use crate::error::{StoreError, StoreResult};
+use crate::keys;
+use crate::records::{EntryRecord, MessageRecord};
+use crate::refcount::Released;
+
+/// Bytes an entry takes (key and value), for the live-data estimate.
+pub(super) fn entry_bytes(value: &[u8]) -> usize {
+    16 + value.len()
+}
+
+/// Bytes a message takes (key and value).
+pub(super) fn message_bytes(value: &[u8]) -> usize {
+    8 + value.len()
+}
+
+/// Bytes a buffered message will take in sled (counted as live from the start).
+pub(super) fn buffered_message_bytes(m: &MessageRecord) -> usize {
+    8 + codec::message_len(m)
+}
+
+/// Bytes a buffered entry will take in sled.
+pub(super) fn buffered_entry_bytes(e: &EntryRecord) -> usize {
+    16 + codec::entry_len(e)
+}
+
+impl Shared {
+    /// Applies everything buffered so far to sled (not durably: a flush follows when a
+    /// sync asked for one). When it returns, every write made before the call is in
+    /// sled. The caller holds the engine's read lock (`e`).
+    pub(crate) fn drain(&self, e: &Engine) -> StoreResult<()> {
+        let _one_at_a_time = self.pending.drain.lock();
+        if let Some(reason) = self.pending.failed.lock().clone() {
+            return Err(StoreError::Failed {
+                path: self.path.clone(),
+                reason,
+            });
+        }
+        let layer = {
+            // Moved to the frozen layer under the current layer's lock: a lookup never
+            // finds an item in neither.
+            let mut current = self.pending.current.lock();
+            if current.is_empty() {
+                return Ok(());
+            }
+            let layer = Arc::new(std::mem::take(&mut *current));
+            self.pending.note_applying(&layer);
+            *self.pending.frozen.write() = layer.clone();
+            layer
+        };
+        let result = self.apply(e, &layer);
+        *self.pending.frozen.write() = Arc::new(Layer::default());
+        if let Err(err) = &result {
+            *self.pending.failed.lock() = Some(err.to_string());
+        }
+        result
+    }
+
+    /// Writes a frozen layer: messages first, so a crash in between leaves at worst
+    /// unreferenced messages (cleaned at open), never entries without their message.
+    fn apply(&self, e: &Engine, layer: &Layer) -> StoreResult<()> {
+        for (&id, slot) in &layer.messages {
+            if !slot.claim() {
+                continue;
+            }
+            // Counted as live since it was buffered.
+            let value = codec::message_bytes(&slot.value);
+            let inserted = e.trees.messages.insert(keys::message(id), value);
+            slot.applied();
+            let old = inserted.map_err(|err| e.sled_err(err))?;
+            if let Some(old) = old {
+                self.sub_live(message_bytes(&old));
+            }
+        }
+        for (&(queue, seq), slot) in &layer.entries {
+            if !slot.claim() {
+                continue;
+            }
+            let delivered = slot.value.delivered.load(Ordering::SeqCst);
+            let value = codec::encode_entry(&slot.value.record, delivered);
+            let inserted = e.trees.entries.insert(keys::entry(queue, seq), value);
+            slot.applied();
+            let old = inserted.map_err(|err| e.sled_err(err))?;
+            if let Some(old) = old {
+                // The broker reused a seq: the replaced entry no longer references its
+                // message.
+                self.release_stored(e, &old)?;
+            }
+        }
+        for &key in &layer.delivered {
+            self.mark_stored_delivered(e, key)?;
+        }
+        Ok(())
+    }
+
+    /// Sets the delivered flag of an entry in sled, if it is still there.
+    pub(super) fn mark_stored_delivered(
+        &self,
+        e: &Engine,
+        (queue, seq): EntryKey,
+    ) -> StoreResult<()> {
+        let key = keys::entry(queue, seq);
+        loop {
+            let Some(current) = e.trees.entries.get(key).map_err(|err| e.sled_err(err))? else {
+                return Ok(());
+            };
+            let Some(marked) = codec::entry_with_delivered(&current) else {
+                return Err(e.corrupt("entry", format!("{} bytes", current.len())));
+            };
+            if marked[..] == current[..] {
+                return Ok(());
+            }
+            // Compare-and-swap, so an entry removed meanwhile is never resurrected.
+            let swapped = e
+                .trees
+                .entries
+                .compare_and_swap(key, Some(current), Some(marked))
+                .map_err(|err| e.sled_err(err))?;
+            if swapped.is_ok() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Accounts for an entry removed from sled and drops its reference to its message.
+    pub(super) fn release_stored(&self, e: &Engine, entry: &[u8]) -> StoreResult<()> {
+        self.sub_live(entry_bytes(entry));
+        let id = codec::entry_message_id(entry).map_err(|err| e.corrupt("entry", err))?;
+        self.release(e, id)
+    }
+
+    /// Drops one reference to message `id`, deleting the message with the last one.
+    pub(super) fn release(&self, e: &Engine, id: u64) -> StoreResult<()> {
+        if self.refs.release(id) == Released::Last {
+            self.drop_message(e, id)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes message `id` from the buffer and from sled.
+    pub(super) fn drop_message(&self, e: &Engine, id: u64) -> StoreResult<()> {
+        let buffered = self.pending.current.lock().messages.remove(&id);
+        if let Some(slot) = &buffered {
+            self.sub_live(buffered_message_bytes(&slot.value));
+        }
+        let buffered = buffered.is_some();
+        let frozen = self.pending.frozen.read().clone();
+        let cancelled = match frozen.messages.get(&id) {
+            Some(slot) if slot.cancel() == Cancel::Cancelled => {
+                self.sub_live(buffered_message_bytes(&slot.value));
+                true
+            }
+            _ => false,
+        };
+        if (buffered || cancelled) && !self.pending.message_may_be_in_sled(id) {
+            return Ok(());
+        }
+        let old = e
+            .trees
+            .messages
+            .remove(keys::message(id))
+            .map_err(|err| e.sled_err(err))?;
+        if let Some(old) = old {
+            self.sub_live(message_bytes(&old));
+        }
+        Ok(())
+    }
+}
