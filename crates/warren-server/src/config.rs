@@ -33,7 +33,7 @@ pub struct Limits {
     pub consumer_timeout: Duration,
     /// How much of a durable queue's backlog stays in memory: persistent messages
     /// beyond `keep_in_memory` ready ones are kept on disk only and read back
-    /// `page_size` at a time (default 4,096 and 512).
+    /// `page_size` at a time (default 16,384 and 1,024).
     pub paging: warren_broker::queue::Paging,
 }
 

@@ -26,8 +26,8 @@ pub struct Paging {
 impl Default for Paging {
     fn default() -> Self {
         Paging {
-            keep_in_memory: 4_096,
-            page_size: 512,
+            keep_in_memory: 16_384,
+            page_size: 1_024,
         }
     }
 }
