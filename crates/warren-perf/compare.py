@@ -119,6 +119,7 @@ METRICS = {
 }
 SCENARIO_METRICS = {
     "g": ["rss_per_msg", "pub_rate"],
+    "p": ["rss_per_msg", "pub_rate"],
     "h": ["h_rss", "h_rss_abs", "h_conns", "h_declare", "h_connect"],
     "f": ["p50", "p99"],
     "c": ["rate2"],

@@ -25,6 +25,9 @@
 #   f  latency at a fixed 1,000 msg/s, 16 B auto-ack    -r 1000 -s 16 -a
 #   g  1,000,000 x 1 KiB published with confirms and    -y 0 -C 1000000 -s 1024 -c 1000
 #      no consumer; broker RSS growth / message         (RUNS_G runs, default 1)
+#   p  as g, persistent to a durable queue (-f): Warren  -y 0 -C 1000000 -s 1024 -c 1000 -f
+#      keeps such a backlog on disk beyond 16,384      (RUNS_G runs)
+#      messages per queue (not an issue #6 scenario)
 #   h  10,000 queues declared on one channel, then 1,000 idle connections; broker RSS
 #      growth and declare rate (compare.py footprint; RUNS_H runs, default 1)
 #   For g and h Warren is restarted first (fresh process and data dir). The shared
@@ -51,7 +54,7 @@ WARREN_BIN=${WARREN_BIN:-$root/target/release/warren}
 WARREN_PORT=${WARREN_PORT:-5680}
 RABBIT_PORT=${RABBIT_PORT:-5673}
 RABBITMQ_UP=${RABBITMQ_UP:-$root/../shared/tools/rabbitmq-up}
-SCENARIOS=${SCENARIOS:-a b c d e f i h g}
+SCENARIOS=${SCENARIOS:-a b c d e f i h g p}
 OUT=${OUT:-$(mktemp /tmp/warren-compare-XXXX.jsonl)}
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -114,6 +117,7 @@ declare -A name=(
   [e]="fanout to 10 queues, 16 B auto-ack"
   [f]="latency at 1,000 msg/s, 16 B auto-ack"
   [g]="1,000,000 × 1 KiB queued, no consumer"
+  [p]="1,000,000 × 1 KiB persistent queued, durable queue"
   [h]="10,000 queues + 1,000 idle connections"
   [i]="1p/1c 16 B auto-ack, x-max-priority=10"
 )
@@ -137,17 +141,19 @@ perf_run() {
   python3 "$helper" record "$sc" "${name[$sc]}" "$broker" "$run" "$tmp/out" "$tmp/err" >>"$OUT"
 }
 
-# Scenario g: publish 1,000,000 x 1 KiB (confirmed, so the broker holds them all) to a
-# queue without consumers; the broker's RSS before and after gives bytes per message.
+# Scenario g (p: persistent, durable queue): publish 1,000,000 x 1 KiB (confirmed, so the
+# broker holds them all) to a queue without consumers; the broker's RSS before and after
+# gives bytes per message.
 queue_run() {
-  local broker=$1 run=$2 q=warren-compare-g before after
+  local broker=$1 run=$2 sc=$3 q=warren-compare-$3 before after durable=""
+  [[ $sc == p ]] && durable="-f"
   python3 "$helper" delete-queues "${port[$broker]}" "$q"
   before=$(python3 "$helper" rss "${pid[$broker]}")
   timeout 600 "$PERF" --uri "amqp://guest:guest@127.0.0.1:${port[$broker]}/%2f" -x 1 -y 0 -s 1024 \
-    -c 1000 -C 1000000 -u "$q" --broker-pid "${pid[$broker]}" --json \
+    -c 1000 -C 1000000 $durable -u "$q" --broker-pid "${pid[$broker]}" --json \
     >"$tmp/out" 2>"$tmp/err" || echo "warren-perf exit $?" >>"$tmp/err"
   after=$(python3 "$helper" rss "${pid[$broker]}")
-  python3 "$helper" record g "${name[g]}" "$broker" "$run" "$tmp/out" "$tmp/err" \
+  python3 "$helper" record "$sc" "${name[$sc]}" "$broker" "$run" "$tmp/out" "$tmp/err" \
     "rss_before=$before" "rss_after=$after" >>"$OUT"
   python3 "$helper" delete-queues "${port[$broker]}" "$q"
 }
@@ -162,13 +168,13 @@ footprint_run() {
 
 for sc in $SCENARIOS; do
   runs=$RUNS
-  [[ $sc == g ]] && runs=$RUNS_G
+  [[ $sc == g || $sc == p ]] && runs=$RUNS_G
   [[ $sc == h ]] && runs=$RUNS_H
   for run in $(seq "$runs"); do
     for broker in warren rabbitmq; do
-      if [[ $broker == warren && ($sc == g || $sc == h) ]]; then start_warren; fi
+      if [[ $broker == warren && ($sc == g || $sc == h || $sc == p) ]]; then start_warren; fi
       case $sc in
-        g) queue_run "$broker" "$run" ;;
+        g | p) queue_run "$broker" "$run" "$sc" ;;
         h) footprint_run "$broker" "$run" ;;
         *) perf_run "$sc" "$broker" "$run" ;;
       esac
