@@ -3,81 +3,52 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use warren_protocol::FieldTable;
-
-use super::index::{Added, BindingIndex, Removed};
+use super::index::{Added, Removed};
 use super::{Binding, Destination};
 
-/// Routing table of a direct exchange: a hash map from binding key to destinations, so
-/// routing costs one lookup whatever the number of bindings.
+/// Routing structure of a direct exchange: a hash map from binding key to destinations,
+/// so routing costs one lookup whatever the number of bindings.
 #[derive(Debug, Default)]
-pub struct DirectTable {
-    index: BindingIndex,
+pub(super) struct DirectRoutes {
     /// Each destination appears once per key, however many argument sets it is bound with.
     routes: HashMap<Arc<str>, Vec<Destination>>,
 }
 
-impl DirectTable {
-    /// Adds a binding; `true` if it is new.
-    pub fn bind(&mut self, binding: Binding) -> bool {
-        let added = self.index.insert(&binding);
+impl DirectRoutes {
+    /// Follows a binding the index has just added.
+    pub(super) fn bound(&mut self, binding: Binding, added: Added) {
         if added == Added::NewKey {
             self.routes
                 .entry(binding.routing_key)
                 .or_default()
                 .push(binding.destination);
         }
-        added.is_new()
     }
 
-    /// Removes a binding; `true` if it existed.
-    pub fn unbind(
+    /// Follows a binding the index has just removed.
+    pub(super) fn unbound(
         &mut self,
         destination: &Destination,
         routing_key: &str,
-        arguments: &FieldTable,
-    ) -> bool {
-        let removed = self.index.remove(destination, routing_key, arguments);
+        removed: Removed,
+    ) {
         if removed == Removed::LastForKey {
             self.forget(destination, routing_key);
         }
-        removed.is_removed()
     }
 
-    /// Removes every binding to `destination`; returns how many there were.
-    pub fn remove_destination(&mut self, destination: &Destination) -> usize {
-        let (keys, removed) = self.index.remove_destination(destination);
+    /// Follows the removal of every binding to `destination`, which was bound with `keys`.
+    pub(super) fn destination_removed(&mut self, destination: &Destination, keys: &[Arc<str>]) {
         for key in keys {
-            self.forget(destination, &key);
+            self.forget(destination, key);
         }
-        removed
     }
 
     /// Appends the destinations bound with exactly `routing_key`.
-    pub fn route(&self, routing_key: &str, out: &mut Vec<Destination>) {
+    pub(super) fn route(&self, routing_key: &str, out: &mut Vec<Destination>) {
         if let Some(destinations) = self.routes.get(routing_key) {
             out.extend_from_slice(destinations);
         }
-    }
-
-    /// Every binding, sorted by destination then key.
-    pub fn bindings(&self) -> Vec<Binding> {
-        self.index.bindings()
-    }
-
-    /// Number of bindings.
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Whether there are no bindings.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether some binding delivers to `destination`.
-    pub fn has_destination(&self, destination: &Destination) -> bool {
-        self.index.contains_destination(destination)
     }
 
     /// Drops `destination` from the route of `routing_key`.
@@ -96,22 +67,35 @@ impl DirectTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use warren_protocol::FieldValue;
+    use crate::routing::{ExchangeKind, Routes, RoutingTable};
+    use warren_protocol::{FieldTable, FieldValue};
 
     fn q(name: &str) -> Destination {
         Destination::Queue(name.into())
     }
 
-    fn route(t: &DirectTable, key: &str) -> Vec<Destination> {
+    fn new_table() -> RoutingTable {
+        RoutingTable::new(ExchangeKind::Direct)
+    }
+
+    /// The table's key → destinations map.
+    fn routes(t: &RoutingTable) -> &HashMap<Arc<str>, Vec<Destination>> {
+        match &t.routes {
+            Routes::Direct(r) => &r.routes,
+            other => panic!("not a direct table: {other:?}"),
+        }
+    }
+
+    fn route(t: &RoutingTable, key: &str) -> Vec<Destination> {
         let mut out = Vec::new();
-        t.route(key, &mut out);
+        t.route(key, None, &mut out);
         out.sort();
         out
     }
 
     #[test]
     fn exact_key_only() {
-        let mut t = DirectTable::default();
+        let mut t = new_table();
         t.bind(Binding::new(q("a"), "k", FieldTable::new()));
         t.bind(Binding::new(q("b"), "k", FieldTable::new()));
         t.bind(Binding::new(q("c"), "k.x", FieldTable::new()));
@@ -126,7 +110,7 @@ mod tests {
 
     #[test]
     fn one_route_per_destination_and_key() {
-        let mut t = DirectTable::default();
+        let mut t = new_table();
         let args: FieldTable = [("x", FieldValue::Bool(true))].into_iter().collect();
         assert!(t.bind(Binding::new(q("a"), "k", FieldTable::new())));
         assert!(t.bind(Binding::new(q("a"), "k", args.clone())));
@@ -135,12 +119,12 @@ mod tests {
         assert_eq!(route(&t, "k"), vec![q("a")]);
         assert!(t.unbind(&q("a"), "k", &args));
         assert!(route(&t, "k").is_empty());
-        assert!(t.routes.is_empty());
+        assert!(routes(&t).is_empty());
     }
 
     #[test]
     fn remove_destination_clears_routes() {
-        let mut t = DirectTable::default();
+        let mut t = new_table();
         for i in 0..10 {
             t.bind(Binding::new(q("a"), format!("k{i}"), FieldTable::new()));
             t.bind(Binding::new(q("b"), format!("k{i}"), FieldTable::new()));
@@ -148,7 +132,7 @@ mod tests {
         assert_eq!(t.remove_destination(&q("a")), 10);
         assert_eq!(route(&t, "k3"), vec![q("b")]);
         assert_eq!(t.remove_destination(&q("b")), 10);
-        assert!(t.routes.is_empty());
+        assert!(routes(&t).is_empty());
         assert!(t.is_empty());
     }
 }

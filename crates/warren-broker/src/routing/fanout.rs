@@ -1,86 +1,37 @@
 //! Fanout exchanges: a message goes to every bound destination; keys are ignored.
 
-use warren_protocol::FieldTable;
-
 use super::index::BindingIndex;
-use super::{Binding, Destination};
+use super::Destination;
 
-/// Routing table of a fanout exchange.
+/// Appends every bound destination, each once, in no particular order.
 ///
 /// The binding key still identifies a binding (as in RabbitMQ), but routing reports each
-/// destination once however many times it is bound.
-#[derive(Debug, Default)]
-pub struct FanoutTable {
-    index: BindingIndex,
-}
-
-impl FanoutTable {
-    /// Adds a binding; `true` if it is new.
-    pub fn bind(&mut self, binding: Binding) -> bool {
-        self.index.insert(&binding).is_new()
-    }
-
-    /// Removes a binding; `true` if it existed.
-    pub fn unbind(
-        &mut self,
-        destination: &Destination,
-        routing_key: &str,
-        arguments: &FieldTable,
-    ) -> bool {
-        self.index
-            .remove(destination, routing_key, arguments)
-            .is_removed()
-    }
-
-    /// Removes every binding to `destination`; returns how many there were.
-    pub fn remove_destination(&mut self, destination: &Destination) -> usize {
-        self.index.remove_destination(destination).1
-    }
-
-    /// Appends every bound destination, each once, in no particular order.
-    pub fn route(&self, out: &mut Vec<Destination>) {
-        out.extend(self.index.destinations().cloned());
-    }
-
-    /// Every binding, sorted by destination then key.
-    pub fn bindings(&self) -> Vec<Binding> {
-        self.index.bindings()
-    }
-
-    /// Number of bindings.
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Whether there are no bindings.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether some binding delivers to `destination`.
-    pub fn has_destination(&self, destination: &Destination) -> bool {
-        self.index.contains_destination(destination)
-    }
+/// destination once however many times it is bound; the binding index already knows the
+/// distinct destinations, so a fanout exchange needs no routing structure of its own.
+pub(super) fn route(index: &BindingIndex, out: &mut Vec<Destination>) {
+    out.extend(index.destinations().cloned());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::{Binding, ExchangeKind, RoutingTable};
+    use warren_protocol::FieldTable;
 
     fn q(name: &str) -> Destination {
         Destination::Queue(name.into())
     }
 
-    fn route(t: &FanoutTable) -> Vec<Destination> {
+    fn route(t: &RoutingTable) -> Vec<Destination> {
         let mut out = Vec::new();
-        t.route(&mut out);
+        t.route("ignored", None, &mut out);
         out.sort();
         out
     }
 
     #[test]
     fn every_destination_once() {
-        let mut t = FanoutTable::default();
+        let mut t = RoutingTable::new(ExchangeKind::Fanout);
         assert!(route(&t).is_empty());
         t.bind(Binding::new(q("a"), "", FieldTable::new()));
         t.bind(Binding::new(q("a"), "other", FieldTable::new()));
@@ -99,7 +50,7 @@ mod tests {
 
     #[test]
     fn unbind_keeps_other_keys() {
-        let mut t = FanoutTable::default();
+        let mut t = RoutingTable::new(ExchangeKind::Fanout);
         t.bind(Binding::new(q("a"), "", FieldTable::new()));
         t.bind(Binding::new(q("a"), "other", FieldTable::new()));
         assert!(t.unbind(&q("a"), "", &FieldTable::new()));
@@ -112,7 +63,7 @@ mod tests {
 
     #[test]
     fn remove_destination() {
-        let mut t = FanoutTable::default();
+        let mut t = RoutingTable::new(ExchangeKind::Fanout);
         t.bind(Binding::new(q("a"), "1", FieldTable::new()));
         t.bind(Binding::new(q("a"), "2", FieldTable::new()));
         t.bind(Binding::new(q("b"), "1", FieldTable::new()));

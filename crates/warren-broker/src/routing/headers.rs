@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use warren_protocol::{FieldTable, FieldValue};
 
-use super::index::BindingIndex;
 use super::{same_arguments, Binding, Destination};
 
 /// The binding argument that selects the match mode.
@@ -55,10 +54,10 @@ pub fn validate_headers_binding(args: &FieldTable) -> Result<(), String> {
     }
 }
 
-/// Routing table of a headers exchange. Routing tests every binding.
+/// Routing structure of a headers exchange: every binding with its compiled matcher, in
+/// binding order. Routing tests every binding.
 #[derive(Debug, Default)]
-pub struct HeadersTable {
-    index: BindingIndex,
+pub(super) struct HeadersRoutes {
     bindings: Vec<HeadersBinding>,
 }
 
@@ -230,36 +229,25 @@ impl Number {
     }
 }
 
-impl HeadersTable {
-    /// Adds a binding; `true` if it is new. The arguments are not validated here (see
-    /// [`validate_headers_binding`]); an unrecognised `x-match` behaves as `all`.
-    pub fn bind(&mut self, binding: Binding) -> bool {
-        if !self.index.insert(&binding).is_new() {
-            return false;
-        }
+impl HeadersRoutes {
+    /// Follows a binding the index has just added. The arguments are not validated here
+    /// (see [`validate_headers_binding`]); an unrecognised `x-match` behaves as `all`.
+    pub(super) fn bound(&mut self, binding: Binding) {
         self.bindings.push(HeadersBinding {
             matcher: Matcher::new(&binding.arguments),
             destination: binding.destination,
             routing_key: binding.routing_key,
             arguments: binding.arguments,
         });
-        true
     }
 
-    /// Removes a binding; `true` if it existed.
-    pub fn unbind(
+    /// Follows a binding the index has just removed.
+    pub(super) fn unbound(
         &mut self,
         destination: &Destination,
         routing_key: &str,
         arguments: &FieldTable,
-    ) -> bool {
-        if !self
-            .index
-            .remove(destination, routing_key, arguments)
-            .is_removed()
-        {
-            return false;
-        }
+    ) {
         if let Some(pos) = self.bindings.iter().position(|b| {
             b.destination == *destination
                 && *b.routing_key == *routing_key
@@ -267,21 +255,16 @@ impl HeadersTable {
         }) {
             self.bindings.remove(pos);
         }
-        true
     }
 
-    /// Removes every binding to `destination`; returns how many there were.
-    pub fn remove_destination(&mut self, destination: &Destination) -> usize {
-        let removed = self.index.remove_destination(destination).1;
-        if removed > 0 {
-            self.bindings.retain(|b| b.destination != *destination);
-        }
-        removed
+    /// Follows the removal of every binding to `destination`.
+    pub(super) fn destination_removed(&mut self, destination: &Destination) {
+        self.bindings.retain(|b| b.destination != *destination);
     }
 
     /// Appends the destination of every binding whose arguments match `headers`
     /// (`None` counts as an empty table), once per matching binding, in binding order.
-    pub fn route(&self, headers: Option<&FieldTable>, out: &mut Vec<Destination>) {
+    pub(super) fn route(&self, headers: Option<&FieldTable>, out: &mut Vec<Destination>) {
         if self.bindings.is_empty() {
             return;
         }
@@ -294,26 +277,6 @@ impl HeadersTable {
                 .filter(|b| b.matcher.matches(&sorted))
                 .map(|b| b.destination.clone()),
         );
-    }
-
-    /// Every binding, sorted by destination then key.
-    pub fn bindings(&self) -> Vec<Binding> {
-        self.index.bindings()
-    }
-
-    /// Number of bindings.
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Whether there are no bindings.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether some binding delivers to `destination`.
-    pub fn has_destination(&self, destination: &Destination) -> bool {
-        self.index.contains_destination(destination)
     }
 }
 
@@ -435,6 +398,7 @@ fn write_binary(s: &mut String, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::{ExchangeKind, Routes, RoutingTable};
     use bytes::Bytes;
     use warren_protocol::Decimal;
 
@@ -450,12 +414,24 @@ mod tests {
         FieldValue::string(text)
     }
 
+    fn new_table() -> RoutingTable {
+        RoutingTable::new(ExchangeKind::Headers)
+    }
+
+    /// The table's bindings with their matchers.
+    fn matchers(t: &RoutingTable) -> &[HeadersBinding] {
+        match &t.routes {
+            Routes::Headers(r) => &r.bindings,
+            other => panic!("not a headers table: {other:?}"),
+        }
+    }
+
     /// Whether a single binding with `args` matches `headers`.
     fn matches(args: &FieldTable, headers: Option<&FieldTable>) -> bool {
-        let mut t = HeadersTable::default();
+        let mut t = new_table();
         t.bind(Binding::new(q("q"), "", args.clone()));
         let mut out = Vec::new();
-        t.route(headers, &mut out);
+        t.route("", headers, &mut out);
         !out.is_empty()
     }
 
@@ -774,7 +750,7 @@ mod tests {
 
     #[test]
     fn table_operations() {
-        let mut t = HeadersTable::default();
+        let mut t = new_table();
         let a = table(&[("k", s("1"))]);
         let b = table(&[("x-match", s("any")), ("k", s("2")), ("j", s("3"))]);
         assert!(t.bind(Binding::new(q("q1"), "", a.clone())));
@@ -783,19 +759,19 @@ mod tests {
         assert!(t.bind(Binding::new(q("q2"), "", b.clone())));
         assert_eq!(t.len(), 3);
         let mut out = Vec::new();
-        t.route(Some(&table(&[("k", s("1"))])), &mut out);
+        t.route("", Some(&table(&[("k", s("1"))])), &mut out);
         assert_eq!(out, vec![q("q1"), q("q1")]);
         out.clear();
-        t.route(Some(&table(&[("j", s("3"))])), &mut out);
+        t.route("", Some(&table(&[("j", s("3"))])), &mut out);
         assert_eq!(out, vec![q("q2")]);
 
         assert!(t.unbind(&q("q1"), "other", &a));
         assert!(!t.unbind(&q("q1"), "other", &a));
         let b_reordered = table(&[("j", s("3")), ("k", s("2")), ("x-match", s("any"))]);
         assert!(t.unbind(&q("q2"), "", &b_reordered));
-        assert_eq!(t.bindings.len(), 1);
+        assert_eq!(matchers(&t).len(), 1);
         assert_eq!(t.remove_destination(&q("q1")), 1);
-        assert!(t.bindings.is_empty());
+        assert!(matchers(&t).is_empty());
         assert!(t.is_empty());
     }
 }

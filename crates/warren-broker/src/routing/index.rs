@@ -1,10 +1,11 @@
 //! The bindings of one exchange indexed by destination: the source of truth for binding
 //! identity, listing, counting and removing a deleted queue's bindings.
 //!
-//! Each routing table keeps one of these next to its routing structure. The routing
-//! structures only need to know about (destination, routing key) pairs, so the index
-//! reports when the first binding for a pair appears ([`Added::NewKey`]) and when the
-//! last one goes ([`Removed::LastForKey`]).
+//! [`RoutingTable`](super::RoutingTable) keeps one of these next to its kind's routing
+//! structure and tells the structure about every change. The direct and topic structures
+//! only need to know about (destination, routing key) pairs, so the index reports when
+//! the first binding for a pair appears ([`Added::NewKey`]) and when the last one goes
+//! ([`Removed::LastForKey`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;

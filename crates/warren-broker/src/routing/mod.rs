@@ -1,13 +1,15 @@
 //! Exchange routing tables: which queues and exchanges a message published to an
 //! exchange goes to.
 //!
-//! Each exchange owns one [`RoutingTable`], chosen by its [`ExchangeKind`]:
+//! Each exchange owns one [`RoutingTable`]: an index of its bindings (`index.rs`: binding
+//! identity, duplicate checks, listing, removing a destination's bindings) plus the
+//! routing structure of its [`ExchangeKind`]:
 //!
-//! * [`DirectTable`]: exact routing-key match, one hash lookup per message;
-//! * [`FanoutTable`]: every bound destination, whatever the routing key;
-//! * [`TopicTable`]: a trie over `.`-separated words with `*` and `#` wildcards;
-//! * [`HeadersTable`]: RabbitMQ's headers exchange, matching message headers against
-//!   binding arguments (`x-match` = `all`, `any`, `all-with-x`, `any-with-x`).
+//! * direct (`direct.rs`): exact routing-key match, one hash lookup per message;
+//! * fanout (`fanout.rs`): every bound destination, whatever the routing key;
+//! * topic (`topic.rs`): a trie over `.`-separated words with `*` and `#` wildcards;
+//! * headers (`headers.rs`): RabbitMQ's headers exchange, matching message headers
+//!   against binding arguments (`x-match` = `all`, `any`, `all-with-x`, `any-with-x`).
 //!
 //! A binding is identified, as in RabbitMQ, by its destination, its routing (binding)
 //! key and its arguments compared as a map (entry order does not matter, value types
@@ -27,10 +29,12 @@ use std::sync::Arc;
 
 use warren_protocol::{FieldTable, FieldValue};
 
-pub use direct::DirectTable;
-pub use fanout::FanoutTable;
-pub use headers::{validate_headers_binding, HeadersTable};
-pub use topic::TopicTable;
+pub use headers::validate_headers_binding;
+
+use direct::DirectRoutes;
+use headers::HeadersRoutes;
+use index::BindingIndex;
+use topic::TopicRoutes;
 
 /// Where a binding delivers: a queue or another exchange (exchange-to-exchange binding).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,48 +133,53 @@ impl fmt::Display for ExchangeKind {
 }
 
 /// The bindings of one exchange, organised for its routing algorithm.
+///
+/// The [`BindingIndex`] is the record of every binding (identity, duplicates, listing,
+/// counting, removing a destination's bindings); the per-kind routing structure only
+/// mirrors what routing needs and is told about every change the index makes.
 #[derive(Debug)]
-pub enum RoutingTable {
-    /// A direct exchange's table.
-    Direct(DirectTable),
-    /// A fanout exchange's table.
-    Fanout(FanoutTable),
-    /// A topic exchange's table.
-    Topic(TopicTable),
-    /// A headers exchange's table.
-    Headers(HeadersTable),
+pub struct RoutingTable {
+    /// Every binding, by destination.
+    index: BindingIndex,
+    /// The kind's routing structure, kept in step with `index`.
+    routes: Routes,
 }
 
-/// Forwards a method call to whichever table `self` holds.
-macro_rules! dispatch {
-    ($self:expr, $table:ident => $call:expr) => {
-        match $self {
-            RoutingTable::Direct($table) => $call,
-            RoutingTable::Fanout($table) => $call,
-            RoutingTable::Topic($table) => $call,
-            RoutingTable::Headers($table) => $call,
-        }
-    };
+/// The routing structure of each exchange kind.
+#[derive(Debug)]
+enum Routes {
+    /// Destinations by exact binding key.
+    Direct(DirectRoutes),
+    /// Nothing: a fanout exchange routes to the index's destinations.
+    Fanout,
+    /// A trie of binding patterns.
+    Topic(TopicRoutes),
+    /// One compiled matcher per binding.
+    Headers(HeadersRoutes),
 }
 
 impl RoutingTable {
     /// An empty table for an exchange of `kind`.
     pub fn new(kind: ExchangeKind) -> Self {
-        match kind {
-            ExchangeKind::Direct => RoutingTable::Direct(DirectTable::default()),
-            ExchangeKind::Fanout => RoutingTable::Fanout(FanoutTable::default()),
-            ExchangeKind::Topic => RoutingTable::Topic(TopicTable::default()),
-            ExchangeKind::Headers => RoutingTable::Headers(HeadersTable::default()),
+        let routes = match kind {
+            ExchangeKind::Direct => Routes::Direct(DirectRoutes::default()),
+            ExchangeKind::Fanout => Routes::Fanout,
+            ExchangeKind::Topic => Routes::Topic(TopicRoutes::default()),
+            ExchangeKind::Headers => Routes::Headers(HeadersRoutes::default()),
+        };
+        RoutingTable {
+            index: BindingIndex::default(),
+            routes,
         }
     }
 
     /// The exchange kind this table routes for.
     pub fn kind(&self) -> ExchangeKind {
-        match self {
-            RoutingTable::Direct(_) => ExchangeKind::Direct,
-            RoutingTable::Fanout(_) => ExchangeKind::Fanout,
-            RoutingTable::Topic(_) => ExchangeKind::Topic,
-            RoutingTable::Headers(_) => ExchangeKind::Headers,
+        match self.routes {
+            Routes::Direct(_) => ExchangeKind::Direct,
+            Routes::Fanout => ExchangeKind::Fanout,
+            Routes::Topic(_) => ExchangeKind::Topic,
+            Routes::Headers(_) => ExchangeKind::Headers,
         }
     }
 
@@ -180,7 +189,17 @@ impl RoutingTable {
     ///
     /// Headers bindings are not validated here: call [`validate_headers_binding`] first.
     pub fn bind(&mut self, binding: Binding) -> bool {
-        dispatch!(self, t => t.bind(binding))
+        let added = self.index.insert(&binding);
+        if !added.is_new() {
+            return false;
+        }
+        match &mut self.routes {
+            Routes::Direct(r) => r.bound(binding, added),
+            Routes::Fanout => {}
+            Routes::Topic(r) => r.bound(binding, added),
+            Routes::Headers(r) => r.bound(binding),
+        }
+        true
     }
 
     /// Removes the binding identified by `destination`, `routing_key` and `arguments`
@@ -191,13 +210,33 @@ impl RoutingTable {
         routing_key: &str,
         arguments: &FieldTable,
     ) -> bool {
-        dispatch!(self, t => t.unbind(destination, routing_key, arguments))
+        let removed = self.index.remove(destination, routing_key, arguments);
+        if !removed.is_removed() {
+            return false;
+        }
+        match &mut self.routes {
+            Routes::Direct(r) => r.unbound(destination, routing_key, removed),
+            Routes::Fanout => {}
+            Routes::Topic(r) => r.unbound(destination, routing_key, removed),
+            Routes::Headers(r) => r.unbound(destination, routing_key, arguments),
+        }
+        true
     }
 
     /// Removes every binding to `destination` (for a deleted queue or exchange) and
     /// returns how many there were.
     pub fn remove_destination(&mut self, destination: &Destination) -> usize {
-        dispatch!(self, t => t.remove_destination(destination))
+        let (keys, removed) = self.index.remove_destination(destination);
+        if removed == 0 {
+            return 0;
+        }
+        match &mut self.routes {
+            Routes::Direct(r) => r.destination_removed(destination, &keys),
+            Routes::Fanout => {}
+            Routes::Topic(r) => r.destination_removed(destination, &keys),
+            Routes::Headers(r) => r.destination_removed(destination),
+        }
+        removed
     }
 
     /// Appends to `out` the destinations a message with `routing_key` and `headers`
@@ -212,22 +251,22 @@ impl RoutingTable {
         headers: Option<&FieldTable>,
         out: &mut Vec<Destination>,
     ) {
-        match self {
-            RoutingTable::Direct(t) => t.route(routing_key, out),
-            RoutingTable::Fanout(t) => t.route(out),
-            RoutingTable::Topic(t) => t.route(routing_key, out),
-            RoutingTable::Headers(t) => t.route(headers, out),
+        match &self.routes {
+            Routes::Direct(r) => r.route(routing_key, out),
+            Routes::Fanout => fanout::route(&self.index, out),
+            Routes::Topic(r) => r.route(routing_key, out),
+            Routes::Headers(r) => r.route(headers, out),
         }
     }
 
     /// Every binding, sorted by destination then routing key.
     pub fn bindings(&self) -> Vec<Binding> {
-        dispatch!(self, t => t.bindings())
+        self.index.bindings()
     }
 
     /// Number of bindings.
     pub fn len(&self) -> usize {
-        dispatch!(self, t => t.len())
+        self.index.len()
     }
 
     /// Whether the table has no bindings.
@@ -237,7 +276,7 @@ impl RoutingTable {
 
     /// Whether at least one binding delivers to `destination`.
     pub fn has_destination(&self, destination: &Destination) -> bool {
-        dispatch!(self, t => t.has_destination(destination))
+        self.index.contains_destination(destination)
     }
 }
 

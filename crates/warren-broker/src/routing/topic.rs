@@ -14,16 +14,14 @@
 
 use std::collections::HashMap;
 use std::mem;
+use std::sync::Arc;
 
-use warren_protocol::FieldTable;
-
-use super::index::{Added, BindingIndex, Removed};
+use super::index::{Added, Removed};
 use super::{Binding, Destination};
 
-/// Routing table of a topic exchange.
+/// Routing structure of a topic exchange: the trie of binding patterns.
 #[derive(Debug, Default)]
-pub struct TopicTable {
-    index: BindingIndex,
+pub(super) struct TopicRoutes {
     root: Node,
 }
 
@@ -145,10 +143,9 @@ fn close(states: &mut Vec<State<'_>>, from: usize) {
     }
 }
 
-impl TopicTable {
-    /// Adds a binding; `true` if it is new.
-    pub fn bind(&mut self, binding: Binding) -> bool {
-        let added = self.index.insert(&binding);
+impl TopicRoutes {
+    /// Follows a binding the index has just added.
+    pub(super) fn bound(&mut self, binding: Binding, added: Added) {
         if added == Added::NewKey {
             let mut node = &mut self.root;
             for word in words(&binding.routing_key) {
@@ -156,36 +153,31 @@ impl TopicTable {
             }
             node.destinations.push(binding.destination);
         }
-        added.is_new()
     }
 
-    /// Removes a binding; `true` if it existed. Trie nodes left without bindings or
-    /// children are pruned.
-    pub fn unbind(
+    /// Follows a binding the index has just removed. Trie nodes left without bindings
+    /// or children are pruned.
+    pub(super) fn unbound(
         &mut self,
         destination: &Destination,
         routing_key: &str,
-        arguments: &FieldTable,
-    ) -> bool {
-        let removed = self.index.remove(destination, routing_key, arguments);
+        removed: Removed,
+    ) {
         if removed == Removed::LastForKey {
             self.forget(destination, routing_key);
         }
-        removed.is_removed()
     }
 
-    /// Removes every binding to `destination`; returns how many there were.
-    pub fn remove_destination(&mut self, destination: &Destination) -> usize {
-        let (keys, removed) = self.index.remove_destination(destination);
+    /// Follows the removal of every binding to `destination`, which was bound with `keys`.
+    pub(super) fn destination_removed(&mut self, destination: &Destination, keys: &[Arc<str>]) {
         for key in keys {
-            self.forget(destination, &key);
+            self.forget(destination, key);
         }
-        removed
     }
 
     /// Appends the destinations of every pattern matching `routing_key`. A destination
     /// bound with several matching patterns is appended once per pattern.
-    pub fn route(&self, routing_key: &str, out: &mut Vec<Destination>) {
+    pub(super) fn route(&self, routing_key: &str, out: &mut Vec<Destination>) {
         let mut current: Vec<State<'_>> = Vec::with_capacity(8);
         let mut next: Vec<State<'_>> = Vec::with_capacity(8);
         current.push((&self.root, false));
@@ -218,26 +210,6 @@ impl TopicTable {
         for (node, _) in current {
             out.extend_from_slice(&node.destinations);
         }
-    }
-
-    /// Every binding, sorted by destination then key.
-    pub fn bindings(&self) -> Vec<Binding> {
-        self.index.bindings()
-    }
-
-    /// Number of bindings.
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Whether there are no bindings.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether some binding delivers to `destination`.
-    pub fn has_destination(&self, destination: &Destination) -> bool {
-        self.index.contains_destination(destination)
     }
 
     /// Drops `destination` from the node of `pattern` and prunes the branch that no
@@ -289,24 +261,38 @@ impl TopicTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::{ExchangeKind, Routes, RoutingTable};
     use proptest::prelude::*;
     use std::time::{Duration, Instant};
+    use warren_protocol::FieldTable;
 
     fn q(name: &str) -> Destination {
         Destination::Queue(name.into())
     }
 
-    fn bind(t: &mut TopicTable, dest: &str, pattern: &str) -> bool {
+    fn new_table() -> RoutingTable {
+        RoutingTable::new(ExchangeKind::Topic)
+    }
+
+    /// The root of the table's trie.
+    fn root(t: &RoutingTable) -> &Node {
+        match &t.routes {
+            Routes::Topic(r) => &r.root,
+            other => panic!("not a topic table: {other:?}"),
+        }
+    }
+
+    fn bind(t: &mut RoutingTable, dest: &str, pattern: &str) -> bool {
         t.bind(Binding::new(q(dest), pattern, FieldTable::new()))
     }
 
-    fn unbind(t: &mut TopicTable, dest: &str, pattern: &str) -> bool {
+    fn unbind(t: &mut RoutingTable, dest: &str, pattern: &str) -> bool {
         t.unbind(&q(dest), pattern, &FieldTable::new())
     }
 
-    fn route(t: &TopicTable, key: &str) -> Vec<Destination> {
+    fn route(t: &RoutingTable, key: &str) -> Vec<Destination> {
         let mut out = Vec::new();
-        t.route(key, &mut out);
+        t.route(key, None, &mut out);
         out.sort();
         out.dedup();
         out
@@ -314,7 +300,7 @@ mod tests {
 
     /// Whether a single pattern matches a key, through the table.
     fn matches(pattern: &str, key: &str) -> bool {
-        let mut t = TopicTable::default();
+        let mut t = new_table();
         bind(&mut t, "q", pattern);
         !route(&t, key).is_empty()
     }
@@ -426,13 +412,13 @@ mod tests {
 
     #[test]
     fn overlapping_patterns_report_each_binding() {
-        let mut t = TopicTable::default();
+        let mut t = new_table();
         bind(&mut t, "q1", "a.*");
         bind(&mut t, "q1", "*.b");
         bind(&mut t, "q2", "#");
         bind(&mut t, "q3", "a.b.#");
         let mut out = Vec::new();
-        t.route("a.b", &mut out);
+        t.route("a.b", None, &mut out);
         out.sort();
         assert_eq!(out, vec![q("q1"), q("q1"), q("q2"), q("q3")]);
         assert_eq!(route(&t, "x.y"), vec![q("q2")]);
@@ -440,7 +426,7 @@ mod tests {
 
     #[test]
     fn wildcard_chains_do_not_blow_up() {
-        let mut t = TopicTable::default();
+        let mut t = new_table();
         let many_hashes = vec!["#"; 100].join(".");
         bind(&mut t, "h", &many_hashes);
         bind(&mut t, "h2", &format!("{many_hashes}.z"));
@@ -457,29 +443,29 @@ mod tests {
 
     #[test]
     fn unbind_prunes_the_trie() {
-        let mut t = TopicTable::default();
+        let mut t = new_table();
         bind(&mut t, "q1", "a.b.c");
         bind(&mut t, "q1", "a.b");
         bind(&mut t, "q2", "a.*.#");
-        assert_eq!(node_count(&t.root), 6); // root a b c * #
+        assert_eq!(node_count(root(&t)), 6); // root a b c * #
         assert!(unbind(&mut t, "q1", "a.b.c"));
-        assert_eq!(node_count(&t.root), 5);
+        assert_eq!(node_count(root(&t)), 5);
         assert!(!unbind(&mut t, "q1", "a.b.c"));
         assert!(unbind(&mut t, "q2", "a.*.#"));
-        assert_eq!(node_count(&t.root), 3);
+        assert_eq!(node_count(root(&t)), 3);
         assert_eq!(route(&t, "a.b"), vec![q("q1")]);
         assert!(unbind(&mut t, "q1", "a.b"));
-        assert_eq!(node_count(&t.root), 1);
+        assert_eq!(node_count(root(&t)), 1);
         assert!(t.is_empty());
     }
 
     #[test]
     fn inner_node_with_binding_survives_pruning() {
-        let mut t = TopicTable::default();
+        let mut t = new_table();
         bind(&mut t, "q1", "a");
         bind(&mut t, "q2", "a.b.c.d");
         assert!(unbind(&mut t, "q2", "a.b.c.d"));
-        assert_eq!(node_count(&t.root), 2);
+        assert_eq!(node_count(root(&t)), 2);
         assert_eq!(route(&t, "a"), vec![q("q1")]);
         bind(&mut t, "q1", "");
         bind(&mut t, "q2", "");
@@ -489,19 +475,19 @@ mod tests {
 
     #[test]
     fn shared_pattern_keeps_node_until_last_destination() {
-        let mut t = TopicTable::default();
+        let mut t = new_table();
         bind(&mut t, "q1", "x.#");
         bind(&mut t, "q2", "x.#");
         assert_eq!(t.remove_destination(&q("q1")), 1);
         assert_eq!(route(&t, "x.y"), vec![q("q2")]);
         assert_eq!(t.remove_destination(&q("q2")), 1);
-        assert_eq!(node_count(&t.root), 1);
+        assert_eq!(node_count(root(&t)), 1);
         assert!(route(&t, "x.y").is_empty());
     }
 
     #[test]
     fn deep_trie_drops_without_recursion() {
-        let mut t = TopicTable::default();
+        let mut t = new_table();
         bind(&mut t, "q", &vec!["w"; 200_000].join("."));
         drop(t);
     }
@@ -567,7 +553,7 @@ mod tests {
             ops in prop::collection::vec(op(), 1..40),
             keys in prop::collection::vec(routing_key(), 1..12),
         ) {
-            let mut t = TopicTable::default();
+            let mut t = new_table();
             let mut model: Vec<(u8, String)> = Vec::new();
             for op in ops {
                 match op {
@@ -598,7 +584,7 @@ mod tests {
                         .collect();
                     expected.sort();
                     let mut got = Vec::new();
-                    t.route(k, &mut got);
+                    t.route(k, None, &mut got);
                     got.sort();
                     // One entry per matching binding: duplicates only across patterns.
                     prop_assert_eq!(&got, &expected, "key {:?}, bindings {:?}", k, model);
@@ -608,7 +594,7 @@ mod tests {
                 prop_assert!(unbind(&mut t, &d.to_string(), &p));
             }
             prop_assert!(t.is_empty());
-            prop_assert_eq!(node_count(&t.root), 1);
+            prop_assert_eq!(node_count(root(&t)), 1);
         }
     }
 }
