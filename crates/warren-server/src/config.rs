@@ -4,6 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Default of [`Limits::publish_flow_backlog`]: deep enough that consumers with a
+/// prefetch in the hundreds never wait for a publisher, shallow enough that a publisher
+/// cannot take the CPU its queues' consumers need.
+pub const DEFAULT_PUBLISH_FLOW_BACKLOG: u32 = 10_000;
+
 /// Every limit the server enforces, with RabbitMQ-compatible defaults.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -31,6 +36,13 @@ pub struct Limits {
     /// How long a delivery may stay unacknowledged before its channel is closed with
     /// 406 (RabbitMQ's `consumer_timeout`); a queue's `x-consumer-timeout` overrides it.
     pub consumer_timeout: Duration,
+    /// Publisher flow control: when a publish is routed to a queue that has consumers
+    /// and holds more than this many ready messages, the publishing connection stops
+    /// reading its socket (TCP back-pressure, like RabbitMQ's `flow` state) until the
+    /// queue has drained to half of it. Queues without consumers never throttle, nor do
+    /// queues whose consumers make no progress (see `connection/flow.rs`); 0 turns
+    /// publisher flow control off.
+    pub publish_flow_backlog: u32,
 }
 
 impl Default for Limits {
@@ -46,6 +58,7 @@ impl Default for Limits {
             close_timeout: Duration::from_secs(3),
             memory_high_watermark_bytes: crate::memory::default_watermark_bytes(),
             consumer_timeout: Duration::from_secs(30 * 60),
+            publish_flow_backlog: DEFAULT_PUBLISH_FLOW_BACKLOG,
         }
     }
 }
