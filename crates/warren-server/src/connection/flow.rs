@@ -16,7 +16,9 @@
 //!   deliveries to its own consumers, confirms — goes on.
 //! - While paused it polls those queues every [`POLL_INTERVAL`] ([`PublishFlow::poll`])
 //!   and resumes once each has drained to half the threshold, lost its consumers or been
-//!   deleted.
+//!   deleted — or after [`MAX_PAUSE`] at most, so that a connection whose queue drains
+//!   slowly still reads, now and then, the acks, closes and other methods its client
+//!   sent meanwhile (it reads one batch, and pauses again if the queue is still over).
 //! - A queue with no consumers is never a reason to pause: a backlog nobody consumes yet
 //!   is legitimate and must fill at full speed. Likewise, when the consumers make no
 //!   progress for [`STALL_AFTER`] (they are stuck, or they are this very connection,
@@ -33,6 +35,8 @@ use warren_broker::Queue;
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// A pause ends when none of its queues has shrunk for this long.
 pub(crate) const STALL_AFTER: Duration = Duration::from_millis(100);
+/// Longest a connection stays paused at once.
+pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(1);
 /// How long a queue whose consumers stalled does not pause its publishers.
 pub(crate) const EXEMPT_FOR: Duration = Duration::from_secs(1);
 /// Most distinct queues noted per batch (a publish fanned out wider is checked on the
@@ -58,6 +62,8 @@ pub(crate) struct PublishFlow {
     noted: Vec<Arc<Queue>>,
     /// Queues the paused connection waits for (empty: not paused).
     waiting: Vec<Waiting>,
+    /// When the pause began.
+    paused_since: Instant,
     /// When one of them last shrank (or the pause began).
     last_progress: Instant,
     /// Queues whose consumers stalled, and until when they are left alone.
@@ -72,6 +78,7 @@ impl PublishFlow {
             low: backlog / 2,
             noted: Vec::new(),
             waiting: Vec::new(),
+            paused_since: Instant::now(),
             last_progress: Instant::now(),
             exempt: Vec::new(),
         }
@@ -122,6 +129,7 @@ impl PublishFlow {
             }
         }
         if self.is_paused() {
+            self.paused_since = now;
             self.last_progress = now;
         }
         self.is_paused()
@@ -158,6 +166,10 @@ impl PublishFlow {
             for w in self.waiting.drain(..) {
                 self.exempt.push((Arc::downgrade(&w.queue), until));
             }
+        }
+        if now.duration_since(self.paused_since) >= MAX_PAUSE {
+            // Draining, but slowly: read one batch, then look again.
+            self.waiting.clear();
         }
         self.is_paused()
     }
@@ -298,6 +310,32 @@ mod tests {
         assert!(!flow.check(t1 + STALL_AFTER), "exempt");
         flow.note(&q);
         assert!(flow.check(t1 + STALL_AFTER + EXEMPT_FOR), "exemption over");
+    }
+
+    #[test]
+    fn a_slowly_draining_queue_releases_the_publisher_after_the_longest_pause() {
+        let q = queue();
+        let (_c, _rx) = stuck_consumer(&q);
+        fill(&q, 1_000);
+        let mut flow = PublishFlow::new(100);
+        let t0 = Instant::now();
+        flow.note(&q);
+        assert!(flow.check(t0));
+        let mut now = t0;
+        let mut ready = q.message_count();
+        while now.duration_since(t0) + STALL_AFTER / 2 < MAX_PAUSE {
+            ready -= 1;
+            drain_to(&q, ready);
+            now += STALL_AFTER / 2;
+            assert!(flow.poll(now), "draining, still over the low watermark");
+        }
+        drain_to(&q, ready - 1);
+        assert!(!flow.poll(t0 + MAX_PAUSE));
+        flow.note(&q);
+        assert!(
+            flow.check(t0 + MAX_PAUSE),
+            "still over: pauses again, not exempt"
+        );
     }
 
     #[test]
