@@ -4,6 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Default of [`Limits::publish_flow_backlog`]: deep enough that consumers with a
+/// prefetch in the hundreds never wait for a publisher, shallow enough that a publisher
+/// cannot take the CPU its queues' consumers need.
+pub const DEFAULT_PUBLISH_FLOW_BACKLOG: u32 = 10_000;
+
 /// Every limit the server enforces, with RabbitMQ-compatible defaults.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -35,6 +40,13 @@ pub struct Limits {
     /// beyond `keep_in_memory` ready ones are kept on disk only and read back
     /// `page_size` at a time (default 16,384 and 1,024).
     pub paging: warren_broker::queue::Paging,
+    /// Publisher flow control: when a publish is routed to a queue that has consumers
+    /// and holds more than this many ready messages, the publishing connection stops
+    /// reading its socket (TCP back-pressure, like RabbitMQ's `flow` state) until the
+    /// queue has drained to half of it. Queues without consumers never throttle, nor do
+    /// queues whose consumers make no progress (see `connection/flow.rs`); 0 turns
+    /// publisher flow control off.
+    pub publish_flow_backlog: u32,
 }
 
 impl Default for Limits {
@@ -51,6 +63,7 @@ impl Default for Limits {
             memory_high_watermark_bytes: crate::memory::default_watermark_bytes(),
             consumer_timeout: Duration::from_secs(30 * 60),
             paging: warren_broker::queue::Paging::default(),
+            publish_flow_backlog: DEFAULT_PUBLISH_FLOW_BACKLOG,
         }
     }
 }

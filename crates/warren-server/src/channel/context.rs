@@ -48,6 +48,8 @@ pub(crate) struct ConnCtx {
     pub store: Option<warren_broker::persist::SharedStore>,
     /// Where completed group commits this connection's channels wait for are reported.
     pub syncs: UnboundedSender<super::confirms::SyncDone>,
+    /// Publisher flow control: publishes note the queues they reach here.
+    pub flow: crate::connection::flow::PublishFlow,
 }
 
 impl ConnCtx {

@@ -365,6 +365,7 @@ impl Channel {
         let mut rejected = false;
         for q in queues.iter().filter(|q| !q.is_deleted()) {
             rejected |= q.publish(message.clone()) == PublishOutcome::Rejected;
+            cx.flow.note(q);
             delivered = true;
         }
         if !delivered && publish.mandatory {

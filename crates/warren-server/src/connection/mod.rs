@@ -6,6 +6,7 @@
 //! branches of one `select!`, and reading pauses only while too much output is pending.
 
 mod content;
+pub(crate) mod flow;
 pub(crate) mod handshake;
 mod octets;
 pub(crate) mod out_buffer;
@@ -31,6 +32,7 @@ use crate::channel::confirms::SyncDone;
 use crate::channel::{Channel, ConnCtx};
 use crate::server::ServerContext;
 use content::ContentGrammar;
+use flow::PublishFlow;
 use handshake::{handshake, HandshakeError, Negotiated, SILENT_CLOSE_DELAY};
 use octets::describe_frame;
 use out_buffer::OutBuffer;
@@ -138,6 +140,9 @@ struct Connection {
     saw_publish: bool,
     /// Reading is paused because the memory alarm is on and this connection publishes.
     blocked: bool,
+    /// Reading is paused by publisher flow control (see `flow.rs`) until this time, when
+    /// the queues it waits for are looked at again.
+    flow_poll_at: Option<Instant>,
 }
 
 impl Connection {
@@ -162,6 +167,7 @@ impl Connection {
             unsent: Vec::new(),
             store: ctx.store.clone(),
             syncs: sync_tx,
+            flow: PublishFlow::new(ctx.config.limits.publish_flow_backlog),
         };
         let now = Instant::now();
         Connection {
@@ -184,6 +190,7 @@ impl Connection {
             last_write: now,
             saw_publish: false,
             blocked: false,
+            flow_poll_at: None,
         }
     }
 
@@ -207,8 +214,9 @@ impl Connection {
             if self.state == State::Closing && close_deadline.is_none() {
                 close_deadline = Some(Instant::now() + self.ctx.config.limits.close_timeout);
             }
-            let can_read =
-                !self.blocked && self.cx.out.len() < self.ctx.config.limits.max_pending_write_bytes;
+            let can_read = !self.blocked
+                && self.flow_poll_at.is_none()
+                && self.cx.out.len() < self.ctx.config.limits.max_pending_write_bytes;
             let has_output = !self.cx.out.is_empty();
             if self.inbuf.capacity() - self.inbuf.len() < 4096 {
                 self.inbuf.reserve(READ_CHUNK);
@@ -260,6 +268,7 @@ impl Connection {
                 _ = ticker.tick() => self.heartbeat_tick(),
                 _ = maintenance.tick() => self.maintenance_tick(),
                 _ = tokio::time::sleep(crate::memory::SAMPLE_INTERVAL), if self.blocked => self.check_unblock(),
+                _ = sleep_until_opt(self.flow_poll_at), if self.flow_poll_at.is_some() => self.poll_flow(),
                 _ = shutdown.changed(), if self.state == State::Open => {
                     self.close_connection(
                         AmqpError::new(ReplyCode::ConnectionForced, "broker forced connection closure with reason 'shutdown'"),
@@ -279,7 +288,9 @@ impl Connection {
     fn heartbeat_tick(&mut self) {
         let Some(h) = self.heartbeat else { return };
         let now = Instant::now();
-        if !self.blocked && now.duration_since(self.last_read) > h * 2 {
+        // A connection that is not reading cannot see the client's heartbeats.
+        let reading = !self.blocked && self.flow_poll_at.is_none();
+        if reading && now.duration_since(self.last_read) > h * 2 {
             warn!(peer = %self.peer, timeout_secs = h.as_secs(), "missed heartbeats from client, closing");
             self.state = State::Closed;
             return;
@@ -330,6 +341,27 @@ impl Connection {
         {
             self.block();
         }
+        if self.flow_poll_at.is_none() && self.state == State::Open {
+            let now = Instant::now();
+            if self.cx.flow.check(now) {
+                debug!(peer = %self.peer, "publisher flow control: pausing reads");
+                self.flow_poll_at = Some(now + flow::POLL_INTERVAL);
+            }
+        }
+    }
+
+    /// A connection paused by publisher flow control looks at its queues again and
+    /// resumes reading once they have drained (or it is closing).
+    fn poll_flow(&mut self) {
+        let now = Instant::now();
+        if self.state == State::Open && self.cx.flow.poll(now) {
+            self.flow_poll_at = Some(now + flow::POLL_INTERVAL);
+            return;
+        }
+        debug!(peer = %self.peer, "publisher flow control: resuming reads");
+        self.flow_poll_at = None;
+        // The client's heartbeats waited in the socket meanwhile.
+        self.last_read = now;
     }
 
     /// Stops reading from a publishing connection while the memory alarm is on.
@@ -631,6 +663,7 @@ impl Connection {
     /// Gives back everything the connection held: unacked messages are requeued,
     /// consumers cancelled, exclusive queues deleted, undelivered messages requeued.
     fn cleanup(&mut self) {
+        self.cx.flow.clear();
         self.release_channels();
         self.outbound_rx.close();
         while let Ok(event) = self.outbound_rx.try_recv() {
