@@ -4,7 +4,9 @@ mod common;
 
 use bytes::Bytes;
 use common::{bodies, entries, entry, open, publish, queue, queue_id};
-use warren_store::{BindingRecord, DelayedKey, DelayedRecord, ExchangeRecord, Store, StoreError};
+use warren_store::{
+    BindingRecord, DelayedKey, DelayedRecord, ExchangeRecord, SledStore, Store, StoreError,
+};
 
 fn exchange(name: &str) -> ExchangeRecord {
     ExchangeRecord {
@@ -190,14 +192,48 @@ fn unqueued_messages_can_be_discarded_and_are_cleaned_at_open() {
         store.sync().wait().unwrap();
         (kept, discarded, orphan)
     };
+    // Without a compaction thread the messages pass runs during the open.
+    let mut config = common::config(dir.path());
+    config.compaction.check_every = None;
+    {
+        let store = SledStore::open(&config).unwrap();
+        assert!(
+            store.get_message(kept).unwrap().is_some(),
+            "referenced: not discarded"
+        );
+        assert_eq!(store.get_message(discarded).unwrap(), None);
+        assert_eq!(store.get_message(orphan).unwrap(), None);
+        assert_eq!(store.recover().unwrap().repairs.orphan_messages, 1);
+    }
+}
+
+#[test]
+fn orphans_are_cleaned_in_the_background_after_a_default_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kept, orphan) = {
+        let store = open(dir.path());
+        let q = store.put_queue(&queue("q")).unwrap();
+        let kept = publish(&store, &[q], 1, "kept");
+        let orphan = store.next_message_id().unwrap();
+        store
+            .put_message(orphan, &common::message("crash before enqueue"))
+            .unwrap();
+        store.sync().wait().unwrap();
+        (kept, orphan)
+    };
+    // The compaction thread runs the messages pass once the store is open; messages
+    // written since are never taken for orphans.
     let store = open(dir.path());
-    assert!(
-        store.get_message(kept).unwrap().is_some(),
-        "referenced: not discarded"
-    );
-    assert_eq!(store.get_message(discarded).unwrap(), None);
-    assert_eq!(store.get_message(orphan).unwrap(), None);
-    assert_eq!(store.recover().unwrap().repairs.orphan_messages, 1);
+    let q = store.recover().unwrap().queues[0].id;
+    let fresh = publish(&store, &[q], 2, "written after the open");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.get_message(orphan).unwrap().is_some() {
+        assert!(std::time::Instant::now() < deadline, "orphan never removed");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(store.get_message(kept).unwrap().is_some());
+    assert!(store.get_message(fresh).unwrap().is_some());
+    assert_eq!(bodies(&store, q), vec!["kept", "written after the open"]);
 }
 
 #[test]

@@ -205,6 +205,27 @@ pub(super) fn worthwhile(shared: &Shared) -> bool {
         && size >= live.saturating_mul(u64::from(c.ratio))
 }
 
+/// The compaction loop: every `every`, compacts if worthwhile, until stopped.
+fn maintain(shared: &Shared, stop: &(Mutex<bool>, Condvar), every: Duration) {
+    loop {
+        {
+            let (stopped, cv) = stop;
+            let mut stopped = stopped.lock();
+            if !*stopped {
+                cv.wait_for(&mut stopped, every);
+            }
+            if *stopped {
+                return;
+            }
+        }
+        if worthwhile(shared) {
+            if let Err(e) = compact(shared) {
+                tracing::error!(store = %shared.path.display(), "compaction failed: {e}");
+            }
+        }
+    }
+}
+
 /// The background thread that compacts when worthwhile.
 pub(super) struct Maintenance {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -212,28 +233,25 @@ pub(super) struct Maintenance {
 }
 
 impl Maintenance {
-    pub(super) fn start(shared: Arc<Shared>, every: Duration) -> StoreResult<Maintenance> {
+    /// Starts the thread; it first runs the open's messages pass (`sweep`), if given.
+    pub(super) fn start(
+        shared: Arc<Shared>,
+        every: Duration,
+        sweep: Option<super::sweep::SweepJob>,
+    ) -> StoreResult<Maintenance> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let thread_stop = stop.clone();
         let path = shared.path.clone();
         let thread = std::thread::Builder::new()
             .name("warren-store-compact".into())
-            .spawn(move || loop {
-                {
-                    let (stopped, cv) = &*thread_stop;
-                    let mut stopped = stopped.lock();
-                    if !*stopped {
-                        cv.wait_for(&mut stopped, every);
-                    }
-                    if *stopped {
-                        return;
+            .spawn(move || {
+                if let Some(job) = sweep {
+                    let stopping = || *thread_stop.0.lock();
+                    if let Err(e) = super::sweep::sweep(&shared, job, stopping) {
+                        tracing::error!(store = %shared.path.display(), "messages pass failed: {e}");
                     }
                 }
-                if worthwhile(&shared) {
-                    if let Err(e) = compact(&shared) {
-                        tracing::error!(store = %shared.path.display(), "compaction failed: {e}");
-                    }
-                }
+                maintain(&shared, &thread_stop, every)
             })
             .map_err(|source| StoreError::Io { path, source })?;
         Ok(Maintenance {

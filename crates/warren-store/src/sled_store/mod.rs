@@ -21,6 +21,7 @@ mod flush;
 mod messages;
 mod pending;
 mod startup;
+mod sweep;
 mod topology;
 
 use std::collections::HashMap;

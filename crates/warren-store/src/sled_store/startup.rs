@@ -2,7 +2,7 @@
 //! and message keys that rebuilds reference counts and cleans what interrupted
 //! operations left behind.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use super::compact::{self, Maintenance, FIRST_DIR};
 use super::engine::Engine;
 use super::flush::{Marker, SledFlusher, GENERATION_KEY, SYNCED_FILE};
 use super::pending::Pending;
+use super::sweep::{self, SweepJob};
 use super::{Shared, SledStore, StoreConfig, FORMAT_VERSION};
 use crate::codec;
 use crate::commit::GroupCommit;
@@ -90,9 +91,10 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     let pending = Pending::default();
     let Rebuilt {
         live,
-        repairs,
+        mut repairs,
         live_bytes,
         stats,
+        sweep: job,
     } = rebuild(&engine, &refs, &pending, &mut timings)?;
     compact::remove_stale_dirs(&path, &current);
 
@@ -111,11 +113,18 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     };
     let idle_apply = Duration::from_millis(config.background_flush_ms.unwrap_or(200).max(1));
     let commit = GroupCommit::start(path.clone(), recovered, flusher, Some(idle_apply))?;
-    let maintenance = config
-        .compaction
-        .check_every
-        .map(|every| Maintenance::start(shared.clone(), every))
-        .transpose()?;
+    // The messages pass runs on the compaction thread (before its first compaction
+    // check), or here when there is none.
+    let maintenance = match config.compaction.check_every {
+        Some(every) => Some(Maintenance::start(shared.clone(), every, Some(job))?),
+        None => {
+            let report = sweep::sweep(&shared, job, || false)?;
+            repairs.orphan_messages = report.orphan_messages;
+            repairs.dangling_entries = report.dangling_entries;
+            timings.messages_pass = report.elapsed;
+            None
+        }
+    };
     Ok(SledStore {
         shared,
         live: RwLock::new(live),
@@ -224,65 +233,21 @@ fn rebuild(
     ids.sort_unstable();
     timings.entries_pass = began.elapsed();
 
-    let began = Instant::now();
-    let mut next = 0;
-    let mut orphans = Vec::new();
-    let mut dangling = HashSet::new();
-    let mut top_message = 0;
-    for item in e.trees.messages.iter() {
-        let (k, v) = item.map_err(sled_err)?;
-        let id = keys::split_message(&k)
-            .ok_or_else(|| e.corrupt("message key", format!("{} bytes", k.len())))?;
-        top_message = id;
-        while next < ids.len() && ids[next] < id {
-            dangling.insert(ids[next]);
-            next += 1;
-        }
-        let start = next;
-        while next < ids.len() && ids[next] == id {
-            next += 1;
-        }
-        match next - start {
-            0 => orphans.push(id),
-            n => {
-                refs.recovered(id, u32::try_from(n).unwrap_or(u32::MAX));
-                live_bytes += (k.len() + v.len()) as u64;
-            }
-        }
+    // Reference counts come from the entries alone (a count of one is implicit); the
+    // messages pass (orphans, dangling entries, live bytes) runs after opening.
+    let mut at = 0;
+    while at < ids.len() {
+        let id = ids[at];
+        let n = ids[at..].iter().take_while(|&&x| x == id).count();
+        refs.recovered(id, u32::try_from(n).unwrap_or(u32::MAX));
+        at += n;
     }
-    dangling.extend(ids[next..].iter().copied());
+    let top_message = match e.trees.messages.last().map_err(sled_err)? {
+        Some((k, _)) => keys::split_message(&k)
+            .ok_or_else(|| e.corrupt("message key", format!("{} bytes", k.len())))?,
+        None => 0,
+    };
     pending.seed(top_seqs, top_message);
-    drop(ids);
-    for id in &orphans {
-        e.trees
-            .messages
-            .remove(keys::message(*id))
-            .map_err(sled_err)?;
-    }
-    repairs.orphan_messages = orphans.len() as u64;
-    timings.messages_pass = began.elapsed();
-
-    if !dangling.is_empty() {
-        for item in e.trees.entries.iter() {
-            let (k, v) = item.map_err(sled_err)?;
-            let (queue, seq) = keys::split_entry(&k).unwrap_or_default();
-            let (entry, _) = codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
-            let id = entry.message_id;
-            if dangling.contains(&id) {
-                if let Some(s) = stats.get_mut(&queue) {
-                    s.remove(entry.body_len);
-                }
-                tracing::error!(
-                    store = %e.path.display(),
-                    message = id,
-                    "queue entry without its message: removed"
-                );
-                e.trees.entries.remove(&k).map_err(sled_err)?;
-                live_bytes = live_bytes.saturating_sub((k.len() + v.len()) as u64);
-                repairs.dangling_entries += 1;
-            }
-        }
-    }
     if repairs != Repairs::default() {
         tracing::info!(store = %e.path.display(), ?repairs, "cleaned leftovers of interrupted operations");
     }
@@ -291,6 +256,10 @@ fn rebuild(
         repairs,
         live_bytes,
         stats,
+        sweep: SweepJob {
+            referenced: ids,
+            below: top_message.saturating_add(1),
+        },
     })
 }
 
@@ -303,4 +272,6 @@ struct Rebuilt {
     live_bytes: u64,
     /// Each queue's entries, counted.
     stats: HashMap<u64, EntryStats>,
+    /// The messages pass, to run once open.
+    sweep: SweepJob,
 }
