@@ -7,7 +7,8 @@
 #   crates/warren-perf/backlog.sh                 # N=1000000
 #   N=5000000 crates/warren-perf/backlog.sh
 #
-# Environment: N (messages), PRODUCERS (2), PORT (5691), DRAIN_SECS (limit for the
+# Environment: N (messages), PRODUCERS (2), PORT (5691), RESTART=0 drains without the
+# kill -9 and restart, DRAIN_SECS (limit for the
 # drain, default N/10000+60), KEEP=1 keeps the data directory. Prints one summary block;
 # per-second drain lines go to $OUT_DIR/drain.txt (default: a temporary directory).
 set -euo pipefail
@@ -77,11 +78,16 @@ rss_after_publish=$(rss_mib "$pid")
 kill "$sampler" 2>/dev/null || true
 du_backlog=$(du_mib)
 
-kill -9 "$pid"
-wait "$pid" 2>/dev/null || true
-start
-recover_ms=$start_ms
-rss_after_recovery=$(rss_mib "$pid")
+if [[ ${RESTART:-1} != 0 ]]; then
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null || true
+  start
+  recover_ms=$start_ms
+  rss_after_recovery=$(rss_mib "$pid")
+else
+  recover_ms="(no restart)"
+  rss_after_recovery="(no restart)"
+fi
 recovered=$(sed "s/\x1b\[[0-9;]*m//g" "$OUT_DIR/warren.log" | grep -o 'persistent messages recovered.*' | tail -n1 || true)
 opened=$(sed "s/\x1b\[[0-9;]*m//g" "$OUT_DIR/warren.log" | grep -o 'store opened.*' | tail -n1 || true)
 
