@@ -8,7 +8,7 @@
 #   N=5000000 crates/warren-perf/backlog.sh
 #
 # Environment: N (messages), PRODUCERS (2), PORT (5691), RESTART=0 drains without the
-# kill -9 and restart, DRAIN_SECS (limit for the
+# kill -9 and restart, WARREN_ARGS (extra broker options), DRAIN_SECS (limit for the
 # drain, default N/10000+60), KEEP=1 keeps the data directory. Prints one summary block;
 # per-second drain lines go to $OUT_DIR/drain.txt (default: a temporary directory).
 set -euo pipefail
@@ -46,7 +46,8 @@ du_mib() { du -sm "$data" | cut -f1; }
 start() {
   local began now
   began=$(date +%s%N)
-  "$WARREN" --listen "127.0.0.1:$PORT" --data-dir "$data" >>"$OUT_DIR/warren.log" 2>&1 &
+  # shellcheck disable=SC2086 # WARREN_ARGS is a list of options
+  "$WARREN" --listen "127.0.0.1:$PORT" --data-dir "$data" ${WARREN_ARGS:-} >>"$OUT_DIR/warren.log" 2>&1 &
   pid=$!
   until listening; do
     kill -0 "$pid" 2>/dev/null || { echo "warren exited; see $OUT_DIR/warren.log" >&2; exit 1; }

@@ -40,6 +40,9 @@ pub struct Limits {
     /// beyond `keep_in_memory` ready ones are kept on disk only and read back
     /// `page_size` at a time (default 16,384 and 1,024).
     pub paging: warren_broker::queue::Paging,
+    /// Memory for the store's page cache (sled's `cache_capacity`); the store's own
+    /// structures and sled's index come on top of it.
+    pub store_cache_bytes: u64,
     /// Publisher flow control: when a publish is routed to a queue that has consumers
     /// and holds more than this many ready messages, the publishing connection stops
     /// reading its socket (TCP back-pressure, like RabbitMQ's `flow` state) until the
@@ -63,6 +66,7 @@ impl Default for Limits {
             memory_high_watermark_bytes: crate::memory::default_watermark_bytes(),
             consumer_timeout: Duration::from_secs(30 * 60),
             paging: warren_broker::queue::Paging::default(),
+            store_cache_bytes: 128 * 1024 * 1024,
             publish_flow_backlog: DEFAULT_PUBLISH_FLOW_BACKLOG,
         }
     }

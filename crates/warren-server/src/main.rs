@@ -20,6 +20,9 @@ struct Args {
     /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive.
     #[arg(long, default_value = "info")]
     log: String,
+    /// Memory for the store's page cache, in MiB.
+    #[arg(long, default_value_t = 128)]
+    store_cache_mib: u64,
 }
 
 #[tokio::main]
@@ -28,11 +31,12 @@ async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         listen: args.listen,
         data_dir: args.data_dir,
         ..ServerConfig::default()
     };
+    config.limits.store_cache_bytes = args.store_cache_mib << 20;
     let server = match Server::bind(config).await {
         Ok(s) => s,
         Err(e) => {

@@ -52,7 +52,7 @@ impl Server {
     /// then binds every listen address.
     pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let store = recovery::open_store(&config.data_dir)?;
+        let store = recovery::open_store(&config.data_dir, config.limits.store_cache_bytes)?;
         let broker = Arc::new(Broker::new());
         let recovering = recovery::recover_topology(&broker, &store, config.limits.paging)?;
         recovery::recover_messages(&recovering.queues)?;

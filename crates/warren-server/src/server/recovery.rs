@@ -46,10 +46,15 @@ impl From<RecoveryError> for std::io::Error {
     }
 }
 
-/// Opens the store under `data_dir` (in `data_dir/store`).
-pub(crate) fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, RecoveryError> {
-    let store =
-        SledStore::open(&StoreConfig::new(data_dir.join("store"))).map_err(RecoveryError::Open)?;
+/// Opens the store under `data_dir` (in `data_dir/store`) with a page cache of
+/// `cache_bytes`.
+pub(crate) fn open_store(
+    data_dir: &Path,
+    cache_bytes: u64,
+) -> Result<Arc<dyn Store>, RecoveryError> {
+    let mut config = StoreConfig::new(data_dir.join("store"));
+    config.cache_capacity_bytes = cache_bytes;
+    let store = SledStore::open(&config).map_err(RecoveryError::Open)?;
     let t = store.open_timings();
     info!(
         path = %store.path().display(),
