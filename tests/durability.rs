@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_amqp_error, message_count, passive, TestBroker};
+use common::{assert_amqp_error, drain, message_count, passive, TestBroker};
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicPublishOptions, BasicRejectOptions,
     ConfirmSelectOptions, ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
@@ -312,23 +312,6 @@ async fn declare_durable(ch: &Channel, name: &str, arguments: FieldTable) {
     ch.queue_declare(name.into(), durable_queue(), arguments)
         .await
         .expect("durable declare");
-}
-
-/// Takes every ready message of `queue` with basic.get (acking each): bodies and
-/// redelivered flags, in order.
-async fn drain(ch: &Channel, queue: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    while let Some(m) = ch
-        .basic_get(queue.into(), BasicGetOptions::default())
-        .await
-        .expect("get")
-    {
-        out.push((String::from_utf8_lossy(&m.data).into_owned(), m.redelivered));
-        ch.basic_ack(m.delivery_tag, BasicAckOptions::default())
-            .await
-            .unwrap();
-    }
-    out
 }
 
 fn bodies(v: &[(&str, bool)]) -> Vec<(String, bool)> {

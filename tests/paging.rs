@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{message_count, wait_for, TestBroker};
+use common::{drain, message_count, wait_for, TestBroker};
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions, QueuePurgeOptions,
@@ -68,22 +68,6 @@ async fn publish(ch: &Channel, queue: &str, body: &str, persistent: bool) {
         .await
         .expect("confirm");
     assert_eq!(confirm, Confirmation::Ack(None));
-}
-
-/// Gets every ready message (acking each): bodies and redelivered flags, in order.
-async fn drain(ch: &Channel, queue: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    while let Some(m) = ch
-        .basic_get(queue.into(), BasicGetOptions::default())
-        .await
-        .expect("get")
-    {
-        out.push((String::from_utf8_lossy(&m.data).into_owned(), m.redelivered));
-        ch.basic_ack(m.delivery_tag, BasicAckOptions::default())
-            .await
-            .unwrap();
-    }
-    out
 }
 
 fn paged(broker: &TestBroker, queue: &str) -> usize {

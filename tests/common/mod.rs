@@ -199,3 +199,20 @@ pub async fn publish_confirmed(
     .await?
     .await
 }
+
+/// Takes every ready message of `queue` with `basic.get` (acking each): bodies and
+/// redelivered flags, in order.
+pub async fn drain(ch: &Channel, queue: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    while let Some(m) = ch
+        .basic_get(queue.into(), lapin::options::BasicGetOptions::default())
+        .await
+        .expect("get")
+    {
+        out.push((String::from_utf8_lossy(&m.data).into_owned(), m.redelivered));
+        ch.basic_ack(m.delivery_tag, lapin::options::BasicAckOptions::default())
+            .await
+            .unwrap();
+    }
+    out
+}

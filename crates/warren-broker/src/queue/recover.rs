@@ -62,31 +62,26 @@ impl Queue {
             return Ok(0);
         };
         if self.args.max_priority.is_none() {
-            if let Some(stats) = counted {
-                if stats.count > 0 {
-                    self.restore_run(StoredRun {
-                        next_seq: stats.first_seq,
-                        last_seq: stats.last_seq,
-                        count: stats.count as usize,
-                        bytes: stats.body_bytes as usize,
-                    });
+            let stats = match counted {
+                Some(stats) => stats,
+                None => {
+                    let mut stats = EntryStats::default();
+                    for entry in p.store.entries(p.id)? {
+                        let r = entry?.record;
+                        stats.add(r.seq, r.body_len);
+                    }
+                    stats
                 }
-                return Ok(stats.count as usize);
+            };
+            if stats.count > 0 {
+                self.restore_run(StoredRun {
+                    next_seq: stats.first_seq,
+                    last_seq: stats.last_seq,
+                    count: stats.count as usize,
+                    bytes: stats.body_bytes as usize,
+                });
             }
-            let mut run: Option<StoredRun> = None;
-            for entry in p.store.entries(p.id)? {
-                let r = entry?.record;
-                let bytes = r.body_len as usize;
-                match &mut run {
-                    Some(run) => run.extend(r.seq, bytes),
-                    None => run = Some(StoredRun::single(r.seq, bytes)),
-                }
-            }
-            let count = run.as_ref().map_or(0, |r| r.count);
-            if let Some(run) = run {
-                self.restore_run(run);
-            }
-            return Ok(count);
+            return Ok(stats.count as usize);
         }
         let mut messages = Vec::new();
         for entry in p.store.entries(p.id)? {

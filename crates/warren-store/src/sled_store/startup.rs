@@ -210,13 +210,10 @@ fn rebuild(
     let mut stats: HashMap<u64, EntryStats> = HashMap::new();
     let mut ids = Vec::with_capacity(e.trees.entries.len());
     let mut orphan_entries = Vec::new();
-    let mut top_seqs = HashMap::new();
     for item in e.trees.entries.iter() {
         let (k, v) = item.map_err(sled_err)?;
         let (queue, seq) = keys::split_entry(&k)
             .ok_or_else(|| e.corrupt("entry key", format!("{} bytes", k.len())))?;
-        // Keys come in order: the last seq seen for a queue is its highest.
-        top_seqs.insert(queue, seq);
         if !live.contains_key(&queue) {
             orphan_entries.push(k);
             continue;
@@ -247,6 +244,8 @@ fn rebuild(
             .ok_or_else(|| e.corrupt("message key", format!("{} bytes", k.len())))?,
         None => 0,
     };
+    // Each live queue's highest seq in sled (entries of deleted queues are gone).
+    let top_seqs = stats.iter().map(|(q, s)| (*q, s.last_seq)).collect();
     pending.seed(top_seqs, top_message);
     if repairs != Repairs::default() {
         tracing::info!(store = %e.path.display(), ?repairs, "cleaned leftovers of interrupted operations");
