@@ -194,6 +194,61 @@ fn run(shared: &Shared, mut flusher: impl Flusher, idle: Option<Duration>) {
 enum Inner {
     Ready(Option<StoreResult<()>>),
     Waiting { shared: Arc<Shared>, target: u64 },
+    Manual(Arc<ManualSlot>),
+}
+
+/// The outcome of a ticket resolved by hand ([`SyncTicket::manual`]).
+#[derive(Default)]
+struct ManualSlot {
+    state: Mutex<ManualState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct ManualState {
+    result: Option<StoreResult<()>>,
+    /// The completer was dropped or used: no outcome will come after this.
+    finished: bool,
+    waker: Option<Waker>,
+}
+
+impl ManualSlot {
+    fn finish(&self, result: StoreResult<()>) {
+        let waker = {
+            let mut st = self.state.lock();
+            if st.finished {
+                return;
+            }
+            st.finished = true;
+            st.result = Some(result);
+            self.done.notify_all();
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn take(st: &mut ManualState) -> StoreResult<()> {
+        st.result.take().unwrap_or(Err(StoreError::Closed))
+    }
+}
+
+/// Resolves the ticket made with it by [`SyncTicket::manual`]. Dropping it unused
+/// resolves the ticket with [`StoreError::Closed`], so a waiter never hangs.
+pub struct SyncCompleter(Arc<ManualSlot>);
+
+impl SyncCompleter {
+    /// Resolves the ticket with `result`.
+    pub fn complete(self, result: StoreResult<()>) {
+        self.0.finish(result);
+    }
+}
+
+impl Drop for SyncCompleter {
+    fn drop(&mut self) {
+        self.0.finish(Err(StoreError::Closed));
+    }
 }
 
 /// A pending sync: resolves once every write made before it was created is on disk.
@@ -208,10 +263,25 @@ impl SyncTicket {
         SyncTicket(Inner::Ready(Some(result)))
     }
 
-    /// Blocks the calling thread until the sync completes.
+    /// A ticket resolved by whoever holds the returned [`SyncCompleter`]: for stores
+    /// that wrap another (e.g. one that injects faults or delays in tests).
+    pub fn manual() -> (SyncTicket, SyncCompleter) {
+        let slot = Arc::new(ManualSlot::default());
+        (SyncTicket(Inner::Manual(slot.clone())), SyncCompleter(slot))
+    }
+
+    /// Blocks the calling thread until the sync completes. Never call it on an async
+    /// runtime's worker thread: await the ticket there instead.
     pub fn wait(mut self) -> StoreResult<()> {
         match &mut self.0 {
             Inner::Ready(result) => result.take().unwrap_or(Err(StoreError::Closed)),
+            Inner::Manual(slot) => {
+                let mut st = slot.state.lock();
+                while !st.finished {
+                    slot.done.wait(&mut st);
+                }
+                ManualSlot::take(&mut st)
+            }
             Inner::Waiting { shared, target } => {
                 let mut st = shared.state.lock();
                 loop {
@@ -231,6 +301,14 @@ impl Future for SyncTicket {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
             Inner::Ready(result) => Poll::Ready(result.take().unwrap_or(Err(StoreError::Closed))),
+            Inner::Manual(slot) => {
+                let mut st = slot.state.lock();
+                if st.finished {
+                    return Poll::Ready(ManualSlot::take(&mut st));
+                }
+                st.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
             Inner::Waiting { shared, target } => {
                 let mut st = shared.state.lock();
                 match st.outcome(*target, &shared.path) {
@@ -318,6 +396,17 @@ mod tests {
         let err = gc.ticket().wait().unwrap_err();
         assert!(err.to_string().contains("disk on fire"), "{err}");
         assert!(matches!(gc.ticket().wait(), Err(StoreError::Failed { .. })));
+    }
+
+    #[test]
+    fn manual_tickets_resolve_when_completed_or_dropped() {
+        let (ticket, done) = SyncTicket::manual();
+        let waiter = std::thread::spawn(move || ticket.wait());
+        done.complete(Ok(()));
+        assert!(waiter.join().unwrap().is_ok());
+        let (ticket, done) = SyncTicket::manual();
+        drop(done);
+        assert!(matches!(ticket.wait(), Err(StoreError::Closed)));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 mod codec;
 mod commit;
 pub mod error;
+#[cfg(feature = "faults")]
+pub mod faults;
 mod keys;
 pub mod lock;
 pub mod records;
@@ -16,7 +18,7 @@ mod refcount;
 mod sled_store;
 pub mod store;
 
-pub use commit::SyncTicket;
+pub use commit::{SyncCompleter, SyncTicket};
 pub use error::{StoreError, StoreResult};
 pub use records::{
     BindingRecord, DelayedKey, DelayedRecord, EntryRecord, EntryStats, ExchangeRecord,
