@@ -1,4 +1,9 @@
-//! The broker: its virtual hosts.
+//! The broker: its virtual hosts, and where their durable state is kept.
+//!
+//! With the operations of [`VHost`] this is the broker's admin interface: every change of
+//! state (an AMQP method, a definition loaded at boot, an HTTP call) goes through it, and
+//! it writes the store and changes the in-memory state together. Start-up recovery
+//! ([`crate::recovery`]) builds a `Broker` from the store.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -8,7 +13,8 @@ use dashmap::DashMap;
 use crate::delayed::DelayedMessages;
 use crate::queue::ConnectionId;
 use crate::scheduler::Scheduler;
-use crate::vhost::VHost;
+use crate::vhost::{Persistence, VHost};
+use warren_store::SyncTicket;
 
 /// The whole broker state shared by every connection.
 #[derive(Debug)]
@@ -17,7 +23,7 @@ pub struct Broker {
     next_connection: AtomicU64,
     scheduler: Arc<Scheduler>,
     delayed: Arc<DelayedMessages>,
-    store: std::sync::OnceLock<crate::persist::SharedStore>,
+    persistence: Option<Persistence>,
 }
 
 impl Default for Broker {
@@ -27,31 +33,43 @@ impl Default for Broker {
 }
 
 impl Broker {
-    /// A broker with the default virtual host `/`.
+    /// A broker with the default virtual host `/` that persists nothing (tests,
+    /// benchmarks).
     pub fn new() -> Self {
+        Self::build(None)
+    }
+
+    /// A broker with the default virtual host `/` that keeps its durable exchanges,
+    /// queues, bindings, persistent messages and delayed messages in `persistence`'s
+    /// store. Start-up goes through [`crate::recovery::recover`], which also brings back
+    /// what the store already holds.
+    pub fn with_persistence(persistence: Persistence) -> Self {
+        Self::build(Some(persistence))
+    }
+
+    fn build(persistence: Option<Persistence>) -> Self {
         let scheduler = Scheduler::new();
         let delayed = DelayedMessages::new(scheduler.clone());
-        let vhosts = DashMap::new();
-        vhosts.insert(
-            "/".to_owned(),
-            VHost::new("/", scheduler.clone(), delayed.clone()),
-        );
-        Broker {
-            vhosts,
+        if let Some(p) = &persistence {
+            delayed.set_store(p.store.clone());
+        }
+        let broker = Broker {
+            vhosts: DashMap::new(),
             next_connection: AtomicU64::new(1),
             delayed,
             scheduler,
-            store: std::sync::OnceLock::new(),
-        }
+            persistence,
+        };
+        broker.add_vhost("/");
+        broker
     }
 
-    /// Persists durable things in `store` from now on: exchange removals of every
-    /// virtual host (existing and new) and the messages delayed exchanges hold.
-    pub fn set_store(&self, store: Arc<dyn crate::persist::Store>) {
-        let _ = self.store.set(crate::persist::SharedStore(store.clone()));
-        self.delayed.set_store(store.clone());
-        for v in self.vhosts.iter() {
-            v.set_store(store.clone());
+    /// A commit covering every store write made so far (resolved at once without a
+    /// store).
+    pub fn sync(&self) -> SyncTicket {
+        match &self.persistence {
+            Some(p) => p.sync(),
+            None => SyncTicket::ready(Ok(())),
         }
     }
 
@@ -65,11 +83,12 @@ impl Broker {
         self.vhosts
             .entry(name.to_owned())
             .or_insert_with(|| {
-                let vhost = VHost::new(name, self.scheduler.clone(), self.delayed.clone());
-                if let Some(store) = self.store.get() {
-                    vhost.set_store(store.0.clone());
-                }
-                vhost
+                VHost::new(
+                    name,
+                    self.scheduler.clone(),
+                    self.delayed.clone(),
+                    self.persistence.clone(),
+                )
             })
             .clone()
     }

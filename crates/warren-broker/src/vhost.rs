@@ -3,8 +3,12 @@
 
 use std::sync::{Arc, Weak};
 
+use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 use warren_protocol::{FieldTable, FieldValue};
+use warren_store::SyncTicket;
+
+use crate::applied::{store_failed, Applied};
 
 use crate::delayed::{DelayedMessages, DELAYED_EXCHANGE_TYPE, DELAYED_TYPE_ARG};
 use crate::error::{AmqpError, AmqpResult};
@@ -15,6 +19,9 @@ use crate::queue::args::{check_equivalent, EQUIVALENCE_CHECKED};
 use crate::queue::{ConnectionId, Queue, QueueArgs, QueueConfig};
 use crate::routing::{validate_headers_binding, Binding, Destination, ExchangeKind};
 use crate::scheduler::Scheduler;
+
+mod durable;
+pub use durable::Persistence;
 
 /// Arguments of `exchange.declare`.
 #[derive(Debug, Clone, Default)]
@@ -81,9 +88,8 @@ pub struct VHost {
     scheduler: Arc<Scheduler>,
     delayed: Arc<DelayedMessages>,
     me: Weak<VHost>,
-    /// Where durable exchanges are kept, so that removing one (deleted, or auto-deleted
-    /// with its last binding) removes it from the store too.
-    store: std::sync::OnceLock<crate::persist::SharedStore>,
+    /// Where durable exchanges, queues and bindings are kept (None: nothing is).
+    persistence: Option<Persistence>,
 }
 
 /// The routing type of an `exchange.declare`, and whether it is a delayed-message
@@ -129,6 +135,26 @@ fn without_classic_type(args: &FieldTable) -> FieldTable {
     args
 }
 
+/// Whether a queue being declared is written to the store or was read from it.
+#[derive(Debug, Clone, Copy)]
+enum QueueLink {
+    /// A new durable queue is stored.
+    Store,
+    /// Start-up: the queue is the store's queue `id`.
+    Restore(warren_store::QueueId),
+}
+
+/// Removes a stored queue (its bindings and entries) from the store.
+fn unstore_queue(q: &Queue) -> warren_store::StoreResult<Option<SyncTicket>> {
+    match q.persistence() {
+        Some(p) => {
+            p.store.delete_queue(p.id)?;
+            Ok(Some(p.store.sync()))
+        }
+        None => Ok(None),
+    }
+}
+
 fn bool_text(b: bool) -> &'static str {
     if b {
         "true"
@@ -138,15 +164,22 @@ fn bool_text(b: bool) -> &'static str {
 }
 
 impl VHost {
-    /// A virtual host with the standard `amq.*` exchanges.
-    pub fn new(name: &str, scheduler: Arc<Scheduler>, delayed: Arc<DelayedMessages>) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self::build(name, scheduler, delayed, me.clone()))
+    /// A virtual host with the standard `amq.*` exchanges, keeping its durable
+    /// entities in `persistence` (if any).
+    pub fn new(
+        name: &str,
+        scheduler: Arc<Scheduler>,
+        delayed: Arc<DelayedMessages>,
+        persistence: Option<Persistence>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self::build(name, scheduler, delayed, persistence, me.clone()))
     }
 
     fn build(
         name: &str,
         scheduler: Arc<Scheduler>,
         delayed: Arc<DelayedMessages>,
+        persistence: Option<Persistence>,
         me: Weak<VHost>,
     ) -> VHost {
         let vhost = VHost {
@@ -156,7 +189,7 @@ impl VHost {
             scheduler,
             delayed,
             me,
-            store: std::sync::OnceLock::new(),
+            persistence,
         };
         for &(ex_name, kind) in STANDARD_EXCHANGES {
             let name: Arc<str> = Arc::from(ex_name);
@@ -176,9 +209,23 @@ impl VHost {
         vhost
     }
 
-    /// Keeps this virtual host's durable exchange removals in `store` from now on.
-    pub fn set_store(&self, store: Arc<dyn crate::persist::Store>) {
-        let _ = self.store.set(crate::persist::SharedStore(store));
+    /// Where this virtual host keeps its durable entities, if anywhere.
+    pub fn persistence(&self) -> Option<&Persistence> {
+        self.persistence.as_ref()
+    }
+
+    /// A commit covering every store write made so far (already resolved without a
+    /// store): what publisher confirms and `tx.commit` wait for.
+    pub fn sync(&self) -> SyncTicket {
+        match &self.persistence {
+            Some(p) => p.sync(),
+            None => SyncTicket::ready(Ok(())),
+        }
+    }
+
+    /// The store, when `durable` things must be written.
+    fn store_for(&self, durable: bool) -> Option<&Persistence> {
+        self.persistence.as_ref().filter(|_| durable)
     }
 
     /// The virtual host's name.
@@ -248,13 +295,27 @@ impl VHost {
         self.exchanges.iter().map(|e| e.clone()).collect()
     }
 
-    /// `exchange.declare`.
-    pub fn declare_exchange(&self, d: &ExchangeDeclare) -> AmqpResult<Arc<Exchange>> {
+    /// `exchange.declare`: a new durable exchange is stored before it is used.
+    pub fn declare_exchange(&self, d: &ExchangeDeclare) -> AmqpResult<Applied<Arc<Exchange>>> {
+        self.declare_exchange_as(d, true)
+    }
+
+    /// Brings back an exchange the store holds (start-up): nothing is written.
+    pub(crate) fn restore_exchange(&self, d: &ExchangeDeclare) -> AmqpResult<Arc<Exchange>> {
+        self.declare_exchange_as(d, false)
+            .map(|applied| applied.into_parts().0)
+    }
+
+    fn declare_exchange_as(
+        &self,
+        d: &ExchangeDeclare,
+        persist: bool,
+    ) -> AmqpResult<Applied<Arc<Exchange>>> {
         if d.name.is_empty() {
             return Err(default_exchange_refused());
         }
         if d.passive {
-            return self.exchange(&d.name);
+            return self.exchange(&d.name).map(Applied::in_memory);
         }
         let (kind, delayed) = parse_exchange_type(d)?;
         if let Some(existing) = self.exchanges.get(d.name.as_str()) {
@@ -286,7 +347,7 @@ impl VHost {
                 &d.arguments,
                 &["alternate-exchange"],
             )?;
-            return Ok(existing.clone());
+            return Ok(Applied::in_memory(existing.clone()));
         }
         if d.name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
@@ -295,26 +356,37 @@ impl VHost {
             )));
         }
         let name: Arc<str> = Arc::from(d.name.as_str());
-        let exchange = self
-            .exchanges
-            .entry(name.clone())
-            .or_insert_with(|| {
-                Exchange::new(ExchangeConfig {
-                    name,
-                    kind,
-                    durable: d.durable,
-                    auto_delete: d.auto_delete,
-                    internal: d.internal,
-                    arguments: d.arguments.clone(),
-                    delayed,
-                })
-            })
-            .clone();
-        Ok(exchange)
+        let config = ExchangeConfig {
+            name: name.clone(),
+            kind,
+            durable: d.durable,
+            auto_delete: d.auto_delete,
+            internal: d.internal,
+            arguments: d.arguments.clone(),
+            delayed,
+        };
+        match self.exchanges.entry(name) {
+            // Declared by another connection since the check above: theirs stands.
+            Entry::Occupied(e) => Ok(Applied::in_memory(e.get().clone())),
+            Entry::Vacant(slot) => {
+                // Stored first (a cheap buffered write), so a failed write leaves nothing.
+                let commit = match self.store_for(persist && config.durable) {
+                    Some(p) => {
+                        let record = durable::exchange_record(&self.name, &config);
+                        p.store.put_exchange(&record).map_err(store_failed)?;
+                        Some(p.sync())
+                    }
+                    None => None,
+                };
+                let exchange = slot.insert(Exchange::new(config)).clone();
+                Ok(Applied::written(exchange, commit))
+            }
+        }
     }
 
     /// `exchange.delete`. Deleting an exchange that does not exist succeeds, as in RabbitMQ.
-    pub fn delete_exchange(&self, name: &str, if_unused: bool) -> AmqpResult<()> {
+    /// A durable exchange leaves the store first: if that fails it stays (541).
+    pub fn delete_exchange(&self, name: &str, if_unused: bool) -> AmqpResult<Applied<()>> {
         if name.is_empty() {
             return Err(default_exchange_refused());
         }
@@ -325,7 +397,7 @@ impl VHost {
             )));
         }
         let Some(exchange) = self.exchanges.get(name).map(|e| e.clone()) else {
-            return Ok(());
+            return Ok(Applied::in_memory(()));
         };
         if if_unused && exchange.has_bindings() {
             return Err(AmqpError::precondition_failed(format!(
@@ -333,18 +405,39 @@ impl VHost {
                 self.name
             )));
         }
-        self.remove_exchange(&exchange);
-        Ok(())
+        let commit = self.unstore_exchange(&exchange).map_err(store_failed)?;
+        self.forget_exchange(&exchange);
+        Ok(Applied::written((), commit))
     }
 
-    fn remove_exchange(&self, exchange: &Arc<Exchange>) {
-        self.exchanges.remove(exchange.name().as_ref());
-        if let (true, Some(store)) = (exchange.config().durable, self.store.get()) {
-            if let Err(e) = store.delete_exchange(&self.name, exchange.name()) {
-                tracing::error!(exchange = %exchange.name(), error = %e, "store: delete failed");
+    /// Removes a durable exchange (and the bindings from and to it) from the store.
+    fn unstore_exchange(
+        &self,
+        exchange: &Exchange,
+    ) -> warren_store::StoreResult<Option<SyncTicket>> {
+        match self.store_for(exchange.config().durable) {
+            Some(p) => {
+                p.store.delete_exchange(&self.name, exchange.name())?;
+                Ok(Some(p.sync()))
             }
+            None => Ok(None),
         }
+    }
+
+    /// Removes an exchange from memory, with the bindings to it; exchanges those leave
+    /// without bindings are auto-deleted.
+    fn forget_exchange(&self, exchange: &Arc<Exchange>) {
+        self.exchanges.remove(exchange.name().as_ref());
         self.remove_destination(&Destination::Exchange(exchange.name().clone()));
+    }
+
+    /// Auto-deletes an exchange whose last binding went: nobody waits for this, so a
+    /// store failure is logged (the exchange would come back after a restart).
+    fn auto_delete_exchange(&self, exchange: &Arc<Exchange>) {
+        if let Err(e) = self.unstore_exchange(exchange) {
+            tracing::error!(exchange = %exchange.name(), error = %e, "store: auto-delete failed");
+        }
+        self.forget_exchange(exchange);
     }
 
     /// Removes every binding to `dest`, then auto-deletes exchanges left with none.
@@ -356,7 +449,7 @@ impl VHost {
             }
         }
         for ex in emptied {
-            self.remove_exchange(&ex);
+            self.auto_delete_exchange(&ex);
         }
     }
 
@@ -367,7 +460,7 @@ impl VHost {
         self.exchange(name)
     }
 
-    /// `queue.bind`.
+    /// `queue.bind`. A binding of a durable exchange to a stored queue is stored.
     pub fn bind_queue(
         &self,
         queue: &str,
@@ -375,10 +468,12 @@ impl VHost {
         key: &str,
         args: &FieldTable,
         conn: ConnectionId,
-    ) -> AmqpResult<()> {
+    ) -> AmqpResult<Applied<()>> {
         let source = self.source_exchange(exchange)?;
         let q = self.queue(queue, conn)?;
-        self.bind(&source, Destination::Queue(q.name().clone()), key, args)
+        let durable = source.config().durable && q.persistence().is_some();
+        let dest = Destination::Queue(q.name().clone());
+        self.bind(&source, dest, key, args, durable)
     }
 
     /// `queue.unbind`. As in RabbitMQ, removing a binding that does not exist, or whose
@@ -390,18 +485,20 @@ impl VHost {
         key: &str,
         args: &FieldTable,
         conn: ConnectionId,
-    ) -> AmqpResult<()> {
+    ) -> AmqpResult<Applied<()>> {
         if exchange.is_empty() {
             return Err(default_exchange_refused());
         }
         let Some(q) = self.queues.get(queue).map(|q| q.clone()) else {
-            return Ok(());
+            return Ok(Applied::in_memory(()));
         };
         q.check_access(conn)?;
-        if let Some(source) = self.exchanges.get(exchange).map(|e| e.clone()) {
-            self.unbind(&source, &Destination::Queue(q.name().clone()), key, args);
-        }
-        Ok(())
+        let Some(source) = self.exchanges.get(exchange).map(|e| e.clone()) else {
+            return Ok(Applied::in_memory(()));
+        };
+        let durable = source.config().durable && q.persistence().is_some();
+        let dest = Destination::Queue(q.name().clone());
+        self.unbind(&source, &dest, key, args, durable)
     }
 
     /// `exchange.bind`: messages reaching `source` also go through `destination`.
@@ -411,13 +508,15 @@ impl VHost {
         source: &str,
         key: &str,
         args: &FieldTable,
-    ) -> AmqpResult<()> {
+    ) -> AmqpResult<Applied<()>> {
         let src = self.source_exchange(source)?;
         if destination.is_empty() {
             return Err(default_exchange_refused());
         }
         let dst = self.exchange(destination)?;
-        self.bind(&src, Destination::Exchange(dst.name().clone()), key, args)
+        let durable = src.config().durable && dst.config().durable;
+        let dest = Destination::Exchange(dst.name().clone());
+        self.bind(&src, dest, key, args, durable)
     }
 
     /// `exchange.unbind`. Removing a binding that does not exist, or whose exchanges do
@@ -428,48 +527,130 @@ impl VHost {
         source: &str,
         key: &str,
         args: &FieldTable,
-    ) -> AmqpResult<()> {
+    ) -> AmqpResult<Applied<()>> {
         if source.is_empty() || destination.is_empty() {
             return Err(default_exchange_refused());
         }
         let Some(src) = self.exchanges.get(source).map(|e| e.clone()) else {
-            return Ok(());
+            return Ok(Applied::in_memory(()));
         };
-        self.unbind(
-            &src,
-            &Destination::Exchange(Arc::from(destination)),
-            key,
-            args,
-        );
-        Ok(())
+        let durable = src.config().durable
+            && self
+                .exchanges
+                .get(destination)
+                .is_some_and(|d| d.config().durable);
+        let dest = Destination::Exchange(Arc::from(destination));
+        self.unbind(&src, &dest, key, args, durable)
     }
 
+    /// Brings back a binding the store holds (start-up): nothing is written.
+    pub(crate) fn restore_binding(
+        &self,
+        b: &warren_store::BindingRecord,
+        args: &FieldTable,
+    ) -> AmqpResult<()> {
+        let source = self.source_exchange(&b.source)?;
+        let dest = if b.destination_is_exchange {
+            Destination::Exchange(self.exchange(&b.destination)?.name().clone())
+        } else {
+            Destination::Queue(self.queue(&b.destination, 0)?.name().clone())
+        };
+        self.bind(&source, dest, &b.routing_key, args, false)
+            .map(|_| ())
+    }
+
+    /// Adds a binding, storing it first when both ends are `durable`.
     fn bind(
         &self,
         source: &Arc<Exchange>,
         dest: Destination,
         key: &str,
         args: &FieldTable,
-    ) -> AmqpResult<()> {
+        durable: bool,
+    ) -> AmqpResult<Applied<()>> {
         if source.config().kind == ExchangeKind::Headers {
             validate_headers_binding(args).map_err(AmqpError::precondition_failed)?;
         }
+        let commit = match self.store_for(durable) {
+            Some(p) => {
+                let record = self.binding_record(source, &dest, key, args);
+                p.store.put_binding(&record).map_err(store_failed)?;
+                Some(p.sync())
+            }
+            None => None,
+        };
         source.bind(Binding {
             destination: dest,
             routing_key: Arc::from(key),
             arguments: args.clone(),
         });
-        Ok(())
+        Ok(Applied::written((), commit))
     }
 
-    fn unbind(&self, source: &Arc<Exchange>, dest: &Destination, key: &str, args: &FieldTable) {
+    /// Removes a binding (from the store first when both ends are `durable`); an
+    /// auto-delete source left without bindings goes too.
+    fn unbind(
+        &self,
+        source: &Arc<Exchange>,
+        dest: &Destination,
+        key: &str,
+        args: &FieldTable,
+        durable: bool,
+    ) -> AmqpResult<Applied<()>> {
+        let commit = match self.store_for(durable) {
+            Some(p) => {
+                let record = self.binding_record(source, dest, key, args);
+                p.store.delete_binding(&record).map_err(store_failed)?;
+                Some(p.sync())
+            }
+            None => None,
+        };
         if source.unbind(dest, key, args) && source.config().auto_delete && !source.has_bindings() {
-            self.remove_exchange(source);
+            self.auto_delete_exchange(source);
         }
+        Ok(Applied::written((), commit))
     }
 
-    /// `queue.declare` on behalf of connection `conn`.
-    pub fn declare_queue(&self, d: &QueueDeclare, conn: ConnectionId) -> AmqpResult<QueueDeclared> {
+    fn binding_record(
+        &self,
+        source: &Exchange,
+        dest: &Destination,
+        key: &str,
+        args: &FieldTable,
+    ) -> warren_store::BindingRecord {
+        let (name, is_exchange) = match dest {
+            Destination::Queue(q) => (q, false),
+            Destination::Exchange(e) => (e, true),
+        };
+        durable::binding_record(&self.name, source.name(), name, is_exchange, key, args)
+    }
+
+    /// `queue.declare` on behalf of connection `conn`: a new durable queue is stored
+    /// before it is used.
+    pub fn declare_queue(
+        &self,
+        d: &QueueDeclare,
+        conn: ConnectionId,
+    ) -> AmqpResult<Applied<QueueDeclared>> {
+        self.declare_queue_as(d, conn, QueueLink::Store)
+    }
+
+    /// Brings back a queue the store holds under `id` (start-up): nothing is written.
+    pub(crate) fn restore_queue(
+        &self,
+        d: &QueueDeclare,
+        id: warren_store::QueueId,
+    ) -> AmqpResult<Arc<Queue>> {
+        self.declare_queue_as(d, 0, QueueLink::Restore(id))
+            .map(|applied| applied.into_parts().0.queue)
+    }
+
+    fn declare_queue_as(
+        &self,
+        d: &QueueDeclare,
+        conn: ConnectionId,
+        link: QueueLink,
+    ) -> AmqpResult<Applied<QueueDeclared>> {
         let declared = |q: Arc<Queue>| QueueDeclared {
             message_count: q.message_count(),
             consumer_count: q.consumer_count(),
@@ -479,7 +660,7 @@ impl VHost {
             // A passive declare counts as a use for x-expires, as in RabbitMQ.
             return self.queue(&d.name, conn).map(|q| {
                 q.touch();
-                declared(q)
+                Applied::in_memory(declared(q))
             });
         }
         let name = if d.name.is_empty() {
@@ -489,7 +670,7 @@ impl VHost {
         };
         if let Some(existing) = self.queues.get(name.as_str()).map(|q| q.clone()) {
             self.check_queue_equivalent(&existing, d, conn)?;
-            return Ok(declared(existing));
+            return Ok(Applied::in_memory(declared(existing)));
         }
         if !d.name.is_empty() && d.name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
@@ -514,20 +695,34 @@ impl VHost {
             auto_delete: d.auto_delete,
             arguments: without_classic_type(&d.arguments),
         };
-        let queue = self
-            .queues
-            .entry(key)
-            .or_insert_with(|| {
-                Queue::new(
-                    config,
-                    args,
-                    self.name.clone(),
-                    self.me.clone(),
-                    self.scheduler.clone(),
-                )
-            })
-            .clone();
-        Ok(declared(queue))
+        let slot = match self.queues.entry(key) {
+            // Declared by another connection since the check above: theirs stands.
+            Entry::Occupied(e) => return Ok(Applied::in_memory(declared(e.get().clone()))),
+            Entry::Vacant(slot) => slot,
+        };
+        let queue = Queue::new(
+            config,
+            args,
+            self.name.clone(),
+            self.me.clone(),
+            self.scheduler.clone(),
+        );
+        let commit = match (link, self.store_for(queue.config().durable)) {
+            (QueueLink::Store, Some(p)) => {
+                // Stored first (a cheap buffered write), so a failed write leaves nothing.
+                let record = durable::queue_record(&self.name, queue.config());
+                let id = p.store.put_queue(&record).map_err(store_failed)?;
+                queue.set_persistence(p.store.clone(), id, p.paging);
+                Some(p.sync())
+            }
+            (QueueLink::Restore(id), Some(p)) => {
+                queue.set_persistence(p.store.clone(), id, p.paging);
+                None
+            }
+            (_, None) => None,
+        };
+        slot.insert(queue.clone());
+        Ok(Applied::written(declared(queue), commit))
     }
 
     /// RabbitMQ's checks on redeclaring an existing queue: the same exclusive owner
@@ -624,16 +819,17 @@ impl VHost {
     }
 
     /// `queue.delete`: returns the number of messages dropped. Deleting a queue that does
-    /// not exist succeeds with 0, as in RabbitMQ.
+    /// not exist succeeds with 0, as in RabbitMQ. A stored queue leaves the store first:
+    /// if that fails it stays (541).
     pub fn delete_queue(
         &self,
         name: &str,
         if_unused: bool,
         if_empty: bool,
         conn: ConnectionId,
-    ) -> AmqpResult<u32> {
+    ) -> AmqpResult<Applied<u32>> {
         let Some(q) = self.queues.get(name).map(|q| q.clone()) else {
-            return Ok(0);
+            return Ok(Applied::in_memory(0));
         };
         q.check_access(conn)?;
         if if_unused && q.consumer_count() > 0 {
@@ -648,11 +844,22 @@ impl VHost {
                 self.name
             )));
         }
-        Ok(self.remove_queue(&q))
+        let commit = unstore_queue(&q).map_err(store_failed)?;
+        Ok(Applied::written(self.forget_queue(&q), commit))
     }
 
-    /// Deletes a queue unconditionally, cancelling its consumers.
+    /// Deletes a queue unconditionally, cancelling its consumers (x-expires, auto-delete,
+    /// an exclusive owner's close). Nobody waits for this, so a store failure is logged
+    /// (the queue would come back after a restart).
     pub fn remove_queue(&self, q: &Arc<Queue>) -> u32 {
+        if let Err(e) = unstore_queue(q) {
+            tracing::error!(queue = %q.name(), error = %e, "store: queue delete failed");
+        }
+        self.forget_queue(q)
+    }
+
+    /// Removes a queue from memory with the bindings to it, cancelling its consumers.
+    fn forget_queue(&self, q: &Arc<Queue>) -> u32 {
         self.queues
             .remove_if(q.name().as_ref(), |_, v| Arc::ptr_eq(v, q));
         self.remove_destination(&Destination::Queue(q.name().clone()));

@@ -7,13 +7,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
-use warren_broker::Broker;
+use warren_broker::{recovery, Broker};
+use warren_store::Store;
 
 use crate::config::ServerConfig;
 use crate::connection;
 use crate::memory::MemoryAlarm;
-
-pub mod recovery;
 
 /// State shared by every connection task.
 #[derive(Debug)]
@@ -24,8 +23,6 @@ pub struct ServerContext {
     pub config: ServerConfig,
     /// Set while resident memory is above the high watermark.
     pub memory: Arc<MemoryAlarm>,
-    /// Where durable things are kept (None: nothing is persisted).
-    pub store: Option<warren_broker::persist::SharedStore>,
 }
 
 /// A bound, not yet running server. Binding first lets callers (and tests) learn the
@@ -53,10 +50,17 @@ impl Server {
     pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)?;
         let store = recovery::open_store(&config.data_dir, config.limits.store_cache_bytes)?;
-        let broker = Arc::new(Broker::new());
-        let recovering = recovery::recover_topology(&broker, &store, config.limits.paging)?;
-        recovery::recover_messages(&recovering.queues)?;
-        recovery::recover_delayed(&broker, recovering.delayed)?;
+        Self::bind_with_store(config, store).await
+    }
+
+    /// Like [`Server::bind`], with durable state kept in `store` (already open) instead
+    /// of the data directory's: e.g. a store that injects faults, in tests. The broker
+    /// is built from what the store holds before any address is bound.
+    pub async fn bind_with_store(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+    ) -> std::io::Result<Server> {
+        let broker = Arc::new(recovery::recover(store, config.limits.paging)?);
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let listener = TcpListener::bind(addr).await?;
@@ -68,7 +72,6 @@ impl Server {
                 broker,
                 config,
                 memory: Arc::new(MemoryAlarm::default()),
-                store: Some(warren_broker::persist::SharedStore(store)),
             }),
             listeners,
         })
@@ -146,19 +149,33 @@ impl Server {
     /// Binds and serves in a background task; returns the bound addresses and a handle
     /// to stop it. Used by tests and embedders.
     pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
-        let server = Server::bind(config).await?;
+        Ok(Server::bind(config).await?.spawn())
+    }
+
+    /// Like [`Server::start`], keeping durable state in `store` (see
+    /// [`Server::bind_with_store`]).
+    pub async fn start_with_store(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+    ) -> std::io::Result<RunningServer> {
+        Ok(Server::bind_with_store(config, store).await?.spawn())
+    }
+
+    /// Serves in a background task.
+    fn spawn(self) -> RunningServer {
+        let server = self;
         let addrs = server.local_addrs();
         let broker = server.broker();
         let memory = server.ctx.memory.clone();
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(server.run(rx));
-        Ok(RunningServer {
+        RunningServer {
             addrs,
             broker,
             memory,
             shutdown: ShutdownHandle(tx),
             task,
-        })
+        }
     }
 }
 

@@ -295,6 +295,17 @@ impl SyncTicket {
     }
 }
 
+impl std::fmt::Debug for SyncTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.0 {
+            Inner::Ready(_) => "ready",
+            Inner::Waiting { .. } => "waiting for a flush",
+            Inner::Manual(_) => "manual",
+        };
+        f.debug_tuple("SyncTicket").field(&state).finish()
+    }
+}
+
 impl Future for SyncTicket {
     type Output = StoreResult<()>;
 

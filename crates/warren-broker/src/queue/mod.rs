@@ -644,14 +644,10 @@ impl Queue {
         drained.count as u32
     }
 
-    /// Marks the queue deleted, dropping its messages and detaching its consumers.
+    /// Marks the queue deleted, dropping its messages and detaching its consumers. (Its
+    /// virtual host removes it from the store.)
     pub fn delete(&self) -> Deleted {
         self.deleted.store(true, Ordering::Release);
-        if let Some(p) = self.persist.get() {
-            if let Err(e) = p.store.delete_queue(p.id) {
-                tracing::error!(queue = %self.config.name, error = %e, "store: delete failed");
-            }
-        }
         let mut st = self.state.lock();
         let messages = st.ready.drain().count as u32;
         Deleted {

@@ -10,6 +10,20 @@ use warren_protocol::{constants::FRAME_END, Method};
 use crate::config::Limits;
 use crate::connection::out_buffer::{OutBuffer, ZERO_COPY_MIN_BODY};
 use warren_broker::Message;
+use warren_store::SyncTicket;
+
+/// A reply waiting for the store to make a change durable.
+#[derive(Debug)]
+pub(crate) struct PendingCommit {
+    /// Resolves when the change is on disk.
+    pub ticket: SyncTicket,
+    /// The channel whose method made the change.
+    pub channel: u16,
+    /// Its `-ok`, unless the client asked for none.
+    pub reply: Option<Method>,
+    /// The method's class and method id, for the close if the commit fails.
+    pub method: (u16, u16),
+}
 
 /// Capabilities the client announced in `connection.start-ok`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,8 +58,9 @@ pub(crate) struct ConnCtx {
     /// Consumers whose deliveries were staged but not yet written, with their counts:
     /// their credit comes back once the output is flushed.
     pub unsent: Vec<(Arc<Consumer>, u32)>,
-    /// Where durable things are kept (None: nothing is persisted).
-    pub store: Option<warren_broker::persist::SharedStore>,
+    /// A reply held back until a change is durable; no further input is handled
+    /// meanwhile (see [`ConnCtx::reply_when_durable`]).
+    pub pending_commit: Option<PendingCommit>,
     /// Where completed group commits this connection's channels wait for are reported.
     pub syncs: UnboundedSender<super::confirms::SyncDone>,
     /// Publisher flow control: publishes note the queues they reach here.
@@ -87,10 +102,7 @@ impl ConnCtx {
     /// its outcome for `channel`'s `batch` through `syncs` once it resolves (from a
     /// spawned task: the connection's loop never waits for the disk).
     pub fn await_sync(&self, channel: u16, batch: u64, what: super::confirms::Synced) {
-        let ticket = match &self.store {
-            Some(store) => store.sync(),
-            None => warren_store::SyncTicket::ready(Ok(())),
-        };
+        let ticket = self.vhost.sync();
         let syncs = self.syncs.clone();
         tokio::spawn(async move {
             let result = ticket.await.map_err(|e| e.to_string());
@@ -101,6 +113,39 @@ impl ConnCtx {
                 result,
             });
         });
+    }
+
+    /// Sends `reply` (if any) on `channel` now, or, when `commit` is pending, once the
+    /// change it covers is durable. Until then the connection handles no further input
+    /// (later methods may depend on this one) but keeps delivering, writing and
+    /// heart-beating: it awaits the commit in its loop, never blocking its thread. If the
+    /// commit fails the connection closes with 541, naming `method` (class and method id).
+    pub fn reply_when_durable(
+        &mut self,
+        channel: u16,
+        commit: Option<SyncTicket>,
+        reply: Option<Method>,
+        method: (u16, u16),
+    ) {
+        match commit {
+            None => {
+                if let Some(reply) = reply {
+                    self.send(channel, reply);
+                }
+            }
+            Some(ticket) => {
+                debug_assert!(
+                    self.pending_commit.is_none(),
+                    "input is paused while one waits"
+                );
+                self.pending_commit = Some(PendingCommit {
+                    ticket,
+                    channel,
+                    reply,
+                    method,
+                });
+            }
+        }
     }
 
     /// Notes one staged delivery for `consumer`, whose credit returns after the write.

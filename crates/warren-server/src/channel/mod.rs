@@ -7,7 +7,6 @@
 mod basic;
 pub(crate) mod confirms;
 pub(crate) mod context;
-mod durable;
 mod expiration;
 mod publish;
 mod reply_to;

@@ -1,11 +1,11 @@
-//! `exchange.*` and `queue.*` methods.
+//! `exchange.*` and `queue.*` methods: each is one call of the broker's admin interface
+//! (which checks the change, writes the store and changes the broker's state), then the
+//! `-ok`, held back until the change is durable when the call wrote to the store.
 
 use warren_broker::{AmqpError, AmqpResult, ExchangeDeclare, QueueDeclare};
 use warren_protocol::method::{exchange, queue};
+use warren_protocol::Method;
 
-use super::durable::{
-    binding_record, durable_exchange, exchange_record, queue_record, stored_queue, write_synced,
-};
 use super::{Channel, ConnCtx};
 
 impl Channel {
@@ -19,27 +19,35 @@ impl Channel {
             .ok_or_else(|| AmqpError::not_found("no previously declared queue"))
     }
 
+    /// The `-ok` of a method, unless the client asked for none.
+    fn ok_unless(no_wait: bool, ok: impl Into<Method>) -> Option<Method> {
+        (!no_wait).then(|| ok.into())
+    }
+
     pub(super) fn exchange_declare(
         &mut self,
         cx: &mut ConnCtx,
         m: exchange::Declare,
     ) -> AmqpResult<()> {
-        let exchange = cx.vhost.declare_exchange(&ExchangeDeclare {
-            name: m.exchange,
-            kind: m.kind.clone(),
-            passive: m.passive,
-            durable: m.durable,
-            auto_delete: m.auto_delete,
-            internal: m.internal,
-            arguments: m.arguments,
-        })?;
-        if !m.passive && exchange.config().durable {
-            let record = exchange_record(cx, &exchange, &m.kind);
-            write_synced(cx, |s| s.put_exchange(&record))?;
-        }
-        if !m.no_wait {
-            cx.send(self.id, exchange::DeclareOk {});
-        }
+        let (_, commit) = cx
+            .vhost
+            .declare_exchange(&ExchangeDeclare {
+                name: m.exchange,
+                kind: m.kind,
+                passive: m.passive,
+                durable: m.durable,
+                auto_delete: m.auto_delete,
+                internal: m.internal,
+                arguments: m.arguments,
+            })?
+            .into_parts();
+        let ok = Self::ok_unless(m.no_wait, exchange::DeclareOk {});
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (exchange::Declare::CLASS_ID, exchange::Declare::METHOD_ID),
+        );
         Ok(())
     }
 
@@ -48,35 +56,32 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Delete,
     ) -> AmqpResult<()> {
-        let durable = durable_exchange(cx, &m.exchange);
-        cx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
-        if durable {
-            let vhost = cx.vhost.name().clone();
-            write_synced(cx, |s| s.delete_exchange(&vhost, &m.exchange))?;
-        }
-        if !m.no_wait {
-            cx.send(self.id, exchange::DeleteOk {});
-        }
+        let (_, commit) = cx
+            .vhost
+            .delete_exchange(&m.exchange, m.if_unused)?
+            .into_parts();
+        let ok = Self::ok_unless(m.no_wait, exchange::DeleteOk {});
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (exchange::Delete::CLASS_ID, exchange::Delete::METHOD_ID),
+        );
         Ok(())
     }
 
     pub(super) fn exchange_bind(&mut self, cx: &mut ConnCtx, m: exchange::Bind) -> AmqpResult<()> {
-        cx.vhost
-            .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
-        if durable_exchange(cx, &m.source) && durable_exchange(cx, &m.destination) {
-            let b = binding_record(
-                cx,
-                &m.source,
-                &m.destination,
-                true,
-                &m.routing_key,
-                &m.arguments,
-            );
-            write_synced(cx, |s| s.put_binding(&b))?;
-        }
-        if !m.no_wait {
-            cx.send(self.id, exchange::BindOk {});
-        }
+        let (_, commit) = cx
+            .vhost
+            .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?
+            .into_parts();
+        let ok = Self::ok_unless(m.no_wait, exchange::BindOk {});
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (exchange::Bind::CLASS_ID, exchange::Bind::METHOD_ID),
+        );
         Ok(())
     }
 
@@ -85,23 +90,17 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Unbind,
     ) -> AmqpResult<()> {
-        let durable = durable_exchange(cx, &m.source) && durable_exchange(cx, &m.destination);
-        cx.vhost
-            .unbind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?;
-        if durable {
-            let b = binding_record(
-                cx,
-                &m.source,
-                &m.destination,
-                true,
-                &m.routing_key,
-                &m.arguments,
-            );
-            write_synced(cx, |s| s.delete_binding(&b))?;
-        }
-        if !m.no_wait {
-            cx.send(self.id, exchange::UnbindOk {});
-        }
+        let (_, commit) = cx
+            .vhost
+            .unbind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?
+            .into_parts();
+        let ok = Self::ok_unless(m.no_wait, exchange::UnbindOk {});
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (exchange::Unbind::CLASS_ID, exchange::Unbind::METHOD_ID),
+        );
         Ok(())
     }
 
@@ -109,38 +108,36 @@ impl Channel {
         if m.queue == super::reply_to::PSEUDO_QUEUE {
             return self.declare_reply_to_pseudo_queue(cx, m.no_wait);
         }
-        let declared = cx.vhost.declare_queue(
-            &QueueDeclare {
-                name: m.queue,
-                passive: m.passive,
-                durable: m.durable,
-                exclusive: m.exclusive,
-                auto_delete: m.auto_delete,
-                arguments: m.arguments,
-            },
-            cx.id,
-        )?;
-        let q = &declared.queue;
-        if !m.passive && q.config().durable && q.persistence().is_none() {
-            let record = queue_record(cx, q);
-            if let Some(id) = write_synced(cx, |s| s.put_queue(&record))? {
-                if let Some(store) = &cx.store {
-                    q.set_persistence(store.0.clone(), id, cx.limits.paging);
-                }
-            }
-        }
+        let (declared, commit) = cx
+            .vhost
+            .declare_queue(
+                &QueueDeclare {
+                    name: m.queue,
+                    passive: m.passive,
+                    durable: m.durable,
+                    exclusive: m.exclusive,
+                    auto_delete: m.auto_delete,
+                    arguments: m.arguments,
+                },
+                cx.id,
+            )?
+            .into_parts();
         let name = declared.queue.name().to_string();
         self.last_queue = Some(name.clone());
-        if !m.no_wait {
-            cx.send(
-                self.id,
-                queue::DeclareOk {
-                    queue: name,
-                    message_count: declared.message_count,
-                    consumer_count: declared.consumer_count,
-                },
-            );
-        }
+        let ok = Self::ok_unless(
+            m.no_wait,
+            queue::DeclareOk {
+                queue: name,
+                message_count: declared.message_count,
+                consumer_count: declared.consumer_count,
+            },
+        );
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (queue::Declare::CLASS_ID, queue::Declare::METHOD_ID),
+        );
         Ok(())
     }
 
@@ -159,28 +156,34 @@ impl Channel {
 
     pub(super) fn queue_bind(&mut self, cx: &mut ConnCtx, m: queue::Bind) -> AmqpResult<()> {
         let (name, key) = self.binding_target(m.queue, m.routing_key)?;
-        cx.vhost
-            .bind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?;
-        if durable_exchange(cx, &m.exchange) && stored_queue(cx, &name) {
-            let b = binding_record(cx, &m.exchange, &name, false, &key, &m.arguments);
-            write_synced(cx, |s| s.put_binding(&b))?;
-        }
-        if !m.no_wait {
-            cx.send(self.id, queue::BindOk {});
-        }
+        let (_, commit) = cx
+            .vhost
+            .bind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?
+            .into_parts();
+        let ok = Self::ok_unless(m.no_wait, queue::BindOk {});
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (queue::Bind::CLASS_ID, queue::Bind::METHOD_ID),
+        );
         Ok(())
     }
 
     pub(super) fn queue_unbind(&mut self, cx: &mut ConnCtx, m: queue::Unbind) -> AmqpResult<()> {
         let (name, key) = self.binding_target(m.queue, m.routing_key)?;
-        let durable = durable_exchange(cx, &m.exchange) && stored_queue(cx, &name);
-        cx.vhost
-            .unbind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?;
-        if durable {
-            let b = binding_record(cx, &m.exchange, &name, false, &key, &m.arguments);
-            write_synced(cx, |s| s.delete_binding(&b))?;
-        }
-        cx.send(self.id, queue::UnbindOk {});
+        let (_, commit) = cx
+            .vhost
+            .unbind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?
+            .into_parts();
+        // queue.unbind has no no-wait flag.
+        let ok = Some(queue::UnbindOk {}.into());
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (queue::Unbind::CLASS_ID, queue::Unbind::METHOD_ID),
+        );
         Ok(())
     }
 
@@ -195,17 +198,17 @@ impl Channel {
 
     pub(super) fn queue_delete(&mut self, cx: &mut ConnCtx, m: queue::Delete) -> AmqpResult<()> {
         let name = self.queue_name(m.queue)?;
-        let stored = stored_queue(cx, &name);
-        let message_count = cx
+        let (message_count, commit) = cx
             .vhost
-            .delete_queue(&name, m.if_unused, m.if_empty, cx.id)?;
-        if stored {
-            // The queue's deletion wrote to the store; make it durable before the -ok.
-            write_synced(cx, |_| Ok(()))?;
-        }
-        if !m.no_wait {
-            cx.send(self.id, queue::DeleteOk { message_count });
-        }
+            .delete_queue(&name, m.if_unused, m.if_empty, cx.id)?
+            .into_parts();
+        let ok = Self::ok_unless(m.no_wait, queue::DeleteOk { message_count });
+        cx.reply_when_durable(
+            self.id,
+            commit,
+            ok,
+            (queue::Delete::CLASS_ID, queue::Delete::METHOD_ID),
+        );
         Ok(())
     }
 }

@@ -22,13 +22,15 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_util::codec::Decoder;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
+use warren_broker::applied::store_failed;
 use warren_broker::{AmqpError, ErrorScope, Outbound};
 use warren_protocol::frame::write_heartbeat;
 use warren_protocol::method::{basic, channel as chm, connection as conn};
 use warren_protocol::{Frame, FrameCodec, Method, ProtocolError, ReplyCode};
 
 use crate::channel::confirms::SyncDone;
+use crate::channel::context::PendingCommit;
 use crate::channel::{Channel, ConnCtx};
 use crate::server::ServerContext;
 use content::ContentGrammar;
@@ -165,7 +167,7 @@ impl Connection {
             limits: Arc::new(ctx.config.limits.clone()),
             caps: n.caps,
             unsent: Vec::new(),
-            store: ctx.store.clone(),
+            pending_commit: None,
             syncs: sync_tx,
             flow: PublishFlow::new(ctx.config.limits.publish_flow_backlog),
         };
@@ -216,6 +218,7 @@ impl Connection {
             }
             let can_read = !self.blocked
                 && self.flow_poll_at.is_none()
+                && self.cx.pending_commit.is_none()
                 && self.cx.out.len() < self.ctx.config.limits.max_pending_write_bytes;
             let has_output = !self.cx.out.is_empty();
             if self.inbuf.capacity() - self.inbuf.len() < 4096 {
@@ -254,6 +257,7 @@ impl Connection {
                     }
                 },
                 Some(done) = self.syncs_rx.recv() => self.handle_sync_done(done),
+                committed = commit_of(&mut self.cx.pending_commit) => self.commit_done(committed),
                 event = self.outbound_rx.recv() => {
                     if let Some(event) = event {
                         self.handle_outbound(event);
@@ -306,7 +310,8 @@ impl Connection {
     /// Decodes and handles every complete frame in the read buffer, then sends the
     /// confirms they produced.
     fn process_input(&mut self) {
-        while self.state != State::Closed {
+        // A method waiting for its commit holds back every later frame.
+        while self.state != State::Closed && self.cx.pending_commit.is_none() {
             match self.codec.decode(&mut self.inbuf) {
                 Ok(Some(frame)) => self.handle_frame(frame),
                 Ok(None) => break,
@@ -348,6 +353,31 @@ impl Connection {
                 self.flow_poll_at = Some(now + flow::POLL_INTERVAL);
             }
         }
+    }
+
+    /// The commit a method waited for resolved: its `-ok` goes out (541 closes the
+    /// connection if the change could not be made durable), then the frames that
+    /// arrived meanwhile are handled.
+    fn commit_done(&mut self, committed: warren_store::StoreResult<()>) {
+        let Some(pending) = self.cx.pending_commit.take() else {
+            return;
+        };
+        let open = self.state == State::Open && self.channels.contains_key(&pending.channel);
+        match committed {
+            Ok(()) => {
+                if let (true, Some(reply)) = (open, pending.reply) {
+                    self.cx.send(pending.channel, reply);
+                }
+            }
+            Err(e) => {
+                error!(peer = %self.peer, error = %e, "store: a change could not be made durable");
+                if self.state == State::Open {
+                    let (class_id, method_id) = pending.method;
+                    self.close_connection(store_failed(e), class_id, method_id);
+                }
+            }
+        }
+        self.process_input();
     }
 
     /// A connection paused by publisher flow control looks at its queues again and
@@ -694,6 +724,14 @@ fn return_undelivered(d: warren_broker::Delivery) {
 /// A method on a channel that was never opened, or already closed.
 fn not_open() -> AmqpError {
     AmqpError::channel_error("expected 'channel.open'")
+}
+
+/// Resolves when the pending commit does (never, with none pending).
+async fn commit_of(pending: &mut Option<PendingCommit>) -> warren_store::StoreResult<()> {
+    match pending {
+        Some(p) => (&mut p.ticket).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

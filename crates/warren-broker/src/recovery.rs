@@ -1,18 +1,23 @@
-//! Start-up from the data directory: opens the store (locking the directory) and brings
-//! the durable topology back into the broker before any connection is accepted.
+//! Start-up from the store: opens it (locking the data directory) and builds the broker
+//! from what it holds (durable exchanges, queues and bindings, then each queue's
+//! messages, then the messages delayed exchanges held) before any client is served.
+//! It restores state through the same [`VHost`](crate::VHost) operations every other
+//! change goes through, in their restoring form, which writes nothing back.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tracing::{error, info, warn};
-use warren_broker::persist::{decode_table, message_from_stored};
-use warren_broker::queue::{Paging, RecoverError};
-use warren_broker::{Broker, ExchangeDeclare, Queue, QueueDeclare};
 use warren_store::{
     DelayedKey, DelayedRecord, EntryStats, Recovered, SledStore, Store, StoreConfig,
 };
 
-/// Why the server could not start from its data directory.
+use crate::persist::{decode_table, message_from_stored};
+use crate::queue::{Paging, RecoverError};
+use crate::vhost::Persistence;
+use crate::{Broker, ExchangeDeclare, Queue, QueueDeclare};
+
+/// Why the broker could not start from its data directory.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
     /// The store could not be opened (locked, corrupt, unreadable: the text names the
@@ -48,10 +53,7 @@ impl From<RecoveryError> for std::io::Error {
 
 /// Opens the store under `data_dir` (in `data_dir/store`) with a page cache of
 /// `cache_bytes`.
-pub(crate) fn open_store(
-    data_dir: &Path,
-    cache_bytes: u64,
-) -> Result<Arc<dyn Store>, RecoveryError> {
+pub fn open_store(data_dir: &Path, cache_bytes: u64) -> Result<Arc<dyn Store>, RecoveryError> {
     let mut config = StoreConfig::new(data_dir.join("store"));
     config.cache_capacity_bytes = cache_bytes;
     let store = SledStore::open(&config).map_err(RecoveryError::Open)?;
@@ -66,9 +68,23 @@ pub(crate) fn open_store(
     Ok(Arc::new(store))
 }
 
+/// Builds a broker that keeps its durable state in `store`, with everything the store
+/// holds brought back: topology, each stored queue's messages in order (delivered ones
+/// marked redelivered), and the messages delayed exchanges held.
+pub fn recover(store: Arc<dyn Store>, paging: Paging) -> Result<Broker, RecoveryError> {
+    let broker = Broker::with_persistence(Persistence {
+        store: store.clone(),
+        paging,
+    });
+    let recovering = recover_topology(&broker, &store)?;
+    recover_messages(&recovering.queues)?;
+    recover_delayed(&broker, recovering.delayed)?;
+    Ok(broker)
+}
+
 /// What start-up recovers after the topology: the stored queues with their ids, and the
 /// messages delayed exchanges held.
-pub(crate) struct Recovering {
+struct Recovering {
     /// Stored queues, with their entries as the store counted them at open.
     pub queues: Vec<(Arc<Queue>, Option<EntryStats>)>,
     /// Held delayed messages, in due order.
@@ -76,14 +92,9 @@ pub(crate) struct Recovering {
 }
 
 /// Declares the stored exchanges, queues (linked to their records) and bindings.
-pub(crate) fn recover_topology(
-    broker: &Broker,
-    store: &Arc<dyn Store>,
-    paging: Paging,
-) -> Result<Recovering, RecoveryError> {
+fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recovering, RecoveryError> {
     let mut queues = Vec::new();
     let rec: Recovered = store.recover().map_err(RecoveryError::Read)?;
-    broker.set_store(store.clone());
     let r = rec.repairs;
     if r.orphan_messages + r.orphan_entries + r.dangling_entries > 0 {
         warn!(
@@ -96,7 +107,7 @@ pub(crate) fn recover_topology(
     for x in &rec.exchanges {
         let arguments = arguments(&x.arguments, &x.name)?;
         let vhost = broker.add_vhost(&x.vhost);
-        if let Err(e) = vhost.declare_exchange(&ExchangeDeclare {
+        if let Err(e) = vhost.restore_exchange(&ExchangeDeclare {
             name: x.name.clone(),
             kind: x.kind.clone(),
             passive: false,
@@ -119,11 +130,8 @@ pub(crate) fn recover_topology(
             auto_delete: q.record.auto_delete,
             arguments,
         };
-        match vhost.declare_queue(&declare, 0) {
-            Ok(d) => {
-                d.queue.set_persistence(store.clone(), q.id, paging);
-                queues.push((d.queue, q.entries));
-            }
+        match vhost.restore_queue(&declare, q.id) {
+            Ok(queue) => queues.push((queue, q.entries)),
             Err(e) => {
                 error!(queue = %q.record.name, error = %e.reply_text(), "stored queue not restored")
             }
@@ -132,12 +140,7 @@ pub(crate) fn recover_topology(
     for b in &rec.bindings {
         let arguments = arguments(&b.arguments, &b.source)?;
         let vhost = broker.add_vhost(&b.vhost);
-        let bound = if b.destination_is_exchange {
-            vhost.bind_exchange(&b.destination, &b.source, &b.routing_key, &arguments)
-        } else {
-            vhost.bind_queue(&b.destination, &b.source, &b.routing_key, &arguments, 0)
-        };
-        if let Err(e) = bound {
+        if let Err(e) = vhost.restore_binding(b, &arguments) {
             error!(source = %b.source, destination = %b.destination, error = %e.reply_text(), "stored binding not restored");
         }
     }
@@ -157,7 +160,7 @@ pub(crate) fn recover_topology(
 /// Holds the stored messages of delayed exchanges again (those already due are routed
 /// at once). Called after the queues' messages are loaded, so a routed one lands after
 /// them.
-pub(crate) fn recover_delayed(
+fn recover_delayed(
     broker: &Broker,
     delayed: Vec<(DelayedKey, DelayedRecord)>,
 ) -> Result<(), RecoveryError> {
@@ -184,9 +187,7 @@ pub(crate) fn recover_delayed(
 /// Loads each stored queue's messages in their original order, those delivered before
 /// the stop marked redelivered. FIFO queues read only their entries (the bodies stay on
 /// disk until delivery), so this takes about a second per million messages.
-pub(crate) fn recover_messages(
-    queues: &[(Arc<Queue>, Option<EntryStats>)],
-) -> Result<(), RecoveryError> {
+fn recover_messages(queues: &[(Arc<Queue>, Option<EntryStats>)]) -> Result<(), RecoveryError> {
     let started = std::time::Instant::now();
     let mut total = 0usize;
     for (queue, counted) in queues {
