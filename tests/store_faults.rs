@@ -1,0 +1,402 @@
+//! Every store failure path, driven through a real client with a store that injects
+//! faults (`warren_store::faults::FaultyStore`), as a normal user: declares and binds
+//! the store refuses close the connection with 541 and leave nothing behind, persistent
+//! publishes it cannot keep are nacked, a failed `tx.commit` closes with 541, an ack it
+//! cannot record is redelivered after a restart, and a slow disk never stalls other
+//! connections (the wait for a commit is awaited, not blocked on).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use lapin::options::*;
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use warren_server::{RunningServer, Server, ServerConfig};
+use warren_store::faults::{Faults, FaultyStore};
+use warren_store::Store;
+
+/// A broker whose store injects faults, on a real sled store in a temp dir.
+struct FaultyBroker {
+    server: Option<RunningServer>,
+    faults: Arc<Faults>,
+    uri: String,
+    config: ServerConfig,
+    _dir: tempfile::TempDir,
+}
+
+impl FaultyBroker {
+    async fn start() -> FaultyBroker {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = ServerConfig {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            data_dir: dir.path().to_path_buf(),
+            ..ServerConfig::default()
+        };
+        let real = warren_broker::recovery::open_store(dir.path(), 8 << 20).expect("store");
+        let faulty = FaultyStore::wrap(real);
+        let faults = faulty.faults().clone();
+        let store: Arc<dyn Store> = faulty;
+        let server = Server::start_with_store(config.clone(), store)
+            .await
+            .expect("server starts");
+        FaultyBroker {
+            uri: format!("amqp://guest:guest@{}/%2f", server.addrs[0]),
+            server: Some(server),
+            faults,
+            config,
+            _dir: dir,
+        }
+    }
+
+    async fn channel(&self) -> (Connection, Channel) {
+        let conn = Connection::connect(&self.uri, ConnectionProperties::default())
+            .await
+            .expect("connects");
+        let ch = conn.create_channel().await.expect("channel");
+        (conn, ch)
+    }
+
+    /// Stops the broker and starts a plain one (no faults) on the same data directory.
+    async fn restart_without_faults(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let server = loop {
+            match Server::start(self.config.clone()).await {
+                Ok(s) => break s,
+                Err(e) if Instant::now() < deadline && e.to_string().contains("locked") => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("server restarts: {e}"),
+            }
+        };
+        self.uri = format!("amqp://guest:guest@{}/%2f", server.addrs[0]);
+        self.server = Some(server);
+    }
+
+    fn broker(&self) -> Arc<warren_broker::Broker> {
+        self.server.as_ref().expect("running").broker.clone()
+    }
+}
+
+impl Drop for FaultyBroker {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown.shutdown();
+        }
+    }
+}
+
+fn durable() -> QueueDeclareOptions {
+    QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    }
+}
+
+fn persistent() -> BasicProperties {
+    BasicProperties::default().with_delivery_mode(2)
+}
+
+/// The reply code and text of a lapin error that carries one.
+fn reply(err: &lapin::Error) -> (u16, String) {
+    match err.kind() {
+        lapin::ErrorKind::ProtocolError(e) => (e.get_id(), e.get_message().to_string()),
+        other => panic!("expected an AMQP close, got {other:?}"),
+    }
+}
+
+/// Asserts a connection close with 541 for a store failure.
+#[track_caller]
+fn assert_store_failure<T: std::fmt::Debug>(result: lapin::Result<T>) {
+    let err = result.expect_err("the store failure should close the connection");
+    let (code, text) = reply(&err);
+    assert_eq!(code, 541, "{text}");
+    assert!(
+        text.contains("store failure: "),
+        "the text says what failed: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_durable_declare_the_store_refuses_closes_541_and_leaves_nothing() {
+    let b = FaultyBroker::start().await;
+    let (_conn, ch) = b.channel().await;
+    b.faults.set_fail_writes(true);
+    assert_store_failure(
+        ch.queue_declare("q".into(), durable(), FieldTable::default())
+            .await,
+    );
+    b.faults.clear();
+    assert!(b.faults.writes_refused() > 0);
+    let vhost = b.broker().vhost("/").unwrap();
+    assert!(
+        vhost.queue("q", 0).is_err(),
+        "the refused queue is not there"
+    );
+    // The broker keeps serving: the same declare works once the store does.
+    let (_conn, ch) = b.channel().await;
+    ch.queue_declare("q".into(), durable(), FieldTable::default())
+        .await
+        .expect("declare after the fault cleared");
+    let (_conn, ch) = b.channel().await;
+    b.faults.set_disk_full(true);
+    let ex = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    assert_store_failure(
+        ch.exchange_declare(
+            "x".into(),
+            lapin::ExchangeKind::Direct,
+            ex,
+            FieldTable::default(),
+        )
+        .await,
+    );
+    assert!(
+        vhost.exchange("x").is_err(),
+        "the refused exchange is not there"
+    );
+}
+
+#[tokio::test]
+async fn a_declare_whose_sync_fails_closes_541() {
+    let b = FaultyBroker::start().await;
+    let (_conn, ch) = b.channel().await;
+    b.faults.set_fail_syncs(true);
+    assert_store_failure(
+        ch.queue_declare("q".into(), durable(), FieldTable::default())
+            .await,
+    );
+    assert!(b.faults.syncs_failed() > 0);
+    // A transient queue needs no commit: it is declared even while syncs fail.
+    let (_conn, ch) = b.channel().await;
+    ch.queue_declare(
+        "t".into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("a transient declare needs no sync");
+}
+
+#[tokio::test]
+async fn a_binding_the_store_refuses_closes_541_and_is_not_made() {
+    let b = FaultyBroker::start().await;
+    let (_conn, ch) = b.channel().await;
+    ch.queue_declare("q".into(), durable(), FieldTable::default())
+        .await
+        .unwrap();
+    b.faults.set_fail_writes(true);
+    assert_store_failure(
+        ch.queue_bind(
+            "q".into(),
+            "amq.direct".into(),
+            "k".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await,
+    );
+    let vhost = b.broker().vhost("/").unwrap();
+    let mut routed = Vec::new();
+    vhost.route("amq.direct", "k", None, &mut routed).unwrap();
+    assert!(routed.is_empty(), "the refused binding routes nothing");
+}
+
+#[tokio::test]
+async fn persistent_publishes_the_store_cannot_keep_are_nacked() {
+    let b = FaultyBroker::start().await;
+    let (_conn, ch) = b.channel().await;
+    ch.queue_declare("q".into(), durable(), FieldTable::default())
+        .await
+        .unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let publish = |props: BasicProperties| {
+        let ch = ch.clone();
+        async move {
+            ch.basic_publish(
+                "".into(),
+                "q".into(),
+                BasicPublishOptions::default(),
+                b"m",
+                props,
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirm")
+        }
+    };
+    b.faults.set_disk_full(true);
+    assert!(publish(persistent()).await.is_nack(), "disk full: nack");
+    assert!(
+        publish(BasicProperties::default()).await.is_ack(),
+        "a transient message needs no disk"
+    );
+    b.faults.set_disk_full(false);
+    b.faults.set_fail_syncs(true);
+    assert!(publish(persistent()).await.is_nack(), "sync failed: nack");
+    b.faults.clear();
+    assert!(
+        publish(persistent()).await.is_ack(),
+        "the store works again"
+    );
+}
+
+#[tokio::test]
+async fn a_tx_commit_whose_sync_fails_closes_541() {
+    let b = FaultyBroker::start().await;
+    let (_conn, ch) = b.channel().await;
+    ch.queue_declare("q".into(), durable(), FieldTable::default())
+        .await
+        .unwrap();
+    ch.tx_select().await.unwrap();
+    ch.basic_publish(
+        "".into(),
+        "q".into(),
+        BasicPublishOptions::default(),
+        b"m",
+        persistent(),
+    )
+    .await
+    .unwrap();
+    b.faults.set_fail_syncs(true);
+    assert_store_failure(ch.tx_commit().await);
+}
+
+#[tokio::test]
+async fn an_ack_the_store_cannot_record_is_redelivered_after_a_restart() {
+    let mut b = FaultyBroker::start().await;
+    {
+        let (_conn, ch) = b.channel().await;
+        ch.queue_declare("q".into(), durable(), FieldTable::default())
+            .await
+            .unwrap();
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        let confirm = ch
+            .basic_publish(
+                "".into(),
+                "q".into(),
+                BasicPublishOptions::default(),
+                b"job",
+                persistent(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(confirm.is_ack());
+        let m = ch
+            .basic_get("q".into(), BasicGetOptions::default())
+            .await
+            .unwrap()
+            .expect("the message");
+        b.faults.set_fail_writes(true);
+        ch.basic_ack(m.delivery_tag, BasicAckOptions::default())
+            .await
+            .expect("the client's ack is accepted");
+        // The channel stays usable: the failure is the broker's to log, not the client's.
+        let count = ch
+            .queue_declare(
+                "q".into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("channel still open")
+            .message_count();
+        assert_eq!(count, 0);
+    }
+    b.restart_without_faults().await;
+    let (_conn, ch) = b.channel().await;
+    let m = ch
+        .basic_get("q".into(), BasicGetOptions::default())
+        .await
+        .unwrap()
+        .expect("an ack the store never recorded is not lost: it comes back");
+    assert_eq!(m.data, b"job");
+    assert!(m.redelivered, "it was delivered before the restart");
+}
+
+/// One thread runs the broker and both clients. A durable declare waits 500 ms for its
+/// commit; meanwhile another connection's publishes and deliveries keep flowing. A
+/// blocking wait for the commit would stall the only thread for those 500 ms.
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_disk_stalls_no_other_connection() {
+    const DELAY: Duration = Duration::from_millis(500);
+    let b = FaultyBroker::start().await;
+    let (_slow_conn, slow) = b.channel().await;
+    let (_conn, ch) = b.channel().await;
+    ch.queue_declare(
+        "work".into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let mut consumer = ch
+        .basic_consume(
+            "work".into(),
+            "c".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    b.faults.set_sync_delay(DELAY);
+    let started = Instant::now();
+    let declare = tokio::spawn(async move {
+        slow.queue_declare("durable".into(), durable(), FieldTable::default())
+            .await
+            .expect("the slow declare completes");
+        started.elapsed()
+    });
+    // Give the declare time to reach the broker and start waiting for its commit.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut round_trips = 0;
+    while started.elapsed() < DELAY / 2 {
+        ch.basic_publish(
+            "".into(),
+            "work".into(),
+            BasicPublishOptions::default(),
+            b"ping",
+            BasicProperties::default(),
+        )
+        .await
+        .unwrap();
+        let d = tokio::time::timeout(DELAY / 2, consumer.next())
+            .await
+            .expect("a delivery while the other connection waits for the disk")
+            .expect("consumer open")
+            .expect("delivery");
+        assert_eq!(d.data, b"ping");
+        round_trips += 1;
+    }
+    assert!(
+        !declare.is_finished(),
+        "the declare is still waiting for its commit"
+    );
+    let took = declare.await.unwrap();
+    assert!(
+        took >= DELAY,
+        "the declare-ok waited for the slow commit ({took:?})"
+    );
+    assert!(
+        round_trips >= 5,
+        "only {round_trips} round trips while the disk was slow"
+    );
+}
