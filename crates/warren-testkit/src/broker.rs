@@ -1,0 +1,145 @@
+//! [`TestBroker`]: a Warren server running in-process for one test.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lapin::{Channel, Connection, ConnectionProperties};
+use warren_broker::Queue;
+use warren_server::{RunningServer, Server, ServerConfig};
+
+use crate::poll::{eventually, WAIT};
+
+/// A broker running in-process for one test.
+pub struct TestBroker {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    server: Option<RunningServer>,
+    dir: tempfile::TempDir,
+    config: ServerConfig,
+}
+
+impl TestBroker {
+    /// Starts a broker with the default configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a broker after `configure` adjusts its configuration.
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = ServerConfig {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            data_dir: dir.path().to_path_buf(),
+            ..ServerConfig::default()
+        };
+        configure(&mut config);
+        let server = Server::start(config.clone()).await.expect("server starts");
+        TestBroker {
+            addr: server.addrs[0],
+            server: Some(server),
+            dir,
+            config,
+        }
+    }
+
+    /// The AMQP URI for guest on the default vhost.
+    pub fn uri(&self) -> String {
+        format!("amqp://guest:guest@{}/%2f", self.addr)
+    }
+
+    /// A lapin connection to the broker.
+    pub async fn connect(&self) -> Connection {
+        Connection::connect(&self.uri(), ConnectionProperties::default())
+            .await
+            .expect("lapin connects")
+    }
+
+    /// A connection and one open channel.
+    pub async fn channel(&self) -> (Connection, Channel) {
+        let conn = self.connect().await;
+        let ch = conn.create_channel().await.expect("channel opens");
+        (conn, ch)
+    }
+
+    /// The broker's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The broker model, for assertions on server-side state.
+    pub fn broker(&self) -> Arc<warren_broker::Broker> {
+        self.server.as_ref().expect("running").broker.clone()
+    }
+
+    /// The memory alarm; start the broker with `memory_high_watermark_bytes = 0` to
+    /// drive it by hand.
+    pub fn memory_alarm(&self) -> Arc<warren_server::memory::MemoryAlarm> {
+        self.server.as_ref().expect("running").memory.clone()
+    }
+
+    /// Stops the server gracefully and starts a new one on the same data directory and
+    /// configuration (on a fresh port: read `addr` again). The new server's store must
+    /// get the directory's lock, so this waits (up to 10 s) for the old one to let go.
+    pub async fn restart(&mut self) {
+        self.stop_server().await;
+        self.start_again().await;
+    }
+
+    /// Stops the server gracefully, keeping its data directory for [`Self::start_again`].
+    pub async fn stop_server(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+
+    /// Starts a server on the data directory of the one [`Self::stop_server`] stopped.
+    pub async fn start_again(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let server = loop {
+            match Server::start(self.config.clone()).await {
+                Ok(s) => break s,
+                Err(e) if Instant::now() < deadline && e.to_string().contains("locked") => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("server restarts: {e}"),
+            }
+        };
+        self.addr = server.addrs[0];
+        self.server = Some(server);
+    }
+
+    /// Shuts the broker down gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown.shutdown();
+        }
+    }
+}
+
+/// The broker's own queue `name` on vhost `/`, for checks on its state.
+pub fn server_queue(broker: &TestBroker, name: &str) -> Arc<Queue> {
+    broker
+        .broker()
+        .vhost("/")
+        .expect("vhost /")
+        .queues()
+        .into_iter()
+        .find(|q| q.name().as_ref() == name)
+        .expect("queue exists on the server")
+}
+
+/// Waits (up to [`WAIT`]) until `check` holds for the server's queue `name`; returns
+/// whether it did.
+pub async fn wait_queue(broker: &TestBroker, name: &str, check: impl Fn(&Queue) -> bool) -> bool {
+    let q = server_queue(broker, name);
+    eventually(WAIT, || std::future::ready(check(&q))).await
+}
