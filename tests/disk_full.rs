@@ -4,18 +4,16 @@
 //! not need the disk. Runs on a small tmpfs, so it needs the right to mount (root, as
 //! on the CI machines); where mounting is not allowed it says so and checks nothing.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TestBroker;
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation};
+use warren_testkit::TestBroker;
 
 struct Tmpfs(PathBuf);
 

@@ -3,8 +3,6 @@
 //! `Limits::publish_flow_backlog`; a queue without consumers, or whose consumers are
 //! stuck, still fills at full speed.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +11,7 @@ use futures_util::StreamExt;
 use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
+use warren_testkit::TestBroker;
 
 /// The flow threshold the tests run with.
 const BACKLOG: u32 = 1_000;
@@ -20,8 +19,8 @@ const BACKLOG: u32 = 1_000;
 /// is at most ~128 KiB, ~70 bytes per small publish.
 const BATCH_SLACK: u32 = 2_500;
 
-async fn broker() -> common::TestBroker {
-    common::TestBroker::start_with(|c| c.limits.publish_flow_backlog = BACKLOG).await
+async fn broker() -> TestBroker {
+    TestBroker::start_with(|c| c.limits.publish_flow_backlog = BACKLOG).await
 }
 
 async fn declare(ch: &Channel, name: &str) {
@@ -52,7 +51,7 @@ fn spawn_publisher(ch: Channel, queue: &'static str, n: u32) -> tokio::task::Joi
 }
 
 /// Ready messages in `queue`, read from the broker model.
-fn ready(broker: &common::TestBroker, queue: &str) -> u32 {
+fn ready(broker: &TestBroker, queue: &str) -> u32 {
     broker
         .broker()
         .vhost("/")
@@ -128,8 +127,9 @@ async fn a_fast_publisher_is_held_near_the_threshold_while_a_slow_consumer_drain
     // Once the consumer speeds up, the paused publisher resumes and everything arrives.
     fast.store(true, Ordering::Relaxed);
     assert!(
-        common::wait_for(Duration::from_secs(30), || received.load(Ordering::Relaxed)
-            == TOTAL)
+        warren_testkit::eventually(Duration::from_secs(30), || std::future::ready(
+            received.load(Ordering::Relaxed) == TOTAL
+        ))
         .await,
         "received {} of {TOTAL}",
         received.load(Ordering::Relaxed)
@@ -147,8 +147,9 @@ async fn a_queue_without_consumers_fills_far_past_the_threshold() {
     declare(&ch, "backlog").await;
     let publisher = spawn_publisher(ch, "backlog", TOTAL);
     assert!(
-        common::wait_for(Duration::from_secs(20), || ready(&broker, "backlog")
-            == TOTAL)
+        warren_testkit::eventually(Duration::from_secs(20), || std::future::ready(
+            ready(&broker, "backlog") == TOTAL
+        ))
         .await,
         "only {} of {TOTAL} queued",
         ready(&broker, "backlog")
@@ -179,8 +180,9 @@ async fn a_queue_whose_consumer_is_stuck_still_fills_past_the_threshold() {
     let (_pc, ch) = broker.channel().await;
     let publisher = spawn_publisher(ch, "stuck", TOTAL);
     assert!(
-        common::wait_for(Duration::from_secs(20), || ready(&broker, "stuck")
-            == TOTAL - 1)
+        warren_testkit::eventually(Duration::from_secs(20), || std::future::ready(
+            ready(&broker, "stuck") == TOTAL - 1
+        ))
         .await,
         "only {} of {} queued",
         ready(&broker, "stuck"),
