@@ -31,6 +31,8 @@ mod reply;
 pub mod smart;
 
 pub use broker::{server_queue, wait_queue, TestBroker};
-pub use ops::{depth, drain, drain_bodies, next_delivery, passive, publish_confirmed, queue_exists};
+pub use ops::{
+    depth, drain, drain_bodies, next_delivery, passive, publish_confirmed, queue_exists,
+};
 pub use poll::{eventually, wait_depth, WAIT};
 pub use reply::{assert_closed_with, assert_reply, closed_with, reply, watch};

@@ -161,7 +161,12 @@ impl RawClient {
 
     /// Sends `connection.start-ok` with PLAIN credentials, announcing exactly the given
     /// client capabilities.
-    pub async fn start_ok_with(&mut self, user: &str, password: &str, capabilities: &[(&str, bool)]) {
+    pub async fn start_ok_with(
+        &mut self,
+        user: &str,
+        password: &str,
+        capabilities: &[(&str, bool)],
+    ) {
         let mut caps = FieldTable::new();
         for (name, on) in capabilities {
             caps.insert(*name, FieldValue::Bool(*on));
@@ -254,12 +259,7 @@ impl RawClient {
         let mut out = BytesMut::new();
         for (publish, body) in messages {
             write_method(&mut out, ch, &publish.clone().into());
-            write_header(
-                &mut out,
-                ch,
-                body.len() as u64,
-                &BasicProperties::default(),
-            );
+            write_header(&mut out, ch, body.len() as u64, &BasicProperties::default());
             write_body(&mut out, ch, body, self.frame_max);
         }
         self.send_bytes(&out).await;
