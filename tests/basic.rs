@@ -369,12 +369,15 @@ async fn mandatory_unroutable_messages_come_back_with_312_no_route() {
     )
     .await
     .unwrap();
-    let mut returned = Vec::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while returned.len() < 2 && tokio::time::Instant::now() < deadline {
-        returned.extend(ch.wait_for_confirms().await.unwrap());
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let returned = &std::cell::RefCell::new(Vec::new());
+    let ch_ref = &ch;
+    eventually(WAIT, || async move {
+        let more = ch_ref.wait_for_confirms().await.unwrap();
+        returned.borrow_mut().extend(more);
+        returned.borrow().len() >= 2
+    })
+    .await;
+    let returned = returned.take();
     let seen: Vec<(u16, String, String, String, Vec<u8>)> = returned
         .iter()
         .map(|r| {

@@ -16,7 +16,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
 use lapin::{Confirmation, Connection};
-use warren_testkit::{assert_reply, depth, drain, passive, TestBroker};
+use warren_testkit::{assert_reply, depth, drain, eventually, passive, TestBroker};
 
 fn args(entries: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = FieldTable::default();
@@ -631,13 +631,16 @@ async fn persistent_messages_held_by_a_durable_delayed_exchange_survive_a_restar
     tokio::time::sleep_until((published + Duration::from_millis(500)).into()).await;
     broker.start_again().await;
     let (_conn, ch) = broker.channel().await;
-    let mut count = 0;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while count < 2 && Instant::now() < deadline {
-        count = depth(&ch, "later").await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(count, 2, "both persistent delayed messages were routed");
+    let ch_ref = &ch;
+    eventually(Duration::from_secs(10), || async move {
+        depth(ch_ref, "later").await >= 2
+    })
+    .await;
+    assert_eq!(
+        depth(&ch, "later").await,
+        2,
+        "both persistent delayed messages were routed"
+    );
     drop((_conn, ch));
     // Routed messages leave the delayed store: a restart does not route them again.
     broker.restart().await;

@@ -213,14 +213,11 @@ async fn paged_messages_expire_and_dead_letter_in_order() {
     })
     .await;
     assert!(moved, "the paged messages should expire");
-    let mut all_there = false;
-    for _ in 0..100 {
-        if depth(&ch, "dlq").await == 30 {
-            all_there = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ch_ref = &ch;
+    let all_there = warren_testkit::eventually(Duration::from_secs(5), || async move {
+        depth(ch_ref, "dlq").await == 30
+    })
+    .await;
     assert!(all_there, "every expired message is dead-lettered");
     assert_eq!(depth(&ch, "short").await, 0);
     let got = drain(&ch, "dlq").await;
