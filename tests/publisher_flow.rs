@@ -3,7 +3,7 @@
 //! `Limits::publish_flow_backlog` (and with flow control off it does not); a queue
 //! without consumers, or whose consumers are stuck, still fills past it. The tests
 //! assert these bounds, never rates: the consumer is paced, the publisher only has to
-//! be faster than one message per millisecond, and every wait has a generous deadline.
+//! be faster than the paced consumer (two messages per millisecond), and every wait has a generous deadline.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -18,9 +18,13 @@ use warren_testkit::{eventually, TestBroker};
 
 /// The flow threshold the tests run with.
 const BACKLOG: u32 = 1_000;
-/// What one read batch can add past the threshold before the connection checks: a read
-/// is at most ~128 KiB, ~70 bytes per small publish.
-const BATCH_SLACK: u32 = 2_500;
+/// Body size of the publishes in the bound tests: big enough that one socket read
+/// (at most ~128 KiB) carries few of them, so what a read adds past the threshold is
+/// small next to what the paced consumer drains in the longest pause (1 s).
+const BODY: usize = 1024;
+/// What one read batch can add past the threshold before the connection checks:
+/// ~120 publishes of [`BODY`] bytes per 128 KiB read, twice over.
+const BATCH_SLACK: u32 = 250;
 
 async fn broker() -> TestBroker {
     TestBroker::start_with(|c| c.limits.publish_flow_backlog = BACKLOG).await
@@ -36,15 +40,23 @@ async fn declare(ch: &Channel, name: &str) {
     .expect("queue declared");
 }
 
-/// Publishes `n` small messages to `queue` as fast as the connection takes them.
-fn spawn_publisher(ch: Channel, queue: &'static str, n: u32) -> tokio::task::JoinHandle<()> {
+/// Publishes `n` messages to `queue` as fast as the connection takes them: the number,
+/// padded to `body_len` bytes.
+fn spawn_publisher(
+    ch: Channel,
+    queue: &'static str,
+    n: u32,
+    body_len: usize,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         for i in 0..n {
+            let mut body = i.to_be_bytes().to_vec();
+            body.resize(body_len.max(4), 0);
             ch.basic_publish(
                 "".into(),
                 queue.into(),
                 BasicPublishOptions::default(),
-                &i.to_be_bytes(),
+                &body,
                 BasicProperties::default(),
             )
             .await
@@ -64,8 +76,9 @@ fn ready(broker: &TestBroker, queue: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// A consumer on `queue` (prefetch 10) that acks at most one message per millisecond
-/// until `fast` is set, then as fast as deliveries come; counts what it took in
+/// A consumer on `queue` (prefetch 10) that acks at most two messages per millisecond
+/// until `fast` is set (fast enough to drain more than one read batch per longest pause,
+/// so the bound holds), then as fast as deliveries come; counts what it took in
 /// `received` and ends after `total`.
 async fn paced_consumer(
     ch: &Channel,
@@ -86,7 +99,8 @@ async fn paced_consumer(
         .unwrap();
     tokio::spawn(async move {
         while let Some(Ok(d)) = deliveries.next().await {
-            if !fast.load(Ordering::Relaxed) {
+            let n = received.load(Ordering::Relaxed) + 1;
+            if !fast.load(Ordering::Relaxed) && n % 2 == 0 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             d.ack(BasicAckOptions::default()).await.expect("ack");
@@ -101,7 +115,7 @@ async fn paced_consumer(
 async fn a_fast_publisher_is_held_near_the_threshold_while_a_slow_consumer_drains() {
     const TOTAL: u32 = 12_000;
     /// Messages the slow consumer takes while the backlog is watched.
-    const WATCHED: u32 = 1_500;
+    const WATCHED: u32 = 3_000;
     let broker = broker().await;
     let (_cc, consumer_ch) = broker.channel().await;
     declare(&consumer_ch, "slow").await;
@@ -110,7 +124,7 @@ async fn a_fast_publisher_is_held_near_the_threshold_while_a_slow_consumer_drain
     let consumer =
         paced_consumer(&consumer_ch, "slow", TOTAL, fast.clone(), received.clone()).await;
     let (_pc, publisher_ch) = broker.channel().await;
-    let publisher = spawn_publisher(publisher_ch, "slow", TOTAL);
+    let publisher = spawn_publisher(publisher_ch, "slow", TOTAL, BODY);
 
     // The publisher gets ahead of the paced consumer: the backlog reaches the threshold.
     let highest = &Cell::new(0);
@@ -162,7 +176,7 @@ async fn a_fast_publisher_is_held_near_the_threshold_while_a_slow_consumer_drain
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_flow_control_the_same_publisher_runs_far_past_the_threshold() {
-    const TOTAL: u32 = 12_000;
+    const TOTAL: u32 = 20_000;
     let broker = TestBroker::start_with(|c| c.limits.publish_flow_backlog = 0).await;
     let (_cc, consumer_ch) = broker.channel().await;
     declare(&consumer_ch, "slow").await;
@@ -171,7 +185,7 @@ async fn without_flow_control_the_same_publisher_runs_far_past_the_threshold() {
     let consumer =
         paced_consumer(&consumer_ch, "slow", TOTAL, fast.clone(), received.clone()).await;
     let (_pc, publisher_ch) = broker.channel().await;
-    let publisher = spawn_publisher(publisher_ch, "slow", TOTAL);
+    let publisher = spawn_publisher(publisher_ch, "slow", TOTAL, BODY);
     // The bound the test above holds the backlog to is not a property of the setup.
     assert!(
         eventually(Duration::from_secs(20), || std::future::ready(
@@ -192,7 +206,7 @@ async fn a_queue_without_consumers_fills_far_past_the_threshold() {
     let broker = broker().await;
     let (_pc, ch) = broker.channel().await;
     declare(&ch, "backlog").await;
-    let publisher = spawn_publisher(ch, "backlog", TOTAL);
+    let publisher = spawn_publisher(ch, "backlog", TOTAL, 4);
     assert!(
         warren_testkit::eventually(Duration::from_secs(20), || std::future::ready(
             ready(&broker, "backlog") == TOTAL
@@ -225,7 +239,7 @@ async fn a_queue_whose_consumer_is_stuck_still_fills_past_the_threshold() {
         .await
         .unwrap();
     let (_pc, ch) = broker.channel().await;
-    let publisher = spawn_publisher(ch, "stuck", TOTAL);
+    let publisher = spawn_publisher(ch, "stuck", TOTAL, 4);
     assert!(
         warren_testkit::eventually(Duration::from_secs(20), || std::future::ready(
             ready(&broker, "stuck") == TOTAL - 1
