@@ -100,7 +100,7 @@ async fn paced_consumer(
     tokio::spawn(async move {
         while let Some(Ok(d)) = deliveries.next().await {
             let n = received.load(Ordering::Relaxed) + 1;
-            if !fast.load(Ordering::Relaxed) && n % 2 == 0 {
+            if !fast.load(Ordering::Relaxed) && n % 2 == 1 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             d.ack(BasicAckOptions::default()).await.expect("ack");
