@@ -2,13 +2,11 @@
 //! size limit, user_id, expiration, large bodies), end to end with lapin, checked
 //! against RabbitMQ 3.10.8 (docs/rabbitmq-reference.md §4).
 
-mod basic_support;
-mod common;
-
-use basic_support::*;
 use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, ExchangeKind};
+use warren_testkit::basic::*;
+use warren_testkit::*;
 
 async fn get_all(ch: &Channel, queue: &str, n: usize) -> Vec<u64> {
     let mut tags = Vec::new();
@@ -20,7 +18,7 @@ async fn get_all(ch: &Channel, queue: &str, n: usize) -> Vec<u64> {
 
 #[tokio::test]
 async fn get_reports_the_messages_left_and_get_empty_when_none() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     let none = ch
@@ -41,7 +39,7 @@ async fn get_reports_the_messages_left_and_get_empty_when_none() {
 
 #[tokio::test]
 async fn get_on_a_missing_queue_is_404() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let r = ch
         .basic_get("no-such-queue".into(), BasicGetOptions::default())
@@ -51,7 +49,7 @@ async fn get_on_a_missing_queue_is_404() {
 
 #[tokio::test]
 async fn ack_multiple_settles_everything_up_to_the_tag() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 5).await;
@@ -88,7 +86,7 @@ async fn ack_multiple_settles_everything_up_to_the_tag() {
 
 #[tokio::test]
 async fn nack_multiple_requeues_in_original_order_as_redelivered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 4).await;
@@ -122,7 +120,7 @@ async fn nack_multiple_requeues_in_original_order_as_redelivered() {
 
 #[tokio::test]
 async fn rejected_messages_go_back_to_their_original_position() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 4).await;
@@ -148,7 +146,7 @@ async fn rejected_messages_go_back_to_their_original_position() {
 
 #[tokio::test]
 async fn reject_or_nack_without_requeue_drops_the_message() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 2).await;
@@ -200,7 +198,7 @@ async fn send(ch: &Channel, op: Settle) {
 
 /// On a fresh channel holding deliveries 1..=3 of `queue`, sends `ops` and returns how
 /// the channel closed.
-async fn settle_error(broker: &common::TestBroker, queue: &str, ops: &[Settle]) -> (u16, String) {
+async fn settle_error(broker: &TestBroker, queue: &str, ops: &[Settle]) -> (u16, String) {
     let (_conn, ch) = broker.channel().await;
     let mut watch = watch(&ch).await;
     declare(&ch, queue).await;
@@ -215,7 +213,7 @@ async fn settle_error(broker: &common::TestBroker, queue: &str, ops: &[Settle]) 
 #[tokio::test]
 async fn unknown_delivery_tags_close_the_channel_with_406() {
     use Settle::*;
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let cases: [(&[Settle], u64); 7] = [
         (&[Ack(7, false)], 7),
         // Tag 0 without multiple is not "everything".
@@ -239,7 +237,7 @@ async fn unknown_delivery_tags_close_the_channel_with_406() {
 
 #[tokio::test]
 async fn a_bad_ack_closes_only_its_channel_and_requeues_its_deliveries() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch1) = broker.channel().await;
     let ch2 = conn.create_channel().await.unwrap();
     let mut watch2 = watch(&ch2).await;
@@ -283,54 +281,61 @@ async fn a_bad_ack_closes_only_its_channel_and_requeues_its_deliveries() {
 
 #[tokio::test]
 async fn recover_requeues_every_unacked_delivery_as_redelivered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 3).await;
     let mut c = consume(&ch, "q", "c").await;
-    let first: Vec<(u64, bool)> = [next(&mut c).await, next(&mut c).await, next(&mut c).await]
-        .iter()
-        .map(|d| (d.delivery_tag, d.redelivered))
-        .collect();
+    let first: Vec<(u64, bool)> = [
+        next_delivery(&mut c).await,
+        next_delivery(&mut c).await,
+        next_delivery(&mut c).await,
+    ]
+    .iter()
+    .map(|d| (d.delivery_tag, d.redelivered))
+    .collect();
     assert_eq!(first, [(1, false), (2, false), (3, false)]);
     ch.basic_ack(2, BasicAckOptions::default()).await.unwrap();
     ch.basic_recover(BasicRecoverOptions { requeue: true })
         .await
         .unwrap();
     // m0 and m2 come again, with new tags and redelivered set.
-    let again: Vec<(String, u64, bool)> = [next(&mut c).await, next(&mut c).await]
-        .iter()
-        .map(|d| {
-            (
-                String::from_utf8_lossy(&d.data).into_owned(),
-                d.delivery_tag,
-                d.redelivered,
-            )
-        })
-        .collect();
+    let again: Vec<(String, u64, bool)> =
+        [next_delivery(&mut c).await, next_delivery(&mut c).await]
+            .iter()
+            .map(|d| {
+                (
+                    String::from_utf8_lossy(&d.data).into_owned(),
+                    d.delivery_tag,
+                    d.redelivered,
+                )
+            })
+            .collect();
     assert_eq!(again, [("m0".into(), 4, true), ("m2".into(), 5, true)]);
     // recover-async does the same without a reply.
     ch.basic_recover_async(BasicRecoverAsyncOptions { requeue: true })
         .await
         .unwrap();
-    let d = next(&mut c).await;
+    let d = next_delivery(&mut c).await;
     assert_eq!((d.delivery_tag, d.redelivered), (6, true));
 }
 
 #[tokio::test]
 async fn recover_without_requeue_is_a_540_connection_error() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     let r = ch
         .basic_recover(BasicRecoverOptions { requeue: false })
         .await;
     assert_reply(r, 540, "NOT_IMPLEMENTED - requeue=false");
-    assert!(common::wait_for(WAIT, || !conn.status().connected()).await);
+    assert!(
+        warren_testkit::eventually(WAIT, || std::future::ready(!conn.status().connected())).await
+    );
 }
 
 #[tokio::test]
 async fn mandatory_unroutable_messages_come_back_with_312_no_route() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let mandatory = BasicPublishOptions {
         mandatory: true,
@@ -364,12 +369,15 @@ async fn mandatory_unroutable_messages_come_back_with_312_no_route() {
     )
     .await
     .unwrap();
-    let mut returned = Vec::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while returned.len() < 2 && tokio::time::Instant::now() < deadline {
-        returned.extend(ch.wait_for_confirms().await.unwrap());
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let returned = &std::cell::RefCell::new(Vec::new());
+    let ch_ref = &ch;
+    eventually(WAIT, || async move {
+        let more = ch_ref.wait_for_confirms().await.unwrap();
+        returned.borrow_mut().extend(more);
+        returned.borrow().len() >= 2
+    })
+    .await;
+    let returned = returned.take();
     let seen: Vec<(u16, String, String, String, Vec<u8>)> = returned
         .iter()
         .map(|r| {
@@ -409,7 +417,7 @@ async fn mandatory_unroutable_messages_come_back_with_312_no_route() {
 
 #[tokio::test]
 async fn immediate_is_a_540_connection_error() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     let mut watch = watch(&ch).await;
     ch.basic_publish(
@@ -425,12 +433,14 @@ async fn immediate_is_a_540_connection_error() {
     .await
     .unwrap();
     assert_closed_with(&mut watch, 540, "NOT_IMPLEMENTED - immediate=true").await;
-    assert!(common::wait_for(WAIT, || !conn.status().connected()).await);
+    assert!(
+        warren_testkit::eventually(WAIT, || std::future::ready(!conn.status().connected())).await
+    );
 }
 
 #[tokio::test]
 async fn bodies_over_the_size_limit_are_refused_with_406() {
-    let broker = common::TestBroker::start_with(|c| c.limits.max_message_bytes = 1024).await;
+    let broker = TestBroker::start_with(|c| c.limits.max_message_bytes = 1024).await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish(&ch, "q", &[7u8; 1024]).await;
@@ -450,7 +460,7 @@ async fn bodies_over_the_size_limit_are_refused_with_406() {
 
 #[tokio::test]
 async fn a_user_id_other_than_the_login_is_refused_with_406() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     ch.basic_publish(
@@ -485,7 +495,7 @@ async fn a_user_id_other_than_the_login_is_refused_with_406() {
 
 #[tokio::test]
 async fn an_invalid_expiration_is_refused_with_406() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, _ch) = broker.channel().await;
     for (expiration, reason) in [
         ("abc", "no_integer"),
@@ -511,7 +521,7 @@ async fn an_invalid_expiration_is_refused_with_406() {
 
 #[tokio::test]
 async fn publishing_to_a_missing_or_internal_exchange_fails() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     let mut watch1 = watch(&ch).await;
     publish_to(&ch, "no-such-exchange").await;
@@ -557,7 +567,7 @@ async fn publish_to(ch: &Channel, exchange: &str) {
 
 #[tokio::test]
 async fn a_one_mebibyte_body_crosses_frames_intact() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let uri = format!("{}?frame_max=131072", broker.uri());
     let conn = lapin::Connection::connect(&uri, lapin::ConnectionProperties::default())
         .await
@@ -574,7 +584,7 @@ async fn a_one_mebibyte_body_crosses_frames_intact() {
         .unwrap();
     assert!(m.delivery.data == body, "1 MiB body differs after get");
     let mut c = consume(&ch, "big", "c").await;
-    let d = next(&mut c).await;
+    let d = next_delivery(&mut c).await;
     assert!(d.data == body[..131_072 - 8], "one-frame body differs");
     ch.basic_nack(
         0,
@@ -586,8 +596,8 @@ async fn a_one_mebibyte_body_crosses_frames_intact() {
     .await
     .unwrap();
     // The requeued 1 MiB message is delivered again, whole.
-    let again = next(&mut c).await;
-    let again2 = next(&mut c).await;
+    let again = next_delivery(&mut c).await;
+    let again2 = next_delivery(&mut c).await;
     let sizes = [again.data.len(), again2.data.len()];
     assert_eq!(sizes, [1024 * 1024, 131_072 - 8]);
     assert!(again.data == body);

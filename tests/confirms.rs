@@ -2,22 +2,20 @@
 //! (docs/rabbitmq-reference.md §4): acks after routing, returns before their ack,
 //! multiple acks, nacks for refused messages.
 
-mod basic_support;
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use basic_support::raw::{names, Event, RawClient};
-use basic_support::*;
 use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use lapin::Confirmation;
 use warren_protocol::method::{basic, confirm, queue};
-use warren_protocol::{BasicProperties as RawProperties, Method};
+use warren_protocol::{BasicProperties as RawProperties, Frame, Method};
+use warren_testkit::basic::*;
+use warren_testkit::raw::{names, Event, RawClient};
+use warren_testkit::*;
 
-async fn confirm_channel(broker: &common::TestBroker) -> (lapin::Connection, lapin::Channel) {
+async fn confirm_channel(broker: &TestBroker) -> (lapin::Connection, lapin::Channel) {
     let (conn, ch) = broker.channel().await;
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
@@ -49,7 +47,7 @@ async fn publish_confirmed(
 
 #[tokio::test]
 async fn a_confirmed_message_is_already_in_its_queue() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = confirm_channel(&broker).await;
     declare(&ch, "q").await;
     let q = server_queue(&broker, "q");
@@ -63,7 +61,7 @@ async fn a_confirmed_message_is_already_in_its_queue() {
 
 #[tokio::test]
 async fn unroutable_messages_are_acked_and_mandatory_ones_returned_first() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = confirm_channel(&broker).await;
     let c = publish_confirmed(&ch, "amq.direct", "nowhere", false).await;
     assert_eq!(c, Confirmation::Ack(None));
@@ -80,10 +78,10 @@ async fn unroutable_messages_are_acked_and_mandatory_ones_returned_first() {
 
 #[tokio::test]
 async fn on_the_wire_the_return_precedes_the_ack_of_its_message() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let mut c = RawClient::connect(broker.addr, true).await;
     c.open_channel(1).await;
-    c.send(
+    c.send_method(
         1,
         queue::Declare {
             queue: "q".into(),
@@ -91,9 +89,9 @@ async fn on_the_wire_the_return_precedes_the_ack_of_its_message() {
         },
     )
     .await;
-    c.expect(1, "queue.declare-ok").await;
-    c.send(1, confirm::Select { nowait: false }).await;
-    c.expect(1, "confirm.select-ok").await;
+    c.expect_method(1, "queue.declare-ok").await;
+    c.send_method(1, confirm::Select { nowait: false }).await;
+    c.expect_method(1, "confirm.select-ok").await;
     let props = RawProperties::default();
     let publish = |exchange: &str, routing_key: &str, mandatory: bool| basic::Publish {
         exchange: exchange.into(),
@@ -106,14 +104,18 @@ async fn on_the_wire_the_return_precedes_the_ack_of_its_message() {
     c.publish(1, publish("amq.direct", "nowhere", false), &props, b"x")
         .await;
     c.publish(1, publish("", "q", false), &props, b"ok").await;
-    let events = c.drain(Duration::from_millis(300)).await;
+    let events = c.frames_until_quiet(Duration::from_millis(300)).await;
     let names = names(&events);
     assert_eq!(
         &names[..3],
         ["1:basic.return", "1:header", "1:body"],
         "{names:?}"
     );
-    let Event::Method(_, Method::BasicReturn(r)) = &events[0] else {
+    let Event::Frame(Frame::Method {
+        method: Method::BasicReturn(r),
+        ..
+    }) = &events[0]
+    else {
         unreachable!("checked above")
     };
     assert_eq!(
@@ -129,7 +131,11 @@ fn acked_tags(events: &[Event]) -> BTreeSet<u64> {
     let mut acked = BTreeSet::new();
     let mut highest = 0;
     for e in events {
-        let Event::Method(1, Method::BasicAck(ack)) = e else {
+        let Event::Frame(Frame::Method {
+            channel: 1,
+            method: Method::BasicAck(ack),
+        }) = e
+        else {
             panic!("expected only basic.ack, got {e:?}");
         };
         assert!(
@@ -149,11 +155,11 @@ fn acked_tags(events: &[Event]) -> BTreeSet<u64> {
 
 #[tokio::test]
 async fn a_burst_of_publishes_is_acked_exactly_once_each() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let mut c = RawClient::connect(broker.addr, true).await;
     c.open_channel(1).await;
-    c.send(1, confirm::Select { nowait: true }).await;
-    c.send(
+    c.send_method(1, confirm::Select { nowait: true }).await;
+    c.send_method(
         1,
         queue::Declare {
             queue: "q".into(),
@@ -161,7 +167,7 @@ async fn a_burst_of_publishes_is_acked_exactly_once_each() {
         },
     )
     .await;
-    c.expect(1, "queue.declare-ok").await; // and no select-ok before it
+    c.expect_method(1, "queue.declare-ok").await; // and no select-ok before it
     let p = basic::Publish {
         routing_key: "q".into(),
         ..Default::default()
@@ -170,9 +176,9 @@ async fn a_burst_of_publishes_is_acked_exactly_once_each() {
     c.publish_batch(1, &batch).await;
     let mut events = Vec::new();
     while acked_tags(&events).last() != Some(&200) {
-        match c.next(WAIT).await {
-            Some(e) => events.push(e),
-            None => panic!("acks stopped at {:?}", acked_tags(&events).last()),
+        match c.next_non_heartbeat(WAIT).await {
+            Event::Silence => panic!("acks stopped at {:?}", acked_tags(&events).last()),
+            e => events.push(e),
         }
     }
     assert_eq!(acked_tags(&events), (1..=200).collect());
@@ -187,7 +193,7 @@ async fn a_burst_of_publishes_is_acked_exactly_once_each() {
 
 #[tokio::test]
 async fn lapin_sees_every_confirm_of_a_burst() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = confirm_channel(&broker).await;
     declare(&ch, "q").await;
     let mut pending = Vec::new();
@@ -212,20 +218,20 @@ async fn lapin_sees_every_confirm_of_a_burst() {
 
 #[tokio::test]
 async fn confirm_select_twice_and_nowait() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = confirm_channel(&broker).await;
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .expect("select-ok again");
     let mut c = RawClient::connect(broker.addr, true).await;
     c.open_channel(1).await;
-    c.send(1, confirm::Select { nowait: true }).await;
-    assert_eq!(c.drain(Duration::from_millis(300)).await, []);
+    c.send_method(1, confirm::Select { nowait: true }).await;
+    assert_eq!(c.frames_until_quiet(Duration::from_millis(300)).await, []);
 }
 
 #[tokio::test]
 async fn a_message_refused_by_a_full_queue_is_nacked() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = confirm_channel(&broker).await;
     let mut args = FieldTable::default();
     args.insert("x-max-length".into(), AMQPValue::LongInt(1));
@@ -252,7 +258,7 @@ async fn a_message_refused_by_a_full_queue_is_nacked() {
 
 #[tokio::test]
 async fn a_publish_that_closes_the_channel_is_not_confirmed() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = confirm_channel(&broker).await;
     let confirm = ch
         .basic_publish(

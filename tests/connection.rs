@@ -1,19 +1,17 @@
 //! Connection lifecycle against RabbitMQ 3.10's measured behaviour
 //! (docs/rabbitmq-reference.md §1): handshake, tuning, heartbeats, channels, content
 //! framing, client and server closes. Inputs lapin will not send go through the raw
-//! client in `common::raw`, which also sees the class/method ids of a close.
-
-mod common;
+//! client in `warren_testkit::raw`, which also sees the class/method ids of a close.
 
 use std::time::{Duration, Instant};
 
-use common::raw::{Event, RawClient, TuneOk, REPLY_TIMEOUT};
-use common::TestBroker;
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable as LapinTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use warren_protocol::method::{channel, connection as conn, queue};
 use warren_protocol::{Frame, PROTOCOL_HEADER};
+use warren_testkit::raw::{Event, RawClient, TuneOk, REPLY_TIMEOUT};
+use warren_testkit::TestBroker;
 
 /// Longest a silent close may take: RabbitMQ's 3 s delay plus slack.
 const SILENT_CLOSE: Duration = Duration::from_secs(6);
@@ -59,10 +57,9 @@ async fn bad_password_is_refused_with_403() {
     let err = Connection::connect(&uri, ConnectionProperties::default())
         .await
         .expect_err("login must fail");
-    assert_eq!(common::reply_code(&err), Some(403));
     assert_eq!(
-        common::reply_text(&err).as_deref(),
-        Some("ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.")
+        warren_testkit::reply(&err),
+        Some((403, "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.".to_owned()))
     );
 }
 
@@ -114,10 +111,9 @@ async fn unknown_vhost_is_refused_with_530() {
     let err = Connection::connect(&uri, ConnectionProperties::default())
         .await
         .expect_err("vhost must be refused");
-    assert_eq!(common::reply_code(&err), Some(530));
     assert_eq!(
-        common::reply_text(&err).as_deref(),
-        Some("NOT_ALLOWED - vhost nosuchvhost not found")
+        warren_testkit::reply(&err),
+        Some((530, "NOT_ALLOWED - vhost nosuchvhost not found".to_owned()))
     );
 }
 
@@ -409,7 +405,7 @@ async fn channel_exception_leaves_the_connection_and_other_channels_working() {
         passive: true,
         ..Default::default()
     };
-    common::assert_amqp_error(
+    warren_testkit::assert_reply(
         ch1.queue_declare("missing".into(), passive, LapinTable::default())
             .await,
         404,
@@ -437,13 +433,13 @@ async fn channel_exception_leaves_the_connection_and_other_channels_working() {
         .await
         .unwrap();
     assert!(
-        common::wait_for(Duration::from_secs(2), || {
+        warren_testkit::eventually(Duration::from_secs(2), || std::future::ready({
             broker.broker().vhost("/").is_some_and(|v| {
                 v.queues()
                     .iter()
                     .any(|q| q.name().as_ref() == "ok-q" && q.message_count() == 1)
             })
-        })
+        }))
         .await
     );
     assert_eq!(q.name().as_str(), "ok-q");
@@ -855,11 +851,12 @@ async fn heartbeat_between_header_and_body_is_ignored() {
     c.send_body(1, b"abc").await;
     let vhost = broker.broker().vhost("/").expect("default vhost");
     assert!(
-        common::wait_for(Duration::from_secs(2), || vhost.queues().iter().any(|q| q
-            .name()
-            .as_ref()
-            == "hb-q"
-            && q.message_count() == 1))
+        warren_testkit::eventually(Duration::from_secs(2), || std::future::ready(
+            vhost
+                .queues()
+                .iter()
+                .any(|q| q.name().as_ref() == "hb-q" && q.message_count() == 1)
+        ))
         .await,
         "message not published"
     );

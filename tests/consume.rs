@@ -1,18 +1,16 @@
 //! basic.consume / cancel / qos and dispatch, end to end with lapin, checked against
 //! RabbitMQ 3.10.8 (docs/rabbitmq-reference.md §4).
 
-mod basic_support;
-mod common;
-
 use std::time::Duration;
 
-use basic_support::raw::{names, Event, RawClient};
-use basic_support::*;
 use futures_util::StreamExt;
 use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable};
 use warren_protocol::method::{basic, queue};
-use warren_protocol::Method;
+use warren_protocol::{Frame, Method};
+use warren_testkit::basic::*;
+use warren_testkit::raw::{names, Event, RawClient};
+use warren_testkit::*;
 
 fn body(d: &lapin::message::Delivery) -> String {
     String::from_utf8_lossy(&d.data).into_owned()
@@ -20,7 +18,7 @@ fn body(d: &lapin::message::Delivery) -> String {
 
 #[tokio::test]
 async fn empty_consumer_tag_gets_a_server_generated_amq_ctag() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     let consumer = consume(&ch, "q", "").await;
@@ -33,7 +31,7 @@ async fn empty_consumer_tag_gets_a_server_generated_amq_ctag() {
 
 #[tokio::test]
 async fn reused_consumer_tag_on_a_channel_is_a_530_connection_error() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     // lapin cancels a consumer whose handle is dropped: keep it.
@@ -51,16 +49,18 @@ async fn reused_consumer_tag_on_a_channel_is_a_530_connection_error() {
         530,
         "NOT_ALLOWED - attempt to reuse consumer tag 'dup'",
     );
-    assert!(common::wait_for(WAIT, || !conn.status().connected()).await);
+    assert!(
+        warren_testkit::eventually(WAIT, || std::future::ready(!conn.status().connected())).await
+    );
 }
 
 #[tokio::test]
 async fn consumer_tags_are_per_channel() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let mut c = RawClient::connect(broker.addr, true).await;
     c.open_channel(1).await;
     c.open_channel(2).await;
-    c.send(
+    c.send_method(
         1,
         queue::Declare {
             queue: "q".into(),
@@ -68,18 +68,18 @@ async fn consumer_tags_are_per_channel() {
         },
     )
     .await;
-    c.expect(1, "queue.declare-ok").await;
+    c.expect_method(1, "queue.declare-ok").await;
     let consume = basic::Consume {
         queue: "q".into(),
         consumer_tag: "dup".into(),
         ..Default::default()
     };
-    c.send(1, consume.clone()).await;
-    c.expect(1, "basic.consume-ok").await;
-    c.send(2, consume.clone()).await;
-    c.expect(2, "basic.consume-ok").await;
-    c.send(1, consume).await;
-    let Method::ConnectionClose(close) = c.expect(0, "connection.close").await else {
+    c.send_method(1, consume.clone()).await;
+    c.expect_method(1, "basic.consume-ok").await;
+    c.send_method(2, consume.clone()).await;
+    c.expect_method(2, "basic.consume-ok").await;
+    c.send_method(1, consume).await;
+    let Method::ConnectionClose(close) = c.expect_method(0, "connection.close").await else {
         unreachable!("expect checks the name")
     };
     assert_eq!(
@@ -91,7 +91,7 @@ async fn consumer_tags_are_per_channel() {
 
 #[tokio::test]
 async fn reused_tag_is_checked_before_the_queue() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     // lapin cancels a consumer whose handle is dropped: keep it.
@@ -113,7 +113,7 @@ async fn reused_tag_is_checked_before_the_queue() {
 
 #[tokio::test]
 async fn consume_on_a_missing_queue_is_404() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let r = ch
         .basic_consume(
@@ -128,7 +128,7 @@ async fn consume_on_a_missing_queue_is_404() {
 
 #[tokio::test]
 async fn exclusive_consumer_and_other_consumers_exclude_each_other() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     // lapin cancels a consumer whose handle is dropped: keep them all.
@@ -185,7 +185,7 @@ async fn exclusive_consumer_and_other_consumers_exclude_each_other() {
 
 #[tokio::test]
 async fn basic_get_is_allowed_beside_an_exclusive_consumer() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     ch.basic_qos(1, BasicQosOptions::default()).await.unwrap();
@@ -215,7 +215,7 @@ async fn basic_get_is_allowed_beside_an_exclusive_consumer() {
 
 #[tokio::test]
 async fn consumer_argument_types_are_checked() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     let mut args = FieldTable::default();
@@ -238,7 +238,7 @@ async fn consumer_argument_types_are_checked() {
 
 #[tokio::test]
 async fn no_ack_consumer_leaves_nothing_to_acknowledge() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 3).await;
@@ -258,7 +258,7 @@ async fn no_ack_consumer_leaves_nothing_to_acknowledge() {
     let mut got = Vec::new();
     let mut last_tag = 0;
     for _ in 0..3 {
-        let d = next(&mut consumer).await;
+        let d = next_delivery(&mut consumer).await;
         last_tag = d.delivery_tag;
         got.push(body(&d));
     }
@@ -277,13 +277,13 @@ async fn no_ack_consumer_leaves_nothing_to_acknowledge() {
 
 #[tokio::test]
 async fn cancel_stops_deliveries_and_unknown_tags_cancel_fine() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 2).await;
     let mut consumer = consume(&ch, "q", "c").await;
-    let d0 = next(&mut consumer).await;
-    let d1 = next(&mut consumer).await;
+    let d0 = next_delivery(&mut consumer).await;
+    let d1 = next_delivery(&mut consumer).await;
     ch.basic_cancel("c".into(), BasicCancelOptions::default())
         .await
         .unwrap();
@@ -308,7 +308,7 @@ async fn cancel_stops_deliveries_and_unknown_tags_cancel_fine() {
 
 #[tokio::test]
 async fn deleting_the_queue_cancels_its_consumers() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     // lapin announces consumer_cancel_notify, so the server sends basic.cancel and the
@@ -328,12 +328,12 @@ async fn deleting_the_queue_cancels_its_consumers() {
 
 #[tokio::test]
 async fn server_cancel_is_sent_only_to_clients_that_announce_it() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     for notify in [true, false] {
         let mut c = RawClient::connect(broker.addr, notify).await;
         c.open_channel(1).await;
         let q = format!("q-{notify}");
-        c.send(
+        c.send_method(
             1,
             queue::Declare {
                 queue: q.clone(),
@@ -341,8 +341,8 @@ async fn server_cancel_is_sent_only_to_clients_that_announce_it() {
             },
         )
         .await;
-        c.expect(1, "queue.declare-ok").await;
-        c.send(
+        c.expect_method(1, "queue.declare-ok").await;
+        c.send_method(
             1,
             basic::Consume {
                 queue: q.clone(),
@@ -351,9 +351,9 @@ async fn server_cancel_is_sent_only_to_clients_that_announce_it() {
             },
         )
         .await;
-        c.expect(1, "basic.consume-ok").await;
+        c.expect_method(1, "basic.consume-ok").await;
         // Deleted by the consumer's own channel: delete-ok comes first.
-        c.send(
+        c.send_method(
             1,
             queue::Delete {
                 queue: q.clone(),
@@ -361,19 +361,19 @@ async fn server_cancel_is_sent_only_to_clients_that_announce_it() {
             },
         )
         .await;
-        c.expect(1, "queue.delete-ok").await;
-        let events = c.drain(Duration::from_millis(300)).await;
+        c.expect_method(1, "queue.delete-ok").await;
+        let events = c.frames_until_quiet(Duration::from_millis(300)).await;
         if notify {
             assert_eq!(
                 events,
-                [Event::Method(
-                    1,
-                    basic::Cancel {
+                [Event::Frame(Frame::Method {
+                    channel: 1,
+                    method: basic::Cancel {
                         consumer_tag: "ct".into(),
                         no_wait: true
                     }
                     .into()
-                )]
+                })]
             );
         } else {
             assert_eq!(names(&events), Vec::<String>::new());
@@ -383,7 +383,7 @@ async fn server_cancel_is_sent_only_to_clients_that_announce_it() {
 
 #[tokio::test]
 async fn per_consumer_prefetch_bounds_unacked_deliveries() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 10).await;
@@ -391,8 +391,8 @@ async fn per_consumer_prefetch_bounds_unacked_deliveries() {
         .await
         .unwrap();
     let mut consumer = consume(&ch, "q", "c").await;
-    let d0 = next(&mut consumer).await;
-    let d1 = next(&mut consumer).await;
+    let d0 = next_delivery(&mut consumer).await;
+    let d1 = next_delivery(&mut consumer).await;
     assert_eq!((body(&d0), body(&d1)), ("m0".into(), "m1".into()));
     // The queue holds the other 8: the consumer has exactly its 2.
     assert!(
@@ -401,7 +401,7 @@ async fn per_consumer_prefetch_bounds_unacked_deliveries() {
         .await
     );
     d0.ack(BasicAckOptions::default()).await.unwrap();
-    let d2 = next(&mut consumer).await;
+    let d2 = next_delivery(&mut consumer).await;
     assert_eq!(body(&d2), "m2");
     assert!(
         wait_queue(&broker, "q", |q| q.message_count() == 7
@@ -413,8 +413,8 @@ async fn per_consumer_prefetch_bounds_unacked_deliveries() {
         .await
         .unwrap();
     let got = [
-        body(&next(&mut consumer).await),
-        body(&next(&mut consumer).await),
+        body(&next_delivery(&mut consumer).await),
+        body(&next_delivery(&mut consumer).await),
     ];
     assert_eq!(got, ["m3", "m4"]);
     assert!(
@@ -427,7 +427,7 @@ async fn per_consumer_prefetch_bounds_unacked_deliveries() {
 /// Deliveries of `consumers`, as `tag:body`, until the queue reaches `depth` ready
 /// messages and `unacked` unacknowledged ones.
 async fn settle_deliveries(
-    broker: &common::TestBroker,
+    broker: &TestBroker,
     queue: &str,
     depth: u32,
     unacked: usize,
@@ -458,7 +458,7 @@ async fn settle_deliveries(
 
 #[tokio::test]
 async fn global_prefetch_bounds_the_whole_channel() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 10).await;
@@ -473,7 +473,7 @@ async fn global_prefetch_bounds_the_whole_channel() {
 
 #[tokio::test]
 async fn global_and_per_consumer_prefetch_both_apply() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 10).await;
@@ -506,7 +506,7 @@ async fn global_and_per_consumer_prefetch_both_apply() {
 
 #[tokio::test]
 async fn qos_applies_to_consumers_created_after_it() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     let mut c1 = consume(&ch, "q", "c1").await;
@@ -516,20 +516,23 @@ async fn qos_applies_to_consumers_created_after_it() {
     publish_numbered(&ch, "q", 6).await;
     // c1 (created before the qos, so unlimited) takes all six without acking.
     for i in 0..6 {
-        assert_eq!(body(&next(&mut c1).await), format!("m{i}"));
+        assert_eq!(body(&next_delivery(&mut c1).await), format!("m{i}"));
     }
     let mut c2 = consume(&ch, "q", "c2").await;
     // With both consumers free, two messages go one to each.
     publish(&ch, "q", b"a").await;
     publish(&ch, "q", b"b").await;
-    let mut pair = [body(&next(&mut c1).await), body(&next(&mut c2).await)];
+    let mut pair = [
+        body(&next_delivery(&mut c1).await),
+        body(&next_delivery(&mut c2).await),
+    ];
     pair.sort();
     assert_eq!(pair, ["a", "b"]);
     // c2 (prefetch 1) is now full: everything else goes to c1.
     publish(&ch, "q", b"c").await;
     publish(&ch, "q", b"d").await;
-    assert_eq!(body(&next(&mut c1).await), "c");
-    assert_eq!(body(&next(&mut c1).await), "d");
+    assert_eq!(body(&next_delivery(&mut c1).await), "c");
+    assert_eq!(body(&next_delivery(&mut c1).await), "d");
     assert!(
         wait_queue(&broker, "q", |q| q.message_count() == 0
             && q.unacked_count() == 10)
@@ -539,7 +542,7 @@ async fn qos_applies_to_consumers_created_after_it() {
 
 #[tokio::test]
 async fn basic_get_ignores_prefetch() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 3).await;
@@ -552,10 +555,10 @@ async fn basic_get_ignores_prefetch() {
 
 #[tokio::test]
 async fn prefetch_size_is_a_540_connection_error() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let mut c = RawClient::connect(broker.addr, true).await;
     c.open_channel(1).await;
-    c.send(
+    c.send_method(
         1,
         basic::Qos {
             prefetch_size: 1000,
@@ -564,7 +567,7 @@ async fn prefetch_size_is_a_540_connection_error() {
         },
     )
     .await;
-    let Method::ConnectionClose(close) = c.expect(0, "connection.close").await else {
+    let Method::ConnectionClose(close) = c.expect_method(0, "connection.close").await else {
         unreachable!("expect checks the name")
     };
     assert_eq!(close.reply_code, 540);
@@ -577,7 +580,7 @@ async fn prefetch_size_is_a_540_connection_error() {
 
 #[tokio::test]
 async fn deliveries_go_round_robin_across_consumers_with_room() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     let (_c2, ch2) = broker.channel().await;
@@ -587,8 +590,8 @@ async fn deliveries_go_round_robin_across_consumers_with_room() {
     let mut got_a = Vec::new();
     let mut got_b = Vec::new();
     for _ in 0..3 {
-        got_a.push(body(&next(&mut a).await));
-        got_b.push(body(&next(&mut b).await));
+        got_a.push(body(&next_delivery(&mut a).await));
+        got_b.push(body(&next_delivery(&mut b).await));
     }
     assert_eq!(got_a, ["m0", "m2", "m4"]);
     assert_eq!(got_b, ["m1", "m3", "m5"]);
@@ -596,7 +599,7 @@ async fn deliveries_go_round_robin_across_consumers_with_room() {
 
 #[tokio::test]
 async fn a_full_consumer_is_skipped_until_it_acks() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     ch.basic_qos(1, BasicQosOptions { global: false })
@@ -607,12 +610,12 @@ async fn a_full_consumer_is_skipped_until_it_acks() {
     let mut b = consume(&ch2, "q", "b").await;
     publish_numbered(&ch, "q", 4).await;
     // a holds one and is full; b (no limit) takes everything else.
-    let a0 = next(&mut a).await;
+    let a0 = next_delivery(&mut a).await;
     assert_eq!(body(&a0), "m0");
     let got_b = [
-        body(&next(&mut b).await),
-        body(&next(&mut b).await),
-        body(&next(&mut b).await),
+        body(&next_delivery(&mut b).await),
+        body(&next_delivery(&mut b).await),
+        body(&next_delivery(&mut b).await),
     ];
     assert_eq!(got_b, ["m1", "m2", "m3"]);
     assert!(wait_queue(&broker, "q", |q| q.message_count() == 0).await);
@@ -620,7 +623,10 @@ async fn a_full_consumer_is_skipped_until_it_acks() {
     a0.ack(BasicAckOptions::default()).await.unwrap();
     publish(&ch, "q", b"m4").await;
     publish(&ch, "q", b"m5").await;
-    let mut pair = [body(&next(&mut a).await), body(&next(&mut b).await)];
+    let mut pair = [
+        body(&next_delivery(&mut a).await),
+        body(&next_delivery(&mut b).await),
+    ];
     pair.sort();
     assert_eq!(pair, ["m4", "m5"]);
 }
@@ -630,20 +636,20 @@ async fn a_full_consumer_is_skipped_until_it_acks() {
 /// c4 joins; then m1 c2, m2 c3, m3 c1, m4 c4.
 #[tokio::test]
 async fn a_new_consumer_joins_the_rotation_at_the_back() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     let mut c1 = consume(&ch, "q", "c1").await;
     let mut c2 = consume(&ch, "q", "c2").await;
     let mut c3 = consume(&ch, "q", "c3").await;
     publish(&ch, "q", b"m0").await;
-    assert_eq!(body(&next(&mut c1).await), "m0");
+    assert_eq!(body(&next_delivery(&mut c1).await), "m0");
     let mut c4 = consume(&ch, "q", "c4").await;
     let order: [&mut lapin::Consumer; 4] = [&mut c2, &mut c3, &mut c1, &mut c4];
     for (i, c) in order.into_iter().enumerate() {
         let m = format!("m{}", i + 1);
         publish(&ch, "q", m.as_bytes()).await;
-        assert_eq!(body(&next(c).await), m, "{}", c.tag());
+        assert_eq!(body(&next_delivery(c).await), m, "{}", c.tag());
     }
 }
 
@@ -651,7 +657,7 @@ async fn a_new_consumer_joins_the_rotation_at_the_back() {
 /// back when it has credit again.
 #[tokio::test]
 async fn a_consumer_that_was_full_rejoins_the_rotation_at_the_back() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     ch.basic_qos(1, BasicQosOptions { global: false })
@@ -661,22 +667,22 @@ async fn a_consumer_that_was_full_rejoins_the_rotation_at_the_back() {
     let mut a = consume(&ch, "q", "a").await;
     let mut b = consume(&ch2, "q", "b").await;
     publish_numbered(&ch, "q", 4).await;
-    let a0 = next(&mut a).await;
+    let a0 = next_delivery(&mut a).await;
     for i in 1..4 {
-        assert_eq!(body(&next(&mut b).await), format!("m{i}"));
+        assert_eq!(body(&next_delivery(&mut b).await), format!("m{i}"));
     }
     a0.ack(BasicAckOptions::default()).await.unwrap();
     assert!(wait_queue(&broker, "q", |q| q.unacked_count() == 3).await);
     // Rotation is now [b, a]: m4 to b, m5 to a.
     publish(&ch, "q", b"m4").await;
-    assert_eq!(body(&next(&mut b).await), "m4");
+    assert_eq!(body(&next_delivery(&mut b).await), "m4");
     publish(&ch, "q", b"m5").await;
-    assert_eq!(body(&next(&mut a).await), "m5");
+    assert_eq!(body(&next_delivery(&mut a).await), "m5");
 }
 
 #[tokio::test]
 async fn closing_a_channel_requeues_its_unacked_in_place_as_redelivered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 5).await;
@@ -684,7 +690,7 @@ async fn closing_a_channel_requeues_its_unacked_in_place_as_redelivered() {
     work.basic_qos(3, BasicQosOptions::default()).await.unwrap();
     let mut c = consume(&work, "q", "c").await;
     for i in 0..3 {
-        assert_eq!(body(&next(&mut c).await), format!("m{i}"));
+        assert_eq!(body(&next_delivery(&mut c).await), format!("m{i}"));
     }
     // One from basic.get too.
     assert!(wait_queue(&broker, "q", |q| q.message_count() == 2).await);
@@ -709,7 +715,7 @@ async fn closing_a_channel_requeues_its_unacked_in_place_as_redelivered() {
 
 #[tokio::test]
 async fn closing_a_connection_requeues_its_unacked_as_redelivered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 4).await;
@@ -718,7 +724,7 @@ async fn closing_a_connection_requeues_its_unacked_as_redelivered() {
         let mut c = consume(&work, "q", "c").await;
         assert!(wait_queue(&broker, "q", |q| q.unacked_count() == 4).await);
         // Acked messages are gone for good; the rest come back.
-        let d0 = next(&mut c).await;
+        let d0 = next_delivery(&mut c).await;
         d0.ack(BasicAckOptions::default()).await.unwrap();
         assert!(wait_queue(&broker, "q", |q| q.unacked_count() == 3).await);
         conn2.close(200, "bye".into()).await.unwrap();
@@ -740,13 +746,13 @@ async fn closing_a_connection_requeues_its_unacked_as_redelivered() {
 
 #[tokio::test]
 async fn a_dropped_socket_requeues_its_unacked() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 2).await;
     let mut raw = RawClient::connect(broker.addr, true).await;
     raw.open_channel(1).await;
-    raw.send(
+    raw.send_method(
         1,
         basic::Get {
             queue: "q".into(),
@@ -754,7 +760,7 @@ async fn a_dropped_socket_requeues_its_unacked() {
         },
     )
     .await;
-    raw.expect(1, "basic.get-ok").await;
+    raw.expect_method(1, "basic.get-ok").await;
     assert!(wait_queue(&broker, "q", |q| q.unacked_count() == 1).await);
     drop(raw);
     assert!(

@@ -1,14 +1,12 @@
 //! Consumer selection: single active consumer (`x-single-active-consumer`) and consumer
 //! priorities (`x-priority` on `basic.consume`), driven over TCP with lapin.
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Consumer};
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 async fn consume(ch: &Channel, queue: &str, tag: &str, args: FieldTable) -> Consumer {
     ch.basic_consume(
@@ -38,7 +36,7 @@ fn numbered(range: std::ops::Range<u8>) -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn single_active_consumer_gets_everything() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -66,7 +64,7 @@ async fn single_active_consumer_gets_everything() {
 
 #[tokio::test]
 async fn the_next_consumer_takes_over_on_cancel() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -92,7 +90,7 @@ async fn the_next_consumer_takes_over_on_cancel() {
 
 #[tokio::test]
 async fn the_next_consumer_takes_over_when_the_active_channel_closes() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -121,7 +119,7 @@ async fn the_next_consumer_takes_over_when_the_active_channel_closes() {
 
 #[tokio::test]
 async fn higher_priority_consumers_are_served_first_while_they_have_room() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "cprio", FieldTable::default()).await.unwrap();
     let high_ch = broker.connect().await.create_channel().await.unwrap();
@@ -152,7 +150,7 @@ async fn higher_priority_consumers_are_served_first_while_they_have_room() {
 
 #[tokio::test]
 async fn consumers_of_equal_priority_share_round_robin() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "rr", FieldTable::default()).await.unwrap();
     let a_ch = broker.connect().await.create_channel().await.unwrap();
@@ -168,7 +166,7 @@ async fn consumers_of_equal_priority_share_round_robin() {
 
 #[tokio::test]
 async fn a_non_integer_consumer_priority_is_refused() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "badprio", FieldTable::default())
         .await
@@ -181,7 +179,7 @@ async fn a_non_integer_consumer_priority_is_refused() {
             table(&[("x-priority", s("abc"))]),
         )
         .await;
-    assert_closed(
+    assert_reply(
         result,
         406,
         "PRECONDITION_FAILED - invalid arg 'x-priority' for queue 'badprio' in vhost '/': \"expected integer, got longstr\"",
@@ -192,7 +190,7 @@ async fn a_non_integer_consumer_priority_is_refused() {
 async fn single_active_consumer_ignores_consumer_priority() {
     // RabbitMQ 3.10: the first consumer registered stays active even when one with a
     // higher x-priority joins.
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,

@@ -2,10 +2,6 @@
 //! `x-death` bookkeeping, driven over TCP with lapin. Field names, types and order of
 //! the headers follow what RabbitMQ 3.10 writes (checked against it with pika).
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lapin::options::{
@@ -14,7 +10,9 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, ExchangeKind};
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 /// Declares exchange `dlx` (direct) and queue `dead` bound to it with `key`.
 async fn dead_letter_target(ch: &Channel, key: &str) {
@@ -78,7 +76,7 @@ fn assert_death(
 
 #[tokio::test]
 async fn rejected_messages_go_to_the_dead_letter_exchange_with_x_death() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     dead_letter_target(&ch, "work").await;
     declare(&ch, "work", table(&[("x-dead-letter-exchange", s("dlx"))]))
@@ -133,7 +131,7 @@ async fn rejected_messages_go_to_the_dead_letter_exchange_with_x_death() {
 
 #[tokio::test]
 async fn nack_without_requeue_dead_letters_every_message_it_covers() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     dead_letter_target(&ch, "k").await;
     declare(
@@ -189,7 +187,7 @@ async fn nack_without_requeue_dead_letters_every_message_it_covers() {
 
 #[tokio::test]
 async fn requeued_rejections_are_not_dead_lettered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     dead_letter_target(&ch, "rq").await;
     declare(&ch, "rq", table(&[("x-dead-letter-exchange", s("dlx"))]))
@@ -212,7 +210,7 @@ async fn requeued_rejections_are_not_dead_lettered() {
 
 #[tokio::test]
 async fn expired_messages_are_dead_lettered_without_their_expiration() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     ch.exchange_declare(
         "src".into(),
@@ -259,7 +257,7 @@ async fn expired_messages_are_dead_lettered_without_their_expiration() {
 
 #[tokio::test]
 async fn queue_ttl_expiry_dead_letters_every_message() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     dead_letter_target(&ch, "ttl").await;
     declare(
@@ -286,7 +284,7 @@ async fn queue_ttl_expiry_dead_letters_every_message() {
 
 #[tokio::test]
 async fn drop_head_overflow_dead_letters_the_oldest() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     dead_letter_target(&ch, "bounded").await;
     declare(
@@ -321,7 +319,7 @@ async fn drop_head_overflow_dead_letters_the_oldest() {
 
 #[tokio::test]
 async fn dying_again_in_the_same_queue_for_the_same_reason_increments_the_count() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     // Rejections dead-letter straight back into the same queue (through the default
     // exchange): a cycle with a rejection in it is allowed.
@@ -360,7 +358,7 @@ async fn dying_again_in_the_same_queue_for_the_same_reason_increments_the_count(
 
 #[tokio::test]
 async fn deaths_in_several_queues_are_listed_most_recent_first() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     // first: expires into `second`; second: rejected into `third`.
     declare(
@@ -422,7 +420,7 @@ async fn deaths_in_several_queues_are_listed_most_recent_first() {
 
 #[tokio::test]
 async fn a_dead_letter_cycle_without_rejection_drops_the_message() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     // `looping` expires into a fanout that leads back to `looping` and to `observer`.
     ch.exchange_declare(
@@ -471,7 +469,7 @@ async fn a_dead_letter_cycle_without_rejection_drops_the_message() {
 
 #[tokio::test]
 async fn a_missing_dead_letter_exchange_drops_silently() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -499,7 +497,7 @@ async fn a_missing_dead_letter_exchange_drops_silently() {
 async fn an_internal_exchange_can_be_the_dead_letter_exchange() {
     // Clients cannot publish to an internal exchange, but the broker dead-letters
     // through one (RabbitMQ 3.10.8, measured with pika).
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let internal = ExchangeDeclareOptions {
         internal: true,

@@ -1,16 +1,14 @@
 //! Message deduplication on a queue (`x-message-deduplication`, `x-cache-size`,
 //! `x-cache-ttl`, `x-deduplication-header`), driven over TCP with lapin.
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, ExchangeKind};
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 /// Publishes `body` to `queue` with header `header` set to `id`.
 async fn publish_id(ch: &Channel, queue: &str, header: &str, id: &str, body: &str) {
@@ -38,7 +36,7 @@ fn dedup(extra: &[(&str, AMQPValue)]) -> FieldTable {
 
 #[tokio::test]
 async fn repeated_ids_are_dropped() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "dd", dedup(&[])).await.unwrap();
     publish_dedup(&ch, "dd", "a", "a1").await;
@@ -58,7 +56,7 @@ async fn repeated_ids_are_dropped() {
 
 #[tokio::test]
 async fn queues_without_deduplication_keep_repeats() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "nodd", FieldTable::default()).await.unwrap();
     declare(
@@ -77,7 +75,7 @@ async fn queues_without_deduplication_keep_repeats() {
 
 #[tokio::test]
 async fn duplicates_are_confirmed_to_the_publisher() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "dd-confirm", dedup(&[])).await.unwrap();
     ch.confirm_select(ConfirmSelectOptions::default())
@@ -105,7 +103,7 @@ async fn duplicates_are_confirmed_to_the_publisher() {
 
 #[tokio::test]
 async fn the_cache_size_bounds_what_is_remembered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "small", dedup(&[("x-cache-size", int(2))]))
         .await
@@ -121,7 +119,7 @@ async fn the_cache_size_bounds_what_is_remembered() {
 
 #[tokio::test]
 async fn the_cache_ttl_bounds_how_long_an_id_is_remembered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "window", dedup(&[("x-cache-ttl", int(300))]))
         .await
@@ -144,7 +142,7 @@ async fn the_cache_ttl_bounds_how_long_an_id_is_remembered() {
 
 #[tokio::test]
 async fn a_custom_header_carries_the_id() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -163,7 +161,7 @@ async fn a_custom_header_carries_the_id() {
 
 #[tokio::test]
 async fn each_queue_keeps_its_own_cache() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     ch.exchange_declare(
         "fan".into(),
@@ -196,7 +194,7 @@ async fn each_queue_keeps_its_own_cache() {
 
 #[tokio::test]
 async fn invalid_deduplication_settings_are_refused() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let invalid = |key: &str, detail: &str| {
         format!(
@@ -219,6 +217,6 @@ async fn invalid_deduplication_settings_are_refused() {
     ];
     for (args, text) in cases {
         let ch = conn.create_channel().await.unwrap();
-        assert_closed(declare(&ch, "bad-dd", args).await, 406, &text);
+        assert_reply(declare(&ch, "bad-dd", args).await, 406, &text);
     }
 }

@@ -3,14 +3,12 @@
 //! `delivery_limit`; `x-delivery-count` counts its redeliveries. Driven over TCP with
 //! lapin.
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use lapin::options::{BasicConsumeOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::Channel;
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 /// Takes the next message with `basic.get` (manual ack) and returns its
 /// `x-delivery-count`, or `None` when the header is absent; nacks it with requeue.
@@ -41,7 +39,7 @@ fn limited(limit: i32) -> FieldTable {
 
 #[tokio::test]
 async fn a_message_past_the_delivery_limit_is_dead_lettered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "poison", FieldTable::default()).await.unwrap();
     declare(&ch, "limited", limited(2)).await.unwrap();
@@ -71,7 +69,7 @@ async fn a_message_past_the_delivery_limit_is_dead_lettered() {
 
 #[tokio::test]
 async fn a_limit_of_zero_dead_letters_on_the_first_return() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "poison", FieldTable::default()).await.unwrap();
     declare(&ch, "strict", limited(0)).await.unwrap();
@@ -83,7 +81,7 @@ async fn a_limit_of_zero_dead_letters_on_the_first_return() {
 
 #[tokio::test]
 async fn returns_from_a_closed_channel_count_towards_the_limit() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "poison", FieldTable::default()).await.unwrap();
     declare(&ch, "crashy", limited(1)).await.unwrap();
@@ -111,7 +109,7 @@ async fn returns_from_a_closed_channel_count_towards_the_limit() {
 
 #[tokio::test]
 async fn without_a_dead_letter_exchange_the_message_is_dropped() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "dropping", table(&[("x-delivery-limit", int(1))]))
         .await
@@ -124,7 +122,7 @@ async fn without_a_dead_letter_exchange_the_message_is_dropped() {
 
 #[tokio::test]
 async fn quorum_queues_have_a_delivery_limit_of_20_by_default() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "poison", FieldTable::default()).await.unwrap();
     let opts = QueueDeclareOptions {
@@ -153,7 +151,7 @@ async fn quorum_queues_have_a_delivery_limit_of_20_by_default() {
 
 #[tokio::test]
 async fn invalid_delivery_limits_are_refused() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let cases = [
         (int(-1), "{value_negative,-1}"),
@@ -162,7 +160,7 @@ async fn invalid_delivery_limits_are_refused() {
     for (value, detail) in cases {
         let ch = conn.create_channel().await.unwrap();
         let value: AMQPValue = value;
-        assert_closed(
+        assert_reply(
             declare(&ch, "dl", table(&[("x-delivery-limit", value)])).await,
             406,
             &format!("PRECONDITION_FAILED - invalid arg 'x-delivery-limit' for queue 'dl' in vhost '/': {detail}"),

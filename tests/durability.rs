@@ -6,11 +6,8 @@
 //! the original publish; acked, rejected, purged, dropped and expired ones do not;
 //! transient messages never do.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{assert_amqp_error, drain, message_count, passive, TestBroker};
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicPublishOptions, BasicRejectOptions,
     ConfirmSelectOptions, ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
@@ -19,6 +16,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
 use lapin::{Confirmation, Connection};
+use warren_testkit::{assert_reply, depth, drain, eventually, passive, TestBroker};
 
 fn args(entries: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = FieldTable::default();
@@ -77,7 +75,7 @@ async fn routes_to(ch: &Channel, exchange: &str, key: &str, queue: &str) -> bool
     .unwrap();
     // The publish is asynchronous; a passive declare on the same channel is answered
     // after it was routed.
-    let routed = message_count(ch, queue).await > 0;
+    let routed = depth(ch, queue).await > 0;
     if routed {
         ch.basic_get(queue.into(), BasicGetOptions { no_ack: true })
             .await
@@ -171,7 +169,7 @@ async fn durable_topology_survives_a_restart_and_transient_does_not() {
 
     let (_conn, ch) = broker.channel().await;
     // The queue kept its arguments: a redeclare without them is inequivalent.
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("d.q".into(), durable_queue(), FieldTable::default())
             .await,
         406,
@@ -183,7 +181,7 @@ async fn durable_topology_survives_a_restart_and_transient_does_not() {
     assert!(routes_to(&ch, "d.topic", "a.x", "d.q").await);
     assert!(!routes_to(&ch, "d.topic", "c.x", "d.q").await);
     assert!(routes_to(&ch, "d.fanout", "a.y", "d.q").await);
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare(
             "d.topic".into(),
             ExchangeKind::Direct,
@@ -355,7 +353,7 @@ async fn persistent_messages_come_back_in_order_and_delivered_ones_as_redelivere
                 .unwrap();
         }
         // A round trip, so the acks were handled before the stop.
-        message_count(&ch, "pm").await;
+        depth(&ch, "pm").await;
     }
     broker.restart().await;
     let (_conn, ch) = broker.channel().await;
@@ -506,7 +504,7 @@ async fn ttls_keep_counting_from_the_original_publish_across_a_restart() {
     broker.start_again().await;
     let (_conn, ch) = broker.channel().await;
     // Expired at recovery (not 300 ms after the restart), and dead-lettered.
-    assert_eq!(message_count(&ch, "short").await, 0);
+    assert_eq!(depth(&ch, "short").await, 0);
     assert_eq!(drain(&ch, "dlq").await.len(), 1);
     assert_eq!(drain(&ch, "long").await, bodies(&[("l", false)]));
 }
@@ -626,20 +624,23 @@ async fn persistent_messages_held_by_a_durable_delayed_exchange_survive_a_restar
                 .unwrap();
             assert_eq!(c, Confirmation::Ack(None));
         }
-        assert_eq!(message_count(&ch, "later").await, 0, "nothing is due yet");
+        assert_eq!(depth(&ch, "later").await, 0, "nothing is due yet");
         published
     };
     broker.stop_server().await;
     tokio::time::sleep_until((published + Duration::from_millis(500)).into()).await;
     broker.start_again().await;
     let (_conn, ch) = broker.channel().await;
-    let mut count = 0;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while count < 2 && Instant::now() < deadline {
-        count = message_count(&ch, "later").await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(count, 2, "both persistent delayed messages were routed");
+    let ch_ref = &ch;
+    eventually(Duration::from_secs(10), || async move {
+        depth(ch_ref, "later").await >= 2
+    })
+    .await;
+    assert_eq!(
+        depth(&ch, "later").await,
+        2,
+        "both persistent delayed messages were routed"
+    );
     drop((_conn, ch));
     // Routed messages leave the delayed store: a restart does not route them again.
     broker.restart().await;

@@ -1,14 +1,13 @@
 //! Exchange features beyond routing: the delayed-message exchange, exchange-level
 //! deduplication, and direct reply-to RPC.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
+use warren_testkit::TestBroker;
 
 async fn declare_queue(ch: &Channel, name: &str) {
     ch.queue_declare(
@@ -39,7 +38,7 @@ fn with_header(key: &str, value: AMQPValue) -> BasicProperties {
     BasicProperties::default().with_headers(h)
 }
 
-async fn count(broker: &common::TestBroker, queue: &str) -> u32 {
+async fn count(broker: &TestBroker, queue: &str) -> u32 {
     broker
         .broker()
         .vhost("/")
@@ -51,7 +50,7 @@ async fn count(broker: &common::TestBroker, queue: &str) -> u32 {
 
 #[tokio::test]
 async fn delayed_exchange_holds_a_message_until_its_delay_has_passed() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     delayed_exchange(&ch, "later", "direct").await;
     declare_queue(&ch, "q").await;
@@ -94,10 +93,9 @@ async fn delayed_exchange_holds_a_message_until_its_delay_has_passed() {
     assert_eq!(count(&broker, "q").await, 1);
     assert_eq!(broker.broker().delayed().len(), 1);
     assert!(
-        common::wait_for(Duration::from_secs(5), || broker
-            .broker()
-            .delayed()
-            .is_empty())
+        warren_testkit::eventually(Duration::from_secs(5), || std::future::ready(
+            broker.broker().delayed().is_empty()
+        ))
         .await
     );
     assert!(
@@ -105,7 +103,7 @@ async fn delayed_exchange_holds_a_message_until_its_delay_has_passed() {
         "not released early"
     );
     assert!(
-        common::wait_for(Duration::from_secs(2), || {
+        warren_testkit::eventually(Duration::from_secs(2), || std::future::ready({
             broker
                 .broker()
                 .vhost("/")
@@ -113,14 +111,14 @@ async fn delayed_exchange_holds_a_message_until_its_delay_has_passed() {
                 .queue("q", 0)
                 .map(|q| q.message_count() == 2)
                 .unwrap_or(false)
-        })
+        }))
         .await
     );
 }
 
 #[tokio::test]
 async fn delayed_messages_come_out_in_due_order_and_zero_or_negative_delays_route_at_once() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     delayed_exchange(&ch, "later", "fanout").await;
     declare_queue(&ch, "q").await;
@@ -176,7 +174,7 @@ async fn delayed_messages_come_out_in_due_order_and_zero_or_negative_delays_rout
 
 #[tokio::test]
 async fn a_very_long_delay_is_accepted_and_held() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     delayed_exchange(&ch, "later", "direct").await;
     // Far past RabbitMQ's plugin limit of 2^32-1 ms (about 49 days).
@@ -191,15 +189,16 @@ async fn a_very_long_delay_is_accepted_and_held() {
     .await
     .unwrap();
     assert!(
-        common::wait_for(Duration::from_secs(2), || broker.broker().delayed().len()
-            == 1)
+        warren_testkit::eventually(Duration::from_secs(2), || std::future::ready(
+            broker.broker().delayed().len() == 1
+        ))
         .await
     );
 }
 
 #[tokio::test]
 async fn delayed_exchange_needs_a_valid_delayed_type() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let err = ch
         .exchange_declare(
@@ -210,7 +209,7 @@ async fn delayed_exchange_needs_a_valid_delayed_type() {
         )
         .await
         .unwrap_err();
-    assert_eq!(common::reply_code(&err), Some(406));
+    assert_eq!(warren_testkit::reply(&err).map(|(code, _)| code), Some(406));
     assert!(
         err.to_string()
             .contains("'x-delayed-type' must be an existing exchange type"),
@@ -220,7 +219,7 @@ async fn delayed_exchange_needs_a_valid_delayed_type() {
 
 #[tokio::test]
 async fn exchange_deduplication_drops_repeated_ids() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let mut args = FieldTable::default();
     args.insert("x-message-deduplication".into(), AMQPValue::Boolean(true));
@@ -265,7 +264,7 @@ async fn exchange_deduplication_drops_repeated_ids() {
 
 #[tokio::test]
 async fn direct_reply_to_rpc_round_trip() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     // The server side: answers every request to `rpc` on its reply_to.
     let (_sconn, server) = broker.channel().await;
     declare_queue(&server, "rpc").await;
@@ -338,7 +337,7 @@ async fn direct_reply_to_rpc_round_trip() {
 
 #[tokio::test]
 async fn direct_reply_to_errors_match_rabbitmq() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let err = ch
         .basic_consume(
@@ -349,7 +348,7 @@ async fn direct_reply_to_errors_match_rabbitmq() {
         )
         .await
         .unwrap_err();
-    assert_eq!(common::reply_code(&err), Some(406));
+    assert_eq!(warren_testkit::reply(&err).map(|(code, _)| code), Some(406));
     assert!(
         err.to_string()
             .contains("reply consumer cannot acknowledge"),
@@ -369,7 +368,10 @@ async fn direct_reply_to_errors_match_rabbitmq() {
     .await
     .unwrap();
     assert!(
-        common::wait_for(Duration::from_secs(5), || !ch2.status().connected()).await,
+        warren_testkit::eventually(Duration::from_secs(5), || std::future::ready(
+            !ch2.status().connected()
+        ))
+        .await,
         "fast reply consumer does not exist closes the channel"
     );
 }

@@ -2,10 +2,6 @@
 //! (docs/rabbitmq-reference.md §2): declare checks and equivalence texts, reserved names,
 //! delete semantics, binding errors, auto-delete.
 
-mod common;
-
-use common::raw::RawClient;
-use common::{assert_amqp_error, TestBroker};
 use lapin::options::{
     ConfirmSelectOptions, ExchangeBindOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
     ExchangeUnbindOptions, QueueBindOptions, QueueDeclareOptions,
@@ -13,6 +9,8 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
 use warren_protocol::method::exchange;
+use warren_testkit::raw::RawClient;
+use warren_testkit::{assert_reply, TestBroker};
 
 fn opts() -> ExchangeDeclareOptions {
     ExchangeDeclareOptions::default()
@@ -39,7 +37,7 @@ async fn declare(ch: &Channel, name: &str, kind: ExchangeKind, o: ExchangeDeclar
 async fn declare_with_an_invalid_type_is_a_503_connection_error() {
     let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare(
             "e".into(),
             ExchangeKind::Custom("foo".into()),
@@ -57,7 +55,7 @@ async fn declare_with_an_invalid_type_is_a_503_connection_error() {
 async fn declare_with_an_unknown_x_type_is_503_unknown_exchange_type() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare(
             "e".into(),
             ExchangeKind::Custom("x-consistent-hash".into()),
@@ -99,7 +97,7 @@ async fn redeclare_with_another_type_is_406() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "e", ExchangeKind::Direct, opts()).await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare("e".into(), ExchangeKind::Fanout, opts(), FieldTable::default())
             .await,
         406,
@@ -137,7 +135,7 @@ async fn redeclare_with_other_flags_is_406_per_flag() {
         ),
     ] {
         let ch = conn.create_channel().await.unwrap();
-        assert_amqp_error(
+        assert_reply(
             ch.exchange_declare("e".into(), ExchangeKind::Direct, o, FieldTable::default())
                 .await,
             406,
@@ -151,7 +149,7 @@ async fn redeclare_adding_an_alternate_exchange_is_406() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "e", ExchangeKind::Direct, opts()).await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare("e".into(), ExchangeKind::Direct, opts(), ae("amq.fanout"))
             .await,
         406,
@@ -166,7 +164,7 @@ async fn redeclare_dropping_the_alternate_exchange_is_406() {
     ch.exchange_declare("e".into(), ExchangeKind::Direct, opts(), ae("amq.fanout"))
         .await
         .unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare("e".into(), ExchangeKind::Direct, opts(), FieldTable::default())
             .await,
         406,
@@ -181,7 +179,7 @@ async fn redeclare_with_another_alternate_exchange_is_406() {
     ch.exchange_declare("e".into(), ExchangeKind::Direct, opts(), ae("amq.fanout"))
         .await
         .unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare("e".into(), ExchangeKind::Direct, opts(), ae("x"))
             .await,
         406,
@@ -232,7 +230,7 @@ async fn passive_declare_ignores_type_and_flags() {
 async fn passive_declare_of_a_missing_exchange_is_404() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare(
             "no-such-exchange".into(),
             ExchangeKind::Custom("foo".into()),
@@ -252,7 +250,7 @@ async fn passive_declare_of_a_missing_exchange_is_404() {
 async fn declaring_an_amq_prefixed_name_is_403() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare(
             "amq.foo".into(),
             ExchangeKind::Direct,
@@ -276,7 +274,7 @@ async fn the_amq_prefix_check_is_case_sensitive() {
 async fn builtin_exchanges_are_checked_for_equivalence_before_the_prefix() {
     let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare("amq.direct".into(), ExchangeKind::Direct, opts(), FieldTable::default())
             .await,
         406,
@@ -313,7 +311,7 @@ async fn declaring_the_default_exchange_is_403() {
         } else {
             ch.clone()
         };
-        assert_amqp_error(
+        assert_reply(
             ch.exchange_declare(
                 "".into(),
                 ExchangeKind::Direct,
@@ -333,7 +331,7 @@ async fn declaring_the_default_exchange_is_403() {
 async fn deleting_the_default_exchange_is_403() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_delete("".into(), ExchangeDeleteOptions::default())
             .await,
         403,
@@ -347,7 +345,7 @@ async fn deleting_any_amq_exchange_is_403() {
     let conn = broker.connect().await;
     for name in ["amq.direct", "amq.foo"] {
         let ch = conn.create_channel().await.unwrap();
-        assert_amqp_error(
+        assert_reply(
             ch.exchange_delete(name.into(), ExchangeDeleteOptions::default())
                 .await,
             403,
@@ -396,7 +394,7 @@ async fn delete_if_unused_of_a_binding_source_is_406() {
     )
     .await
     .unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_delete(
             "e".into(),
             ExchangeDeleteOptions {
@@ -472,13 +470,13 @@ async fn deleting_an_exchange_removes_its_bindings() {
         .await
         .unwrap();
     declare(&ch, "e", ExchangeKind::Fanout, opts()).await;
-    common::publish_confirmed(&ch, "amq.fanout", "", BasicProperties::default())
+    warren_testkit::publish_confirmed(&ch, "amq.fanout", "", BasicProperties::default())
         .await
         .unwrap();
-    common::publish_confirmed(&ch, "e", "", BasicProperties::default())
+    warren_testkit::publish_confirmed(&ch, "e", "", BasicProperties::default())
         .await
         .unwrap();
-    assert_eq!(common::message_count(&ch, "q").await, 0);
+    assert_eq!(warren_testkit::depth(&ch, "q").await, 0);
 }
 
 // ---- publish
@@ -490,8 +488,9 @@ async fn publishing_to_a_missing_exchange_is_404() {
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
-    assert_amqp_error(
-        common::publish_confirmed(&ch, "no-such-exchange", "k", BasicProperties::default()).await,
+    assert_reply(
+        warren_testkit::publish_confirmed(&ch, "no-such-exchange", "k", BasicProperties::default())
+            .await,
         404,
         "NOT_FOUND - no exchange 'no-such-exchange' in vhost '/'",
     );
@@ -514,8 +513,8 @@ async fn publishing_to_an_internal_exchange_is_403() {
         },
     )
     .await;
-    assert_amqp_error(
-        common::publish_confirmed(&ch, "inner", "k", BasicProperties::default()).await,
+    assert_reply(
+        warren_testkit::publish_confirmed(&ch, "inner", "k", BasicProperties::default()).await,
         403,
         "ACCESS_REFUSED - cannot publish to internal exchange 'inner' in vhost '/'",
     );
@@ -527,7 +526,7 @@ async fn publishing_to_an_internal_exchange_is_403() {
 async fn exchange_bind_with_a_missing_source_is_404() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_bind(
             "amq.fanout".into(),
             "no-such-exchange".into(),
@@ -545,7 +544,7 @@ async fn exchange_bind_with_a_missing_source_is_404() {
 async fn exchange_bind_with_a_missing_destination_is_404() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_bind(
             "no-such-exchange".into(),
             "amq.fanout".into(),
@@ -563,7 +562,7 @@ async fn exchange_bind_with_a_missing_destination_is_404() {
 async fn exchange_bind_with_both_missing_reports_the_source() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_bind(
             "no-such-x1".into(),
             "no-such-x2".into(),
@@ -607,7 +606,7 @@ async fn exchange_bind_and_unbind_with_the_default_exchange_are_403() {
             )
             .await
         };
-        assert_amqp_error(
+        assert_reply(
             result,
             403,
             "ACCESS_REFUSED - operation not permitted on the default exchange",
@@ -641,7 +640,7 @@ async fn queue_bind_errors_report_the_exchange_first() {
     let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let ch = conn.create_channel().await.unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_bind(
             "no-such-queue".into(),
             "no-such-exchange".into(),
@@ -654,7 +653,7 @@ async fn queue_bind_errors_report_the_exchange_first() {
         "NOT_FOUND - no exchange 'no-such-exchange' in vhost '/'",
     );
     let ch = conn.create_channel().await.unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_bind(
             "no-such-queue".into(),
             "amq.direct".into(),
@@ -680,7 +679,7 @@ async fn queue_bind_and_unbind_with_the_default_exchange_are_403() {
     )
     .await
     .unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_bind(
             "q".into(),
             "".into(),
@@ -693,7 +692,7 @@ async fn queue_bind_and_unbind_with_the_default_exchange_are_403() {
         "ACCESS_REFUSED - operation not permitted on the default exchange",
     );
     let ch = conn.create_channel().await.unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_unbind("q".into(), "".into(), "q".into(), FieldTable::default())
             .await,
         403,
@@ -714,7 +713,7 @@ async fn headers_binding_with_a_bad_x_match_is_406() {
     .unwrap();
     let mut args = FieldTable::default();
     args.insert("x-match".into(), AMQPValue::LongString("foo".into()));
-    assert_amqp_error(
+    assert_reply(
         ch.queue_bind(
             "q".into(),
             "amq.headers".into(),
@@ -770,7 +769,7 @@ async fn auto_delete_exchange_stays_until_its_last_binding_goes() {
     ch.queue_unbind("q".into(), "ad".into(), "k2".into(), FieldTable::default())
         .await
         .unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.exchange_declare(
             "ad".into(),
             ExchangeKind::Direct,

@@ -1,18 +1,17 @@
 //! Limits that protect the broker: the consumer acknowledgement timeout and the memory
 //! alarm that blocks publishers.
 
-mod common;
-
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use lapin::options::*;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
+use warren_testkit::TestBroker;
 
 #[tokio::test]
 async fn an_unacked_delivery_past_the_queue_consumer_timeout_closes_the_channel_and_requeues() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let mut args = FieldTable::default();
     args.insert("x-consumer-timeout".into(), AMQPValue::LongInt(300));
@@ -40,7 +39,12 @@ async fn an_unacked_delivery_past_the_queue_consumer_timeout_closes_the_channel_
     let first = consumer.next().await.unwrap().unwrap();
     assert!(!first.redelivered);
     // Never ack: the broker closes the channel with 406 and requeues the job.
-    assert!(common::wait_for(Duration::from_secs(5), || !ch.status().connected()).await);
+    assert!(
+        warren_testkit::eventually(Duration::from_secs(5), || std::future::ready(
+            !ch.status().connected()
+        ))
+        .await
+    );
     let (_c2, ch2) = broker.channel().await;
     let got = ch2
         .basic_get("slow".into(), BasicGetOptions { no_ack: true })
@@ -54,8 +58,7 @@ async fn an_unacked_delivery_past_the_queue_consumer_timeout_closes_the_channel_
 #[tokio::test]
 async fn the_server_default_consumer_timeout_applies_without_a_queue_argument() {
     let broker =
-        common::TestBroker::start_with(|c| c.limits.consumer_timeout = Duration::from_millis(300))
-            .await;
+        TestBroker::start_with(|c| c.limits.consumer_timeout = Duration::from_millis(300)).await;
     let (_conn, ch) = broker.channel().await;
     ch.queue_declare(
         "q".into(),
@@ -78,14 +81,18 @@ async fn the_server_default_consumer_timeout_applies_without_a_queue_argument() 
         .await
         .unwrap()
         .expect("a message");
-    assert!(common::wait_for(Duration::from_secs(5), || !ch.status().connected()).await);
+    assert!(
+        warren_testkit::eventually(Duration::from_secs(5), || std::future::ready(
+            !ch.status().connected()
+        ))
+        .await
+    );
 }
 
 #[tokio::test]
 async fn acked_deliveries_never_time_out() {
     let broker =
-        common::TestBroker::start_with(|c| c.limits.consumer_timeout = Duration::from_millis(200))
-            .await;
+        TestBroker::start_with(|c| c.limits.consumer_timeout = Duration::from_millis(200)).await;
     let (_conn, ch) = broker.channel().await;
     ch.queue_declare(
         "q".into(),
@@ -117,7 +124,7 @@ async fn acked_deliveries_never_time_out() {
 
 #[tokio::test]
 async fn publishers_are_blocked_while_the_memory_alarm_is_on_and_resume_after() {
-    let broker = common::TestBroker::start_with(|c| c.limits.memory_high_watermark_bytes = 0).await;
+    let broker = TestBroker::start_with(|c| c.limits.memory_high_watermark_bytes = 0).await;
     let (_conn, ch) = broker.channel().await;
     ch.queue_declare(
         "q".into(),
@@ -178,13 +185,15 @@ async fn publishers_are_blocked_while_the_memory_alarm_is_on_and_resume_after() 
         .expect("publishing resumes once the alarm clears")
         .unwrap();
     assert!(
-        common::wait_for(Duration::from_secs(5), || broker
-            .broker()
-            .vhost("/")
-            .unwrap()
-            .queue("q", 0)
-            .map(|q| q.message_count() == 1)
-            .unwrap_or(false))
+        warren_testkit::eventually(Duration::from_secs(5), || std::future::ready(
+            broker
+                .broker()
+                .vhost("/")
+                .unwrap()
+                .queue("q", 0)
+                .map(|q| q.message_count() == 1)
+                .unwrap_or(false)
+        ))
         .await,
         "after the alarm clears the blocked publish goes through"
     );

@@ -1,15 +1,13 @@
 //! Length limits (`x-max-length`, `x-max-length-bytes`) and what `x-overflow` does past
 //! them (drop-head, reject-publish, reject-publish-dlx), driven over TCP with lapin.
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::Confirmation;
 use lapin::{BasicProperties, Channel};
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 /// Publishes `body` to `queue` and waits for its confirm (the channel is in confirm mode).
 async fn publish_confirmed(ch: &Channel, queue: &str, body: &[u8]) -> Confirmation {
@@ -32,7 +30,7 @@ fn bodies(list: &[&[u8]]) -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn max_length_drops_the_oldest_by_default() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "maxlen", table(&[("x-max-length", int(3))]))
         .await
@@ -49,7 +47,7 @@ async fn max_length_drops_the_oldest_by_default() {
 
 #[tokio::test]
 async fn max_length_bytes_counts_body_bytes() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "maxbytes", table(&[("x-max-length-bytes", int(10))]))
         .await
@@ -70,7 +68,7 @@ async fn max_length_bytes_counts_body_bytes() {
 
 #[tokio::test]
 async fn reject_publish_nacks_under_confirms_and_keeps_the_queue() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -96,7 +94,7 @@ async fn reject_publish_nacks_under_confirms_and_keeps_the_queue() {
 
 #[tokio::test]
 async fn reject_publish_bytes_limit_nacks_what_does_not_fit() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -126,7 +124,7 @@ async fn reject_publish_bytes_limit_nacks_what_does_not_fit() {
 
 #[tokio::test]
 async fn reject_publish_without_confirms_drops_the_message() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -147,7 +145,7 @@ async fn reject_publish_without_confirms_drops_the_message() {
 
 #[tokio::test]
 async fn reject_publish_dlx_nacks_and_dead_letters_the_refused_message() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "overflowed", FieldTable::default())
         .await
@@ -180,7 +178,7 @@ async fn reject_publish_dlx_nacks_and_dead_letters_the_refused_message() {
 
 #[tokio::test]
 async fn reject_publish_without_a_full_queue_acks_everything() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,
@@ -218,7 +216,7 @@ async fn reject_publish_without_a_full_queue_acks_everything() {
 
 #[tokio::test]
 async fn invalid_limits_are_refused_with_rabbitmq_texts() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let cases = [
         (
@@ -236,6 +234,6 @@ async fn invalid_limits_are_refused_with_rabbitmq_texts() {
     ];
     for (args, text) in cases {
         let ch = conn.create_channel().await.unwrap();
-        assert_closed(declare(&ch, "lim", args).await, 406, text);
+        assert_reply(declare(&ch, "lim", args).await, 406, text);
     }
 }

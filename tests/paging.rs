@@ -5,11 +5,8 @@
 //! requeue, purge, TTL, dead-lettering and restarts behave as if everything were in
 //! memory.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{drain, message_count, wait_for, TestBroker};
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions, QueuePurgeOptions,
@@ -17,6 +14,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Confirmation, Connection};
 use warren_broker::queue::Paging;
+use warren_testkit::{depth, drain, TestBroker};
 
 async fn start() -> TestBroker {
     TestBroker::start_with(|c| {
@@ -96,7 +94,7 @@ async fn a_backlog_beyond_the_budget_stays_on_disk_and_is_delivered_in_order() {
         on_disk >= 25,
         "most of the backlog should be on disk only, {on_disk} are"
     );
-    assert_eq!(message_count(&ch, "big").await, 40);
+    assert_eq!(depth(&ch, "big").await, 40);
 
     // Take 12 (crossing the budget and a page), ack all but m5, requeue m5: it comes
     // back first, redelivered, before the rest in order.
@@ -148,20 +146,20 @@ async fn a_paged_backlog_comes_back_after_a_restart_without_loading_it() {
                 .unwrap()
                 .expect("a message");
         }
-        message_count(&ch, "big").await;
+        depth(&ch, "big").await;
     }
     broker.restart().await;
     // Recovery reads one page; the rest stays on disk.
     assert_eq!(paged(&broker, "big"), 27);
     let (_conn, ch) = broker.channel().await;
-    assert_eq!(message_count(&ch, "big").await, 30);
+    assert_eq!(depth(&ch, "big").await, 30);
     let mut expected = vec![("m0".to_owned(), true), ("m1".to_owned(), true)];
     expected.extend(names("m", 2..30));
     assert_eq!(drain(&ch, "big").await, expected);
     drop((_conn, ch));
     broker.restart().await;
     let (_conn, ch) = broker.channel().await;
-    assert_eq!(message_count(&ch, "big").await, 0);
+    assert_eq!(depth(&ch, "big").await, 0);
     drop((_conn, ch));
     broker.stop().await;
 }
@@ -180,7 +178,7 @@ async fn purging_a_paged_queue_removes_what_was_on_disk() {
             .await
             .unwrap();
         assert_eq!(purged, 40);
-        assert_eq!(message_count(&ch, "big").await, 0);
+        assert_eq!(depth(&ch, "big").await, 0);
         publish(&ch, "big", "after", true).await;
     }
     broker.restart().await;
@@ -210,18 +208,18 @@ async fn paged_messages_expire_and_dead_letter_in_order() {
         publish(&ch, "short", &format!("m{i}"), true).await;
     }
     assert!(paged(&broker, "short") > 0);
-    let moved = wait_for(Duration::from_secs(10), || paged(&broker, "short") == 0).await;
+    let moved = warren_testkit::eventually(Duration::from_secs(10), || {
+        std::future::ready(paged(&broker, "short") == 0)
+    })
+    .await;
     assert!(moved, "the paged messages should expire");
-    let mut all_there = false;
-    for _ in 0..100 {
-        if message_count(&ch, "dlq").await == 30 {
-            all_there = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let ch_ref = &ch;
+    let all_there = warren_testkit::eventually(Duration::from_secs(5), || async move {
+        depth(ch_ref, "dlq").await == 30
+    })
+    .await;
     assert!(all_there, "every expired message is dead-lettered");
-    assert_eq!(message_count(&ch, "short").await, 0);
+    assert_eq!(depth(&ch, "short").await, 0);
     let got = drain(&ch, "dlq").await;
     assert_eq!(got, names("m", 0..30));
     broker.stop().await;

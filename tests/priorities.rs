@@ -1,16 +1,14 @@
 //! Priority queues (`x-max-priority` and the `priority` property), driven over TCP with
 //! lapin.
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 async fn publish_priority(ch: &Channel, queue: &str, body: &str, priority: u8) {
     let props = BasicProperties::default().with_priority(priority);
@@ -27,7 +25,7 @@ async fn drain_text(ch: &Channel, queue: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn higher_priority_first_and_fifo_within_a_priority() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "prio", table(&[("x-max-priority", int(10))]))
         .await
@@ -53,7 +51,7 @@ async fn higher_priority_first_and_fifo_within_a_priority() {
 
 #[tokio::test]
 async fn priorities_above_the_maximum_count_as_the_maximum() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "capped", table(&[("x-max-priority", int(5))]))
         .await
@@ -69,7 +67,7 @@ async fn priorities_above_the_maximum_count_as_the_maximum() {
 
 #[tokio::test]
 async fn queues_without_max_priority_ignore_priority() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "plain", FieldTable::default()).await.unwrap();
     declare(&ch, "zero", table(&[("x-max-priority", int(0))]))
@@ -85,7 +83,7 @@ async fn queues_without_max_priority_ignore_priority() {
 
 #[tokio::test]
 async fn redelivered_messages_keep_their_priority() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "requeue-prio", table(&[("x-max-priority", int(10))]))
         .await
@@ -115,7 +113,7 @@ async fn redelivered_messages_keep_their_priority() {
 
 #[tokio::test]
 async fn a_busy_consumer_gets_the_most_urgent_message_next() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "urgent", table(&[("x-max-priority", int(3))]))
         .await
@@ -146,7 +144,7 @@ async fn a_busy_consumer_gets_the_most_urgent_message_next() {
 
 #[tokio::test]
 async fn max_priority_out_of_range_is_refused_with_rabbitmq_texts() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let ch = conn.create_channel().await.unwrap();
     declare(&ch, "max255", table(&[("x-max-priority", int(255))]))
@@ -159,7 +157,7 @@ async fn max_priority_out_of_range_is_refused_with_rabbitmq_texts() {
     ];
     for (value, detail) in cases {
         let ch = conn.create_channel().await.unwrap();
-        assert_closed(
+        assert_reply(
             declare(&ch, "p", table(&[("x-max-priority", value)])).await,
             406,
             &format!("PRECONDITION_FAILED - invalid arg 'x-max-priority' for queue 'p' in vhost '/': {detail}"),
@@ -171,7 +169,7 @@ async fn max_priority_out_of_range_is_refused_with_rabbitmq_texts() {
 async fn drop_head_on_a_priority_queue_drops_the_next_message_to_deliver() {
     // Measured on RabbitMQ 3.10.8: with x-max-length 2, publishing low(1), high(5),
     // low(1) drops `high`, the message that would have been delivered next.
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(
         &ch,

@@ -2,14 +2,12 @@
 //! and redeclaration equivalence, each with RabbitMQ 3.10's reply code and exact text
 //! (docs/probes/out-queue-rabbitmq-3.10.8.txt and checks against RabbitMQ with pika).
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::Connection;
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 fn durable() -> QueueDeclareOptions {
     QueueDeclareOptions {
@@ -27,12 +25,12 @@ async fn refused(
     text: &str,
 ) {
     let ch = conn.create_channel().await.unwrap();
-    assert_closed(declare_with(&ch, name, options, args).await, 406, text);
+    assert_reply(declare_with(&ch, name, options, args).await, 406, text);
 }
 
 #[tokio::test]
 async fn classic_and_quorum_queue_types_are_accepted() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "classic", table(&[("x-queue-type", s("classic"))]))
         .await
@@ -64,7 +62,7 @@ async fn classic_and_quorum_queue_types_are_accepted() {
 
 #[tokio::test]
 async fn quorum_queues_refuse_what_rabbitmq_refuses() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let quorum = || table(&[("x-queue-type", s("quorum"))]);
     refused(
@@ -130,7 +128,7 @@ async fn quorum_queues_refuse_what_rabbitmq_refuses() {
 
 #[tokio::test]
 async fn other_queue_types_are_refused_with_a_clear_text() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     refused(
         &conn,
@@ -152,7 +150,7 @@ async fn other_queue_types_are_refused_with_a_clear_text() {
 
 #[tokio::test]
 async fn invalid_arguments_are_refused_with_rabbitmq_texts() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let invalid = |key: &str, detail: &str| {
         format!("PRECONDITION_FAILED - invalid arg '{key}' for queue 'args' in vhost '/': {detail}")
@@ -215,7 +213,7 @@ async fn invalid_arguments_are_refused_with_rabbitmq_texts() {
 
 #[tokio::test]
 async fn accepted_edge_values_and_unknown_arguments() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let ok = [
         ("x-message-ttl", int(0)),
@@ -235,7 +233,7 @@ async fn accepted_edge_values_and_unknown_arguments() {
 
 #[tokio::test]
 async fn redeclaring_with_other_arguments_is_refused() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let ch = conn.create_channel().await.unwrap();
     declare(&ch, "eq", table(&[("x-message-ttl", int(1000))]))

@@ -3,11 +3,8 @@
 //! operation, reserved and server-generated names, delete/purge counts, auto-delete and
 //! the empty-name shortcut.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{assert_amqp_error, message_count, passive, TestBroker};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicQosOptions,
@@ -16,6 +13,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Connection};
+use warren_testkit::{assert_reply, depth, passive, TestBroker};
 
 fn args(entries: &[(&str, AMQPValue)]) -> FieldTable {
     let mut t = FieldTable::default();
@@ -43,7 +41,7 @@ async fn fill(ch: &Channel, queue: &str, n: usize) {
         .await
         .unwrap();
     for _ in 0..n {
-        common::publish_confirmed(ch, "", queue, BasicProperties::default())
+        warren_testkit::publish_confirmed(ch, "", queue, BasicProperties::default())
             .await
             .unwrap();
     }
@@ -74,7 +72,7 @@ async fn redeclare_with_other_durable_or_auto_delete_is_406() {
         ),
     ] {
         let ch = conn.create_channel().await.unwrap();
-        assert_amqp_error(
+        assert_reply(
             ch.queue_declare("q".into(), o, FieldTable::default()).await,
             406,
             &format!("PRECONDITION_FAILED - inequivalent arg '{flag}' for queue 'q' in vhost '/': received 'true' but current is 'false'"),
@@ -94,7 +92,7 @@ async fn redeclare_with_another_exclusive_flag_is_405_even_on_the_same_connectio
         exclusive: true,
         ..opts()
     };
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), exclusive, FieldTable::default())
             .await,
         405,
@@ -102,7 +100,7 @@ async fn redeclare_with_another_exclusive_flag_is_405_even_on_the_same_connectio
     );
     let ch = conn.create_channel().await.unwrap();
     declare(&ch, "q2", exclusive, FieldTable::default()).await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q2".into(), opts(), FieldTable::default())
             .await,
         405,
@@ -136,7 +134,7 @@ async fn redeclare_adding_a_compared_argument_is_406() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q", opts(), FieldTable::default()).await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), opts(), args(&[("x-message-ttl", AMQPValue::LongInt(1000))]))
             .await,
         406,
@@ -155,7 +153,7 @@ async fn redeclare_omitting_a_compared_argument_is_406() {
         args(&[("x-message-ttl", AMQPValue::LongInt(1000))]),
     )
     .await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), opts(), FieldTable::default()).await,
         406,
         "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received none but current is the value '1000' of type 'signedint'",
@@ -173,7 +171,7 @@ async fn redeclare_with_another_argument_value_is_406() {
         args(&[("x-message-ttl", AMQPValue::LongInt(1000))]),
     )
     .await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), opts(), args(&[("x-message-ttl", AMQPValue::LongInt(2000))]))
             .await,
         406,
@@ -212,7 +210,7 @@ async fn an_integer_argument_redeclared_as_a_string_is_406() {
         args(&[("x-message-ttl", AMQPValue::LongInt(1000))]),
     )
     .await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), opts(), args(&[("x-message-ttl", s("1000"))]))
             .await,
         406,
@@ -261,7 +259,7 @@ async fn every_compared_argument_is_checked_on_redeclare() {
             AMQPValue::LongInt(n) => (n.to_string(), "signedint"),
             other => unreachable!("{other:?}"),
         };
-        assert_amqp_error(
+        assert_reply(
             ch.queue_declare(name.as_str().into(), opts(), base).await,
             406,
             &format!(
@@ -300,7 +298,7 @@ async fn a_classic_queue_redeclared_as_quorum_is_406() {
         ..opts()
     };
     declare(&ch, "q", durable, FieldTable::default()).await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), durable, args(&[("x-queue-type", s("quorum"))]))
             .await,
         406,
@@ -333,7 +331,7 @@ async fn passive_declare_ignores_flags_and_arguments() {
 async fn passive_declare_of_a_missing_queue_is_404() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("no-such-queue".into(), passive(), FieldTable::default())
             .await,
         404,
@@ -346,7 +344,7 @@ async fn passive_declare_of_the_empty_name_is_404_even_after_a_declare() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "", opts(), FieldTable::default()).await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("".into(), passive(), FieldTable::default())
             .await,
         404,
@@ -359,14 +357,14 @@ async fn declaring_an_amq_prefixed_queue_is_403() {
     let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let ch = conn.create_channel().await.unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("amq.foo".into(), opts(), FieldTable::default())
             .await,
         403,
         "ACCESS_REFUSED - queue name 'amq.foo' contains reserved prefix 'amq.*'",
     );
     let ch = conn.create_channel().await.unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("amq.foo".into(), passive(), FieldTable::default())
             .await,
         404,
@@ -411,14 +409,14 @@ async fn the_empty_queue_name_without_a_prior_declare_is_404() {
     let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let ch = conn.create_channel().await.unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_delete("".into(), QueueDeleteOptions::default())
             .await,
         404,
         "NOT_FOUND - no previously declared queue",
     );
     let ch = conn.create_channel().await.unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_bind(
             "".into(),
             "amq.direct".into(),
@@ -449,13 +447,13 @@ async fn binding_the_empty_queue_name_uses_the_last_declared_queue_and_its_name_
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
-    common::publish_confirmed(&ch, "amq.direct", "named", BasicProperties::default())
+    warren_testkit::publish_confirmed(&ch, "amq.direct", "named", BasicProperties::default())
         .await
         .unwrap();
-    common::publish_confirmed(&ch, "amq.direct", "", BasicProperties::default())
+    warren_testkit::publish_confirmed(&ch, "amq.direct", "", BasicProperties::default())
         .await
         .unwrap();
-    assert_eq!(message_count(&ch, "named").await, 1);
+    assert_eq!(depth(&ch, "named").await, 1);
 }
 
 // ---- delete and purge
@@ -482,7 +480,7 @@ async fn deleting_a_missing_queue_succeeds_with_0() {
 async fn purging_a_missing_queue_is_404() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_purge("no-such-queue".into(), QueuePurgeOptions::default())
             .await,
         404,
@@ -528,7 +526,7 @@ async fn delete_if_empty_with_ready_messages_is_406() {
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q", opts(), FieldTable::default()).await;
     fill(&ch, "q", 1).await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_delete(
             "q".into(),
             QueueDeleteOptions {
@@ -581,7 +579,7 @@ async fn delete_if_unused_with_a_consumer_is_406() {
         .await
         .unwrap();
     let (_c2, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_delete(
             "q".into(),
             QueueDeleteOptions {
@@ -625,7 +623,7 @@ async fn declare_ok_counts_ready_messages_and_consumers() {
     let (_c1, ch) = broker.channel().await;
     declare(&ch, "q", opts(), FieldTable::default()).await;
     fill(&ch, "q", 3).await;
-    assert_eq!(message_count(&ch, "q").await, 3);
+    assert_eq!(depth(&ch, "q").await, 3);
     let (_c2, consumer_ch) = broker.channel().await;
     consumer_ch
         .basic_qos(2, BasicQosOptions::default())
@@ -678,7 +676,7 @@ async fn other_connections_get_405_for_every_operation_on_an_exclusive_queue() {
     macro_rules! locked {
         ($ch:ident => $op:expr) => {{
             let $ch = other.create_channel().await.unwrap();
-            assert_amqp_error($op.await, 405, LOCKED);
+            assert_reply($op.await, 405, LOCKED);
         }};
     }
     locked!(ch => ch.queue_declare("q".into(), QueueDeclareOptions { exclusive: true, ..opts() }, FieldTable::default()));
@@ -711,13 +709,13 @@ async fn other_connections_may_publish_to_an_exclusive_queue() {
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .unwrap();
-    common::publish_confirmed(&ch, "", "q", BasicProperties::default())
+    warren_testkit::publish_confirmed(&ch, "", "q", BasicProperties::default())
         .await
         .unwrap();
-    common::publish_confirmed(&ch, "amq.direct", "k", BasicProperties::default())
+    warren_testkit::publish_confirmed(&ch, "amq.direct", "k", BasicProperties::default())
         .await
         .unwrap();
-    assert_eq!(message_count(&owner_ch, "q").await, 2);
+    assert_eq!(depth(&owner_ch, "q").await, 2);
 }
 
 #[tokio::test]
@@ -726,7 +724,7 @@ async fn an_exclusive_queue_goes_when_its_connection_closes() {
     let (owner, _ch) = exclusive_queue(&broker).await;
     owner.close(200, "bye".into()).await.unwrap();
     let (_other, ch) = broker.channel().await;
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), passive(), FieldTable::default())
             .await,
         404,
@@ -751,7 +749,7 @@ async fn an_auto_delete_queue_stays_until_its_last_consumer_goes() {
         FieldTable::default(),
     )
     .await;
-    assert_eq!(message_count(&ch, "q").await, 0, "never consumed: stays");
+    assert_eq!(depth(&ch, "q").await, 0, "never consumed: stays");
     let mut consumers = Vec::new();
     for tag in ["c1", "c2"] {
         // Kept alive: lapin cancels a consumer whose stream is dropped.
@@ -769,11 +767,11 @@ async fn an_auto_delete_queue_stays_until_its_last_consumer_goes() {
     ch.basic_cancel("c1".into(), BasicCancelOptions::default())
         .await
         .unwrap();
-    assert_eq!(message_count(&ch, "q").await, 0, "one consumer left");
+    assert_eq!(depth(&ch, "q").await, 0, "one consumer left");
     ch.basic_cancel("c2".into(), BasicCancelOptions::default())
         .await
         .unwrap();
-    assert_amqp_error(
+    assert_reply(
         ch.queue_declare("q".into(), passive(), FieldTable::default())
             .await,
         404,

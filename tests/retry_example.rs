@@ -2,21 +2,20 @@
 //! in-process broker: jobs that fail are retried through the TTL queues, and the one
 //! that always fails reaches the parking lot after exactly three attempts.
 
-mod common;
 #[allow(dead_code)] // the example's `main` is not used here
 #[path = "../examples/retry_worker.rs"]
 mod retry_worker;
-#[path = "common/smart.rs"]
-mod smart;
 
 use std::time::Duration;
 
 use retry_worker::{Job, MAX_ATTEMPTS, PARKING_QUEUE};
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 #[tokio::test]
 async fn failing_jobs_are_retried_with_backoff_and_parked_after_three_attempts() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let jobs = retry_worker::demo_jobs();
     let report = retry_worker::run(&broker.uri(), &jobs, Duration::from_secs(20))
         .await
@@ -87,7 +86,7 @@ async fn failing_jobs_are_retried_with_backoff_and_parked_after_three_attempts()
 
 #[tokio::test]
 async fn a_job_that_succeeds_at_once_is_never_retried() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let jobs = [Job {
         name: "quick".into(),
         failures: 0,

@@ -3,15 +3,13 @@
 //! headers matching, exchange-to-exchange bindings (cycles included), alternate
 //! exchanges, one copy per queue, and mandatory returns.
 
-mod common;
-
-use common::{message_count, publish_confirmed, TestBroker};
 use lapin::options::{
     ConfirmSelectOptions, ExchangeBindOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Confirmation, ExchangeKind};
+use warren_testkit::{depth, publish_confirmed, TestBroker};
 
 /// A channel in confirm mode.
 async fn confirm_channel(broker: &TestBroker) -> (lapin::Connection, Channel) {
@@ -78,7 +76,7 @@ async fn publish_with_headers(ch: &Channel, ex: &str, headers: FieldTable) {
 async fn counts(ch: &Channel, queues: &[&str]) -> Vec<u32> {
     let mut out = Vec::new();
     for q in queues {
-        out.push(message_count(ch, q).await);
+        out.push(depth(ch, q).await);
     }
     out
 }
@@ -151,7 +149,7 @@ async fn topic_matches(ch: &Channel, case: usize, patterns: &[&str], key: &str) 
     publish(ch, &ex, key).await;
     let mut out = Vec::new();
     for q in &names {
-        out.push(message_count(ch, q).await == 1);
+        out.push(depth(ch, q).await == 1);
     }
     out
 }
@@ -247,7 +245,7 @@ async fn headers_compare_typed_values() {
     publish_with_headers(&ch, "amq.match", table(&[("n", s("1"))])).await;
     publish_with_headers(&ch, "amq.match", table(&[("n", AMQPValue::LongInt(2))])).await;
     publish_with_headers(&ch, "amq.match", FieldTable::default()).await;
-    assert_eq!(message_count(&ch, "q").await, 1);
+    assert_eq!(depth(&ch, "q").await, 1);
 }
 
 #[tokio::test]
@@ -262,7 +260,7 @@ async fn exchange_to_exchange_bindings_forward_messages() {
     publish(&ch, "src", "logs.error").await;
     publish(&ch, "src", "logs.info").await;
     publish(&ch, "src", "other.error").await;
-    assert_eq!(message_count(&ch, "q").await, 1);
+    assert_eq!(depth(&ch, "q").await, 1);
 }
 
 #[tokio::test]
@@ -300,7 +298,7 @@ async fn a_diamond_of_exchanges_delivers_once() {
     bind(&ch, "q", "Y2", "", FieldTable::default()).await;
     bind(&ch, "q", "X", "", FieldTable::default()).await;
     publish(&ch, "X", "").await;
-    assert_eq!(message_count(&ch, "q").await, 1);
+    assert_eq!(depth(&ch, "q").await, 1);
 }
 
 #[tokio::test]
@@ -312,7 +310,7 @@ async fn two_bindings_to_one_queue_deliver_once() {
     bind(&ch, "q", "amq.topic", "*.b", FieldTable::default()).await;
     bind(&ch, "q", "amq.topic", "*.b", FieldTable::default()).await;
     publish(&ch, "amq.topic", "a.b").await;
-    assert_eq!(message_count(&ch, "q").await, 1);
+    assert_eq!(depth(&ch, "q").await, 1);
 }
 
 #[tokio::test]
@@ -386,5 +384,5 @@ async fn mandatory_routable_message_is_not_returned() {
         .await
         .unwrap();
     assert!(matches!(confirm, Confirmation::Ack(None)), "{confirm:?}");
-    assert_eq!(message_count(&ch, "q").await, 1);
+    assert_eq!(depth(&ch, "q").await, 1);
 }

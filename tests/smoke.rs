@@ -1,15 +1,14 @@
 //! The shortest end-to-end path: declare, publish, consume, ack over TCP with lapin.
 
-mod common;
-
 use futures_util::StreamExt;
 use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
+use warren_testkit::TestBroker;
 
 #[tokio::test]
 async fn publish_then_consume_with_lapin() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     ch.queue_declare(
         "smoke".into(),

@@ -15,6 +15,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use warren_server::{RunningServer, Server, ServerConfig};
 use warren_store::faults::{Faults, FaultyStore};
 use warren_store::Store;
+use warren_testkit::reply;
 
 /// A broker whose store injects faults, on a real sled store in a temp dir.
 struct FaultyBroker {
@@ -100,19 +101,11 @@ fn persistent() -> BasicProperties {
     BasicProperties::default().with_delivery_mode(2)
 }
 
-/// The reply code and text of a lapin error that carries one.
-fn reply(err: &lapin::Error) -> (u16, String) {
-    match err.kind() {
-        lapin::ErrorKind::ProtocolError(e) => (e.get_id(), e.get_message().to_string()),
-        other => panic!("expected an AMQP close, got {other:?}"),
-    }
-}
-
 /// Asserts a connection close with 541 for a store failure.
 #[track_caller]
 fn assert_store_failure<T: std::fmt::Debug>(result: lapin::Result<T>) {
     let err = result.expect_err("the store failure should close the connection");
-    let (code, text) = reply(&err);
+    let (code, text) = reply(&err).expect("an AMQP close");
     assert_eq!(code, 541, "{text}");
     assert!(
         text.contains("store failure: "),

@@ -1,22 +1,20 @@
 //! tx.select / commit / rollback end to end, checked against RabbitMQ 3.10.8
 //! (docs/rabbitmq-reference.md §4).
 
-mod basic_support;
-mod common;
-
 use std::time::Duration;
 
-use basic_support::raw::{names, RawClient};
-use basic_support::*;
 use lapin::options::*;
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, ExchangeKind};
 use warren_protocol::method::{basic, tx};
 use warren_protocol::BasicProperties as RawProperties;
+use warren_testkit::basic::*;
+use warren_testkit::raw::{names, RawClient};
+use warren_testkit::*;
 
 #[tokio::test]
 async fn publishes_wait_for_commit_and_vanish_on_rollback() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     ch.tx_select().await.unwrap();
@@ -39,7 +37,7 @@ async fn publishes_wait_for_commit_and_vanish_on_rollback() {
 
 #[tokio::test]
 async fn acks_wait_for_commit_and_rollback_leaves_them_unacked() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 3).await;
@@ -81,7 +79,7 @@ async fn acks_wait_for_commit_and_rollback_leaves_them_unacked() {
 
 #[tokio::test]
 async fn an_unknown_tag_fails_at_once_in_a_transaction() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let mut watch = watch(&ch).await;
     ch.tx_select().await.unwrap();
@@ -96,7 +94,7 @@ async fn an_unknown_tag_fails_at_once_in_a_transaction() {
 
 #[tokio::test]
 async fn closing_the_channel_discards_pending_work() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "q").await;
     publish_numbered(&ch, "q", 1).await;
@@ -112,7 +110,7 @@ async fn closing_the_channel_discards_pending_work() {
 
 #[tokio::test]
 async fn messages_are_routed_when_published_not_when_committed() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     ch.exchange_declare(
         "fan".into(),
@@ -153,11 +151,11 @@ async fn messages_are_routed_when_published_not_when_committed() {
 
 #[tokio::test]
 async fn a_mandatory_return_comes_at_commit_before_commit_ok() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let mut c = RawClient::connect(broker.addr, true).await;
     c.open_channel(1).await;
-    c.send(1, tx::Select {}).await;
-    c.expect(1, "tx.select-ok").await;
+    c.send_method(1, tx::Select {}).await;
+    c.expect_method(1, "tx.select-ok").await;
     let publish = basic::Publish {
         exchange: "amq.direct".into(),
         routing_key: "nowhere".into(),
@@ -165,9 +163,9 @@ async fn a_mandatory_return_comes_at_commit_before_commit_ok() {
         ..Default::default()
     };
     c.publish(1, publish, &RawProperties::default(), b"x").await;
-    assert_eq!(c.drain(Duration::from_millis(200)).await, []);
-    c.send(1, tx::Commit {}).await;
-    let events = c.drain(Duration::from_millis(300)).await;
+    assert_eq!(c.frames_until_quiet(Duration::from_millis(200)).await, []);
+    c.send_method(1, tx::Commit {}).await;
+    let events = c.frames_until_quiet(Duration::from_millis(300)).await;
     assert_eq!(
         names(&events),
         ["1:basic.return", "1:header", "1:body", "1:tx.commit-ok"]
@@ -176,7 +174,7 @@ async fn a_mandatory_return_comes_at_commit_before_commit_ok() {
 
 #[tokio::test]
 async fn a_queue_deleted_before_commit_makes_a_mandatory_message_return() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     let (_c2, other) = broker.channel().await;
     declare(&ch, "q").await;
@@ -205,7 +203,7 @@ async fn a_queue_deleted_before_commit_makes_a_mandatory_message_return() {
 
 #[tokio::test]
 async fn commit_or_rollback_without_select_is_406() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     assert_reply(
         ch.tx_commit().await,
@@ -222,7 +220,7 @@ async fn commit_or_rollback_without_select_is_406() {
 
 #[tokio::test]
 async fn tx_and_confirm_modes_exclude_each_other() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     ch.confirm_select(ConfirmSelectOptions::default())
         .await

@@ -1,18 +1,16 @@
 //! Message TTL (`x-message-ttl`, the `expiration` property) and queue expiry
 //! (`x-expires`), driven over TCP with lapin.
 
-mod common;
-#[path = "common/smart.rs"]
-mod smart;
-
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::BasicProperties;
-use smart::*;
+use warren_testkit::args::*;
+use warren_testkit::smart::*;
+use warren_testkit::*;
 
 #[tokio::test]
 async fn a_queue_full_of_expired_messages_empties_itself_without_a_consumer() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "ttl-q", table(&[("x-message-ttl", int(100))]))
         .await
@@ -27,7 +25,7 @@ async fn a_queue_full_of_expired_messages_empties_itself_without_a_consumer() {
 
 #[tokio::test]
 async fn per_message_expiration_empties_a_queue_without_a_consumer() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "exp-q", FieldTable::default()).await.unwrap();
     for i in 0..50u32 {
@@ -38,7 +36,7 @@ async fn per_message_expiration_empties_a_queue_without_a_consumer() {
 
 #[tokio::test]
 async fn the_shorter_of_queue_ttl_and_message_expiration_applies() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     // Long queue TTL, short message expiration.
     declare(&ch, "long-ttl", table(&[("x-message-ttl", int(600_000))]))
@@ -62,7 +60,7 @@ async fn the_shorter_of_queue_ttl_and_message_expiration_applies() {
 
 #[tokio::test]
 async fn an_expired_message_is_never_delivered() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "never", FieldTable::default()).await.unwrap();
     ch.basic_qos(1, BasicQosOptions::default()).await.unwrap();
@@ -92,7 +90,7 @@ async fn an_expired_message_is_never_delivered() {
 
 #[tokio::test]
 async fn expiration_zero_is_delivered_to_a_waiting_consumer_and_dropped_otherwise() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "zero", FieldTable::default()).await.unwrap();
     // Nobody consuming: gone at once (the passive declare is handled after the publish).
@@ -120,7 +118,7 @@ async fn expiration_zero_is_delivered_to_a_waiting_consumer_and_dropped_otherwis
 
 #[tokio::test]
 async fn queue_ttl_zero_delivers_to_a_waiting_consumer_only() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "qzero", table(&[("x-message-ttl", int(0))]))
         .await
@@ -143,7 +141,7 @@ async fn queue_ttl_zero_delivers_to_a_waiting_consumer_only() {
 
 #[tokio::test]
 async fn invalid_expirations_close_the_channel_with_rabbitmq_texts() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let conn = broker.connect().await;
     let cases = [
         (
@@ -172,7 +170,7 @@ async fn invalid_expirations_close_the_channel_with_rabbitmq_texts() {
             .basic_publish("".into(), "bad-exp".into(), Default::default(), b"x", props)
             .await
             .unwrap();
-        assert_closed(confirm.await, 406, text);
+        assert_reply(confirm.await, 406, text);
         // Nothing was enqueued.
         let check = conn.create_channel().await.unwrap();
         assert_eq!(depth(&check, "bad-exp").await, 0, "{expiration}");
@@ -181,7 +179,7 @@ async fn invalid_expirations_close_the_channel_with_rabbitmq_texts() {
 
 #[tokio::test]
 async fn a_message_that_expired_while_unacked_is_dropped_when_requeued() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "requeue-ttl", table(&[("x-message-ttl", int(30))]))
         .await
@@ -214,7 +212,7 @@ async fn a_message_that_expired_while_unacked_is_dropped_when_requeued() {
 
 #[tokio::test]
 async fn a_requeued_message_keeps_its_expiry() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
     declare(&ch, "requeue-keep", table(&[("x-message-ttl", int(200))]))
         .await
@@ -239,20 +237,23 @@ async fn a_requeued_message_keeps_its_expiry() {
 
 #[tokio::test]
 async fn an_unused_queue_expires() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     declare(&ch, "short-lived", table(&[("x-expires", int(200))]))
         .await
         .unwrap();
     publish(&ch, "short-lived", b"does not keep it alive").await;
-    let gone = common::wait_for(DEADLINE, || !has_queue(&broker, "short-lived")).await;
+    let gone = warren_testkit::eventually(WAIT, || {
+        std::future::ready(!has_queue(&broker, "short-lived"))
+    })
+    .await;
     assert!(gone, "the queue should expire");
     assert!(!queue_exists(&conn, "short-lived").await);
 }
 
 #[tokio::test]
 async fn a_consumed_or_redeclared_queue_does_not_expire() {
-    let broker = common::TestBroker::start().await;
+    let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
     let expires = || table(&[("x-expires", int(400))]);
     // `clock` is never used: its disappearance shows that the period has passed.
@@ -270,7 +271,7 @@ async fn a_consumed_or_redeclared_queue_does_not_expire() {
         )
         .await
         .unwrap();
-    let clock_gone = wait_until(DEADLINE, || {
+    let clock_gone = eventually(WAIT, || {
         let ch = ch.clone();
         let exists = has_queue(&broker, "clock");
         async move {
@@ -290,11 +291,13 @@ async fn a_consumed_or_redeclared_queue_does_not_expire() {
     }
     // Once its consumer goes, the consumed queue expires too.
     cch.close(200, "bye".into()).await.unwrap();
-    let gone = common::wait_for(DEADLINE, || !has_queue(&broker, "consumed")).await;
+    let gone =
+        warren_testkit::eventually(WAIT, || std::future::ready(!has_queue(&broker, "consumed")))
+            .await;
     assert!(gone, "the queue should expire once unused");
 }
 
 /// Whether the broker still has `queue` in the default vhost.
-fn has_queue(broker: &common::TestBroker, queue: &str) -> bool {
+fn has_queue(broker: &TestBroker, queue: &str) -> bool {
     broker.broker().vhost("/").unwrap().queue(queue, 0).is_ok()
 }

@@ -85,8 +85,18 @@ async fn deletes_through_the_interface_reach_the_store_once() {
     {
         let broker = start(dir.path());
         let vhost = broker.vhost("/").unwrap();
-        vhost.declare_exchange(&exchange("gone")).unwrap();
-        vhost.declare_queue(&queue("q1"), 0).unwrap();
+        vhost
+            .declare_exchange(&exchange("gone"))
+            .unwrap()
+            .committed()
+            .await
+            .unwrap();
+        vhost
+            .declare_queue(&queue("q1"), 0)
+            .unwrap()
+            .committed()
+            .await
+            .unwrap();
         vhost
             .delete_exchange("gone", false)
             .unwrap()
@@ -115,7 +125,12 @@ async fn a_failed_store_write_leaves_nothing_in_memory_or_on_disk() {
         let store: Arc<dyn Store> = faulty.clone();
         let broker = recover(store, Paging::default()).unwrap();
         let vhost = broker.vhost("/").unwrap();
-        vhost.declare_exchange(&exchange("x")).unwrap();
+        vhost
+            .declare_exchange(&exchange("x"))
+            .unwrap()
+            .committed()
+            .await
+            .unwrap();
         faulty.faults().set_fail_writes(true);
         let e = vhost.declare_queue(&queue("q"), 0).unwrap_err();
         assert_eq!(e.code.code(), 541);

@@ -1,14 +1,14 @@
-//! Shared harness for the end-to-end tests: a real Warren server on an ephemeral port
-//! with a temporary data directory, and helpers to connect lapin clients to it.
-#![allow(dead_code)] // each test binary uses a different subset
+//! [`TestBroker`]: a Warren server running in-process for one test.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lapin::{Channel, Connection, ConnectionProperties};
-
-pub mod raw;
+use warren_broker::Queue;
 use warren_server::{RunningServer, Server, ServerConfig};
+
+use crate::poll::{eventually, WAIT};
 
 /// A broker running in-process for one test.
 pub struct TestBroker {
@@ -68,13 +68,13 @@ impl TestBroker {
     }
 
     /// The broker model, for assertions on server-side state.
-    pub fn broker(&self) -> std::sync::Arc<warren_broker::Broker> {
+    pub fn broker(&self) -> Arc<warren_broker::Broker> {
         self.server.as_ref().expect("running").broker.clone()
     }
 
     /// The memory alarm; start the broker with `memory_high_watermark_bytes = 0` to
     /// drive it by hand.
-    pub fn memory_alarm(&self) -> std::sync::Arc<warren_server::memory::MemoryAlarm> {
+    pub fn memory_alarm(&self) -> Arc<warren_server::memory::MemoryAlarm> {
         self.server.as_ref().expect("running").memory.clone()
     }
 
@@ -125,94 +125,21 @@ impl Drop for TestBroker {
     }
 }
 
-/// Polls `check` until it is true or `timeout` passes; returns whether it became true.
-pub async fn wait_for(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    check()
+/// The broker's own queue `name` on vhost `/`, for checks on its state.
+pub fn server_queue(broker: &TestBroker, name: &str) -> Arc<Queue> {
+    broker
+        .broker()
+        .vhost("/")
+        .expect("vhost /")
+        .queues()
+        .into_iter()
+        .find(|q| q.name().as_ref() == name)
+        .expect("queue exists on the server")
 }
 
-/// The AMQP reply code of a lapin error that carries one (channel or connection close).
-pub fn reply_code(err: &lapin::Error) -> Option<u16> {
-    match err.kind() {
-        lapin::ErrorKind::ProtocolError(e) => Some(e.get_id()),
-        _ => None,
-    }
-}
-
-/// The reply text of a lapin error that carries one, e.g.
-/// `NOT_FOUND - no queue 'q' in vhost '/'`.
-pub fn reply_text(err: &lapin::Error) -> Option<String> {
-    match err.kind() {
-        lapin::ErrorKind::ProtocolError(e) => Some(e.get_message().to_string()),
-        _ => None,
-    }
-}
-
-/// Asserts that `result` failed with AMQP `code` and exactly `text`.
-#[track_caller]
-pub fn assert_amqp_error<T: std::fmt::Debug>(result: lapin::Result<T>, code: u16, text: &str) {
-    let err = result.expect_err("the operation should fail");
-    assert_eq!(
-        (reply_code(&err), reply_text(&err).as_deref()),
-        (Some(code), Some(text)),
-        "error was {err:?}"
-    );
-}
-
-/// `queue.declare` options for a passive declare.
-pub fn passive() -> lapin::options::QueueDeclareOptions {
-    lapin::options::QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    }
-}
-
-/// Ready messages in `queue`, by passive declare.
-pub async fn message_count(ch: &Channel, queue: &str) -> u32 {
-    ch.queue_declare(queue.into(), passive(), lapin::types::FieldTable::default())
-        .await
-        .expect("passive declare")
-        .message_count()
-}
-
-/// Publishes on a channel in confirm mode and waits for the broker's confirm, so the
-/// message has been routed when this returns.
-pub async fn publish_confirmed(
-    ch: &Channel,
-    exchange: &str,
-    routing_key: &str,
-    properties: lapin::BasicProperties,
-) -> lapin::Result<lapin::Confirmation> {
-    ch.basic_publish(
-        exchange.into(),
-        routing_key.into(),
-        lapin::options::BasicPublishOptions::default(),
-        b"m",
-        properties,
-    )
-    .await?
-    .await
-}
-
-/// Takes every ready message of `queue` with `basic.get` (acking each): bodies and
-/// redelivered flags, in order.
-pub async fn drain(ch: &Channel, queue: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    while let Some(m) = ch
-        .basic_get(queue.into(), lapin::options::BasicGetOptions::default())
-        .await
-        .expect("get")
-    {
-        out.push((String::from_utf8_lossy(&m.data).into_owned(), m.redelivered));
-        ch.basic_ack(m.delivery_tag, lapin::options::BasicAckOptions::default())
-            .await
-            .unwrap();
-    }
-    out
+/// Waits (up to [`WAIT`]) until `check` holds for the server's queue `name`; returns
+/// whether it did.
+pub async fn wait_queue(broker: &TestBroker, name: &str, check: impl Fn(&Queue) -> bool) -> bool {
+    let q = server_queue(broker, name);
+    eventually(WAIT, || std::future::ready(check(&q))).await
 }

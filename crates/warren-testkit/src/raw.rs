@@ -1,6 +1,7 @@
-//! A raw-socket AMQP 0-9-1 client for the inputs a real client library will not send
-//! (bad tune values, methods on unopened channels, broken content sequences) and for
-//! reading exactly what the server answers, including the class/method ids of a close.
+//! The raw-socket AMQP 0-9-1 client, for the inputs a real client library will not send
+//! (bad tune values, methods on unopened channels, broken content sequences,
+//! `prefetch_size`, a missing client capability) and for reading exactly what the
+//! server answers and in which order, including the class/method ids of a close.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,7 +9,9 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use warren_protocol::frame::{write_body_frame, write_header, write_heartbeat, write_method};
+use warren_protocol::frame::{
+    write_body, write_body_frame, write_header, write_heartbeat, write_method,
+};
 use warren_protocol::method::{basic, channel, connection as conn};
 use warren_protocol::properties::BasicProperties;
 use warren_protocol::{ContentHeader, FieldTable, FieldValue, Frame, Method, PROTOCOL_HEADER};
@@ -17,7 +20,7 @@ use warren_protocol::{ContentHeader, FieldTable, FieldValue, Frame, Method, PROT
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the server did next.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// It sent a frame.
     Frame(Frame),
@@ -42,6 +45,10 @@ pub struct TuneOk {
 pub struct RawClient {
     stream: TcpStream,
     inbuf: BytesMut,
+    /// The server's `connection.tune`, once read.
+    tune: Option<conn::Tune>,
+    /// The frame size agreed in `tune-ok` (bodies are split to fit it).
+    frame_max: u32,
 }
 
 impl RawClient {
@@ -52,6 +59,8 @@ impl RawClient {
         RawClient {
             stream,
             inbuf: BytesMut::new(),
+            tune: None,
+            frame_max: 131_072,
         }
     }
 
@@ -67,23 +76,56 @@ impl RawClient {
     pub async fn tuning(addr: SocketAddr) -> Self {
         let mut c = Self::started(addr).await;
         c.start_ok("guest", "guest", true).await;
-        c.expect_method(0, "connection.tune").await;
+        c.read_tune().await;
         c
     }
 
     /// A connection opened on vhost `/` with the given `tune-ok`.
     pub async fn open_with(addr: SocketAddr, tune: TuneOk) -> Self {
         let mut c = Self::tuning(addr).await;
-        c.send_method(
+        c.finish_opening(tune).await;
+        c
+    }
+
+    /// A connection opened as guest on vhost `/` that announces only the
+    /// `consumer_cancel_notify` capability, with this value; the server's tune values,
+    /// no heartbeat.
+    pub async fn connect(addr: SocketAddr, consumer_cancel_notify: bool) -> Self {
+        let mut c = Self::started(addr).await;
+        c.start_ok_with(
+            "guest",
+            "guest",
+            &[("consumer_cancel_notify", consumer_cancel_notify)],
+        )
+        .await;
+        c.read_tune().await;
+        c.finish_opening(TuneOk::default()).await;
+        c
+    }
+
+    /// Reads `connection.tune` and remembers it.
+    async fn read_tune(&mut self) {
+        match self.expect_method(0, "connection.tune").await {
+            Method::ConnectionTune(t) => self.tune = Some(t),
+            other => unreachable!("expect_method checked the name: {other:?}"),
+        }
+    }
+
+    /// Sends `tune-ok` (unset values echo the server's tune) and `connection.open` on
+    /// vhost `/`, and expects `open-ok`.
+    async fn finish_opening(&mut self, tune: TuneOk) {
+        let offered = self.tune.clone().expect("connection.tune was read");
+        self.frame_max = tune.frame_max.unwrap_or(offered.frame_max);
+        self.send_method(
             0,
             conn::TuneOk {
-                channel_max: tune.channel_max.unwrap_or(2047),
-                frame_max: tune.frame_max.unwrap_or(131_072),
+                channel_max: tune.channel_max.unwrap_or(offered.channel_max),
+                frame_max: self.frame_max,
                 heartbeat: tune.heartbeat,
             },
         )
         .await;
-        c.send_method(
+        self.send_method(
             0,
             conn::Open {
                 virtual_host: "/".into(),
@@ -91,8 +133,7 @@ impl RawClient {
             },
         )
         .await;
-        c.expect_method(0, "connection.open-ok").await;
-        c
+        self.expect_method(0, "connection.open-ok").await;
     }
 
     /// A connection opened with the server's tune values and no heartbeat.
@@ -110,11 +151,26 @@ impl RawClient {
     /// Sends `connection.start-ok` with PLAIN credentials, announcing the
     /// `authentication_failure_close` capability if asked.
     pub async fn start_ok(&mut self, user: &str, password: &str, auth_failure_close: bool) {
+        self.start_ok_with(
+            user,
+            password,
+            &[("authentication_failure_close", auth_failure_close)],
+        )
+        .await;
+    }
+
+    /// Sends `connection.start-ok` with PLAIN credentials, announcing exactly the given
+    /// client capabilities.
+    pub async fn start_ok_with(
+        &mut self,
+        user: &str,
+        password: &str,
+        capabilities: &[(&str, bool)],
+    ) {
         let mut caps = FieldTable::new();
-        caps.insert(
-            "authentication_failure_close",
-            FieldValue::Bool(auth_failure_close),
-        );
+        for (name, on) in capabilities {
+            caps.insert(*name, FieldValue::Bool(*on));
+        }
         let mut props = FieldTable::new();
         props.insert("capabilities", FieldValue::Table(caps));
         self.send_method(
@@ -180,6 +236,33 @@ impl RawClient {
             },
         )
         .await;
+    }
+
+    /// Publishes `body` with `properties`, split into body frames as the agreed
+    /// frame_max requires, in one socket write.
+    pub async fn publish(
+        &mut self,
+        ch: u16,
+        publish: basic::Publish,
+        properties: &BasicProperties,
+        body: &[u8],
+    ) {
+        let mut out = BytesMut::new();
+        write_method(&mut out, ch, &publish.into());
+        write_header(&mut out, ch, body.len() as u64, properties);
+        write_body(&mut out, ch, body, self.frame_max);
+        self.send_bytes(&out).await;
+    }
+
+    /// Publishes several messages (default properties) in a single socket write.
+    pub async fn publish_batch(&mut self, ch: u16, messages: &[(basic::Publish, &[u8])]) {
+        let mut out = BytesMut::new();
+        for (publish, body) in messages {
+            write_method(&mut out, ch, &publish.clone().into());
+            write_header(&mut out, ch, body.len() as u64, &BasicProperties::default());
+            write_body(&mut out, ch, body, self.frame_max);
+        }
+        self.send_bytes(&out).await;
     }
 
     /// The next frame (heartbeats included), end of stream, or silence after `timeout`.
@@ -253,6 +336,23 @@ impl RawClient {
         }
     }
 
+    /// Every frame but heartbeats that arrives until the connection has been quiet for
+    /// `quiet`, ending with [`Event::Eof`] if the server closed the socket (never
+    /// [`Event::Silence`]).
+    pub async fn frames_until_quiet(&mut self, quiet: Duration) -> Vec<Event> {
+        let mut events = Vec::new();
+        loop {
+            match self.next_non_heartbeat(quiet).await {
+                Event::Silence => return events,
+                Event::Eof => {
+                    events.push(Event::Eof);
+                    return events;
+                }
+                frame => events.push(frame),
+            }
+        }
+    }
+
     /// Reads raw bytes until the server closes the socket (or `timeout`); returns them
     /// and whether the socket was closed.
     pub async fn read_until_eof(&mut self, timeout: Duration) -> (Vec<u8>, bool) {
@@ -268,6 +368,25 @@ impl RawClient {
             }
         }
     }
+}
+
+/// The frames in `events`, in order, as `"channel:method"` (`"1:basic.ack"`); content
+/// frames appear as `"1:header"` and `"1:body"`, heartbeats as `"heartbeat"`, the end of
+/// the stream as `"eof"` and silence as `"silence"`.
+pub fn names(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Frame(Frame::Method { channel, method }) => {
+                format!("{channel}:{}", method.name())
+            }
+            Event::Frame(Frame::Header { channel, .. }) => format!("{channel}:header"),
+            Event::Frame(Frame::Body { channel, .. }) => format!("{channel}:body"),
+            Event::Frame(Frame::Heartbeat) => "heartbeat".to_owned(),
+            Event::Eof => "eof".to_owned(),
+            Event::Silence => "silence".to_owned(),
+        })
+        .collect()
 }
 
 /// Splits one whole frame off the front of `buf`, if it holds one. Panics on a frame the

@@ -5,23 +5,22 @@
 //! never twice). Repeated over several kill points on one directory; every earlier
 //! round's queue is checked again after each restart.
 //!
-//! The binary is looked up next to the test executable (`target/<profile>/warren`);
-//! `.ci/run` builds it first. Without it the test says so and checks nothing.
-
-mod common;
+//! The binary is the one Cargo builds for this package's integration tests
+//! (`CARGO_BIN_EXE_warren`), so the test always runs it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties};
+use warren_testkit::eventually;
 
 /// Kill rounds on the same data directory.
 const ROUNDS: usize = 4;
@@ -30,13 +29,8 @@ const PUBLISHERS: usize = 3;
 /// Unconfirmed publishes each publisher keeps in flight.
 const WINDOW: usize = 64;
 
-/// The `warren` binary beside this test's executable, if built.
-fn warren_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.parent()?;
-    let bin = dir.join("warren");
-    bin.is_file().then_some(bin)
-}
+/// The `warren` binary Cargo built for this test.
+const WARREN: &str = env!("CARGO_BIN_EXE_warren");
 
 /// A broker child process, killed when dropped.
 struct Broker {
@@ -58,15 +52,15 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Starts the binary on `dir` and waits until it accepts connections.
-fn start(bin: &Path, dir: &Path, log: &Path) -> Broker {
+/// Starts the binary on `dir` and waits (up to 20 s) until it accepts connections.
+async fn start(dir: &Path, log: &Path) -> Broker {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .expect("log file");
-    let child = Command::new(bin)
+    let child = Command::new(WARREN)
         .arg("--listen")
         .arg(addr.to_string())
         .arg("--data-dir")
@@ -79,17 +73,15 @@ fn start(bin: &Path, dir: &Path, log: &Path) -> Broker {
         .spawn()
         .expect("warren starts");
     let mut broker = Broker { child, addr };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if TcpStream::connect(addr).is_ok() {
-            return broker;
-        }
+    let listening = eventually(Duration::from_secs(20), || {
         if let Ok(Some(status)) = broker.child.try_wait() {
             panic!("warren exited at start-up: {status}");
         }
-        assert!(Instant::now() < deadline, "warren did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        std::future::ready(TcpStream::connect(addr).is_ok())
+    })
+    .await;
+    assert!(listening, "warren did not start listening");
+    broker
 }
 
 async fn connect(addr: SocketAddr) -> Connection {
@@ -200,13 +192,6 @@ fn kill_delay(state: &mut u64) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_confirmed_message_survives_sigkill_exactly_once() {
-    let Some(bin) = warren_binary() else {
-        eprintln!(
-            "SKIPPED: no warren binary beside the test executable; run `cargo build --bin warren` \
-             first (.ci/run does)"
-        );
-        return;
-    };
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let log = dir.path().join("warren.log");
@@ -216,7 +201,7 @@ async fn every_confirmed_message_survives_sigkill_exactly_once() {
         .unwrap_or(1)
         | 1;
     let mut rounds: Vec<(String, HashSet<String>)> = Vec::new();
-    let mut broker = start(&bin, &data, &log);
+    let mut broker = start(&data, &log).await;
     for round in 0..ROUNDS {
         let queue = format!("crash-{round}");
         {
@@ -259,7 +244,7 @@ async fn every_confirmed_message_survives_sigkill_exactly_once() {
         );
         rounds.push((queue, confirmed));
         drop(broker);
-        broker = start(&bin, &data, &log);
+        broker = start(&data, &log).await;
         for (r, (queue, confirmed)) in rounds.iter().enumerate() {
             let found = contents(broker.addr, queue).await;
             check(r, confirmed, &found, &log);
