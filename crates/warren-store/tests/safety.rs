@@ -159,12 +159,31 @@ fn a_deleted_database_with_a_sync_marker_is_reported_as_data_loss() {
     assert!(err.to_string().contains("SYNCED"), "{err}");
 }
 
+/// Opens a sled database directly. sled's own I/O threads may hold the file lock for a
+/// moment after the store that used it was dropped, so a lock conflict is retried
+/// (for up to 10 s) rather than failing the test under load.
+fn open_raw_sled(path: &Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("sled opens {}: {e}", path.display()),
+        }
+    }
+}
+
 #[test]
 fn another_format_version_or_foreign_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path(), 1);
     {
-        let db = sled::open(dir.path().join("sled")).unwrap();
+        let db = open_raw_sled(&dir.path().join("sled"));
         db.insert("warren.format_version", &99u32.to_be_bytes())
             .unwrap();
         db.flush().unwrap();
