@@ -29,6 +29,9 @@ struct Args {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
+        // Colour codes only for a person at a terminal, never into a log file or journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
         .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     let mut config = ServerConfig {

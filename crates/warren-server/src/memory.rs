@@ -3,6 +3,7 @@
 //! being read, and clients that support it get `connection.blocked`), as RabbitMQ does.
 //! Consumers keep running, so acknowledgements can bring memory back down.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,24 +47,80 @@ impl MemoryAlarm {
 pub fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * page_size())
+    Some(pages * page_size_bytes())
 }
 
-fn page_size() -> u64 {
-    4096
+/// The operating system's page size (`sysconf(_SC_PAGESIZE)`: 4 KiB on most x86-64
+/// machines, 16 or 64 KiB on some ARM ones).
+pub fn page_size_bytes() -> u64 {
+    rustix::param::page_size() as u64
 }
 
 /// Physical memory in bytes, from `/proc/meminfo`.
 pub fn total_memory_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_meminfo_total(&meminfo)
+}
+
+fn parse_meminfo_total(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
 
-/// The default watermark: 40% of physical memory, or 1 GiB where that is unknown.
+/// Where the cgroup memory limits are read from (the real paths, or test files).
+#[derive(Debug, Clone)]
+pub struct CgroupPaths {
+    /// cgroup v2: `memory.max` of the process's cgroup (`max` means no limit).
+    pub v2_max: PathBuf,
+    /// cgroup v1: `memory.limit_in_bytes` (a huge value means no limit).
+    pub v1_limit: PathBuf,
+}
+
+impl Default for CgroupPaths {
+    fn default() -> Self {
+        CgroupPaths {
+            v2_max: PathBuf::from("/sys/fs/cgroup/memory.max"),
+            v1_limit: PathBuf::from("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+        }
+    }
+}
+
+/// cgroup v1 reports "no limit" as a page-rounded `i64::MAX`; anything at or above
+/// this is treated as none.
+const CGROUP_V1_UNLIMITED_BYTES: u64 = 1 << 62;
+
+/// The memory limit of the process's cgroup, if it has one (v2 first, then v1).
+pub fn cgroup_limit_bytes(paths: &CgroupPaths) -> Option<u64> {
+    if let Ok(v2) = std::fs::read_to_string(&paths.v2_max) {
+        let v2 = v2.trim();
+        return if v2 == "max" { None } else { v2.parse().ok() };
+    }
+    let v1: u64 = std::fs::read_to_string(&paths.v1_limit)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    (v1 < CGROUP_V1_UNLIMITED_BYTES).then_some(v1)
+}
+
+/// The memory the broker may use: the smaller of physical memory and its cgroup's
+/// limit, so in a container limited to 512 MiB on a 64 GiB host it is 512 MiB.
+pub fn memory_limit_bytes(paths: &CgroupPaths) -> Option<u64> {
+    match (total_memory_bytes(), cgroup_limit_bytes(paths)) {
+        (Some(total), Some(cgroup)) => Some(total.min(cgroup)),
+        (total, cgroup) => total.or(cgroup),
+    }
+}
+
+/// The default watermark: 40% of the memory limit ([`memory_limit_bytes`]), or 1 GiB
+/// where that is unknown.
 pub fn default_watermark_bytes() -> u64 {
-    total_memory_bytes()
+    watermark_of(memory_limit_bytes(&CgroupPaths::default()))
+}
+
+fn watermark_of(limit: Option<u64>) -> u64 {
+    limit
         .map(|t| (t as f64 * DEFAULT_WATERMARK_FRACTION) as u64)
         .unwrap_or(1 << 30)
 }
@@ -89,6 +146,64 @@ mod tests {
         assert!(rss > 0);
         assert!(total_memory_bytes().unwrap() > rss);
         assert!(default_watermark_bytes() < total_memory_bytes().unwrap());
+    }
+
+    #[test]
+    fn the_page_size_comes_from_the_os() {
+        let page = page_size_bytes();
+        assert!(page >= 4096 && page.is_power_of_two(), "{page}");
+    }
+
+    fn fake_cgroup(v2: Option<&str>, v1: Option<&str>) -> (tempfile::TempDir, CgroupPaths) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = CgroupPaths {
+            v2_max: dir.path().join("memory.max"),
+            v1_limit: dir.path().join("memory.limit_in_bytes"),
+        };
+        if let Some(v) = v2 {
+            std::fs::write(&paths.v2_max, v).unwrap();
+        }
+        if let Some(v) = v1 {
+            std::fs::write(&paths.v1_limit, v).unwrap();
+        }
+        (dir, paths)
+    }
+
+    #[test]
+    fn a_cgroup_limit_below_physical_memory_sets_the_watermark() {
+        let half_gib = 512u64 << 20;
+        let (_d, v2) = fake_cgroup(Some("536870912\n"), None);
+        assert_eq!(cgroup_limit_bytes(&v2), Some(half_gib));
+        assert_eq!(memory_limit_bytes(&v2), Some(half_gib));
+        assert_eq!(
+            watermark_of(memory_limit_bytes(&v2)),
+            (half_gib as f64 * 0.4) as u64
+        );
+        let (_d, v1) = fake_cgroup(None, Some("536870912\n"));
+        assert_eq!(memory_limit_bytes(&v1), Some(half_gib));
+    }
+
+    #[test]
+    fn no_cgroup_limit_means_physical_memory() {
+        let total = total_memory_bytes().unwrap();
+        let (_d, max) = fake_cgroup(Some("max\n"), Some("1024"));
+        assert_eq!(cgroup_limit_bytes(&max), None, "v2 'max' wins over v1");
+        assert_eq!(memory_limit_bytes(&max), Some(total));
+        let (_d, v1_unlimited) = fake_cgroup(None, Some("9223372036854771712\n"));
+        assert_eq!(cgroup_limit_bytes(&v1_unlimited), None);
+        let (_d, missing) = fake_cgroup(None, None);
+        assert_eq!(memory_limit_bytes(&missing), Some(total));
+        let (_d, huge) = fake_cgroup(Some(&format!("{}", total * 2)), None);
+        assert_eq!(memory_limit_bytes(&huge), Some(total), "the smaller wins");
+    }
+
+    #[test]
+    fn meminfo_is_parsed_in_kib() {
+        assert_eq!(
+            parse_meminfo_total("MemTotal:       2048 kB\nMemFree: 1 kB\n"),
+            Some(2048 * 1024)
+        );
+        assert_eq!(parse_meminfo_total("nothing"), None);
     }
 
     #[test]
