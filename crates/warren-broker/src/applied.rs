@@ -68,5 +68,5 @@ impl<T> std::ops::Deref for Applied<T> {
 
 /// A store failure as AMQP reports it: 541 INTERNAL_ERROR, which closes the connection.
 pub fn store_failed(e: StoreError) -> AmqpError {
-    AmqpError::internal(format!("store failure: {e}"))
+    AmqpError::store_failed(&e)
 }

@@ -21,7 +21,9 @@ pub mod vhost;
 pub use applied::Applied;
 pub use broker::Broker;
 pub use consumer::{ChannelCredit, Consumer, ConsumerSpec, Delivery, Outbound};
-pub use error::{AmqpError, AmqpResult, ErrorScope};
+pub use error::{
+    AmqpError, AmqpResult, ChannelCode, ChannelError, ConnectionCode, ConnectionError,
+};
 pub use exchange::Exchange;
 pub use message::{Message, QueuedMessage};
 pub use queue::{ConnectionId, PublishOutcome, Queue, QueueArgs};

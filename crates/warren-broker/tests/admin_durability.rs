@@ -133,22 +133,22 @@ async fn a_failed_store_write_leaves_nothing_in_memory_or_on_disk() {
             .unwrap();
         faulty.faults().set_fail_writes(true);
         let e = vhost.declare_queue(&queue("q"), 0).unwrap_err();
-        assert_eq!(e.code.code(), 541);
-        assert!(e.text.starts_with("store failure: "), "{}", e.text);
+        assert_eq!(e.code().code(), 541);
+        assert!(e.text().starts_with("store failure: "), "{}", e.text());
         assert!(vhost.queue("q", 0).is_err(), "no queue in memory");
         let e = vhost.declare_exchange(&exchange("y")).unwrap_err();
-        assert_eq!(e.code.code(), 541);
+        assert_eq!(e.code().code(), 541);
         assert!(vhost.exchange("y").is_err(), "no exchange in memory");
         // A delete the store refused leaves the exchange in place.
         assert_eq!(
-            vhost.delete_exchange("x", false).unwrap_err().code.code(),
+            vhost.delete_exchange("x", false).unwrap_err().code().code(),
             541
         );
         assert!(vhost.exchange("x").is_ok());
         faulty.faults().set_fail_writes(false);
         faulty.faults().set_fail_syncs(true);
         let applied = vhost.declare_queue(&queue("unsynced"), 0).unwrap();
-        assert_eq!(applied.committed().await.unwrap_err().code.code(), 541);
+        assert_eq!(applied.committed().await.unwrap_err().code().code(), 541);
     }
     let broker = start(dir.path());
     let vhost = broker.vhost("/").unwrap();

@@ -485,7 +485,8 @@ mod tests {
             }
             QueueArgs::parse("q", "/", &t, durable, exclusive, auto_delete)
                 .unwrap_err()
-                .text
+                .text()
+                .to_owned()
         };
         assert_eq!(
             quorum(&[("x-max-priority", FieldValue::I32(5))], false, false, false),
@@ -534,10 +535,10 @@ mod tests {
         let cur = table(&[("x-message-ttl", FieldValue::I32(1000))]);
         let none = FieldTable::new();
         let e = check_equivalent("queue", "q", "/", &cur, &none, EQUIVALENCE_CHECKED).unwrap_err();
-        assert_eq!(e.text, "inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received none but current is the value '1000' of type 'signedint'");
+        assert_eq!(e.text(), "inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received none but current is the value '1000' of type 'signedint'");
         let other = table(&[("x-message-ttl", FieldValue::I32(2000))]);
         let e = check_equivalent("queue", "q", "/", &cur, &other, EQUIVALENCE_CHECKED).unwrap_err();
-        assert_eq!(e.text, "inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received '2000' but current is '1000'");
+        assert_eq!(e.text(), "inequivalent arg 'x-message-ttl' for queue 'q' in vhost '/': received '2000' but current is '1000'");
         let wider = table(&[("x-message-ttl", FieldValue::I64(1000))]);
         assert!(check_equivalent("queue", "q", "/", &cur, &wider, EQUIVALENCE_CHECKED).is_ok());
         let classic = table(&[("x-queue-type", FieldValue::string("classic"))]);
@@ -546,10 +547,10 @@ mod tests {
         let quorum = table(&[("x-queue-type", FieldValue::string("quorum"))]);
         let e =
             check_equivalent("queue", "q", "/", &quorum, &none, EQUIVALENCE_CHECKED).unwrap_err();
-        assert_eq!(e.text, "inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received none but current is the value 'quorum' of type 'longstr'");
+        assert_eq!(e.text(), "inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received none but current is the value 'quorum' of type 'longstr'");
         let e = check_equivalent("queue", "q", "/", &quorum, &classic, EQUIVALENCE_CHECKED)
             .unwrap_err();
-        assert_eq!(e.text, "inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received 'classic' but current is 'quorum'");
+        assert_eq!(e.text(), "inequivalent arg 'x-queue-type' for queue 'q' in vhost '/': received 'classic' but current is 'quorum'");
         let unknown = table(&[
             ("x-message-ttl", FieldValue::I32(1000)),
             ("x-foo", FieldValue::Bool(true)),

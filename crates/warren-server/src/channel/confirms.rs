@@ -42,8 +42,8 @@ pub(crate) struct SyncDone {
     pub batch: u64,
     /// What waited.
     pub what: Synced,
-    /// The sync's outcome (the error's text on failure).
-    pub result: Result<(), String>,
+    /// The sync's outcome.
+    pub result: warren_store::StoreResult<()>,
 }
 
 /// The durable side of a confirm-mode channel.

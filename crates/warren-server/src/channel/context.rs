@@ -105,7 +105,7 @@ impl ConnCtx {
         let ticket = self.vhost.sync();
         let syncs = self.syncs.clone();
         tokio::spawn(async move {
-            let result = ticket.await.map_err(|e| e.to_string());
+            let result = ticket.await;
             let _ = syncs.send(super::confirms::SyncDone {
                 channel,
                 batch,

@@ -420,9 +420,7 @@ impl Channel {
                     return Ok(());
                 };
                 commits.remove(at);
-                done.result.map_err(|e| {
-                    AmqpError::internal(format!("INTERNAL_ERROR - store failure: {e}"))
-                })?;
+                done.result.map_err(|e| AmqpError::store_failed(&e))?;
                 cx.send(self.id, tx::CommitOk {});
             }
             _ => {}

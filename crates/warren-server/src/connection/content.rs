@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use warren_broker::AmqpError;
+use warren_broker::{ConnectionCode, ConnectionError};
 use warren_protocol::method::basic;
 use warren_protocol::properties::BASIC_CLASS_ID;
 use warren_protocol::{Frame, Method};
@@ -27,7 +27,7 @@ enum Awaiting {
 #[derive(Debug)]
 pub(crate) struct Violation {
     /// The 505 error.
-    pub error: AmqpError,
+    pub error: ConnectionError,
     /// Class id for `connection.close`.
     pub class_id: u16,
     /// Method id for `connection.close`.
@@ -38,7 +38,8 @@ impl Violation {
     /// A content frame where a method was expected; RabbitMQ reports no method.
     fn expected_method() -> Self {
         Violation {
-            error: AmqpError::unexpected_frame(
+            error: ConnectionError::new(
+                ConnectionCode::UnexpectedFrame,
                 "expected method frame, got non method frame instead",
             ),
             class_id: 0,
@@ -49,7 +50,7 @@ impl Violation {
     /// A frame that interrupts the content of the pending `basic.publish`.
     fn in_content(text: String) -> Self {
         Violation {
-            error: AmqpError::unexpected_frame(text),
+            error: ConnectionError::new(ConnectionCode::UnexpectedFrame, text),
             class_id: basic::Publish::CLASS_ID,
             method_id: basic::Publish::METHOD_ID,
         }

@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::Decoder;
 use tracing::{info, warn};
-use warren_broker::{AmqpError, VHost};
+use warren_broker::{ConnectionCode, ConnectionError, VHost};
 use warren_protocol::constants::FRAME_MIN_SIZE;
 use warren_protocol::frame::write_method;
 use warren_protocol::method::connection as conn;
@@ -62,7 +62,7 @@ pub(crate) enum HandshakeError {
     Io(#[from] std::io::Error),
     /// A protocol error: `connection.close` was sent with this error.
     #[error("{0}")]
-    Refused(AmqpError),
+    Refused(ConnectionError),
     /// The client closed the connection politely during the handshake.
     #[error("client closed the connection during the handshake")]
     ClientClosed,
@@ -141,8 +141,8 @@ pub(crate) async fn read_frame<S: AsyncRead + Unpin>(
             Ok(Some(frame)) => return Ok(frame),
             Ok(None) => {}
             Err(e) => {
-                return Err(HandshakeError::Refused(AmqpError::new(
-                    e.reply_code(),
+                return Err(HandshakeError::Refused(ConnectionError::new(
+                    ConnectionCode::of_protocol_error(&e),
                     e.to_string(),
                 )))
             }
@@ -168,12 +168,12 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     inbuf: &mut BytesMut,
     codec: &mut FrameCodec,
-    err: AmqpError,
+    err: ConnectionError,
     class_id: u16,
     method_id: u16,
 ) -> HandshakeError {
     let close = conn::Close {
-        reply_code: err.code.code(),
+        reply_code: err.code.reply_code().code(),
         reply_text: err.reply_text(),
         class_id,
         method_id,
@@ -249,7 +249,7 @@ async fn expect_open<S: AsyncRead + AsyncWrite + Unpin>(
             Err(HandshakeError::ClientClosed)
         }
         other => {
-            let err = AmqpError::unexpected_frame(describe_frame(&other));
+            let err = ConnectionError::new(ConnectionCode::UnexpectedFrame, describe_frame(&other));
             Err(refuse(stream, inbuf, codec, err, 0, 0).await)
         }
     }
@@ -329,7 +329,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             if !wants_auth_failure_close(&start_ok.client_properties) {
                 return Err(HandshakeError::Silent(e.to_string()));
             }
-            let err = AmqpError::access_refused(format!(
+            let err = ConnectionError::new(ConnectionCode::AccessRefused, format!(
                 "Login was refused using authentication mechanism {}. For details see the broker logfile.",
                 start_ok.mechanism
             ));
@@ -376,7 +376,10 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 
     let open = expect_open(stream, inbuf, codec).await?;
     let Some(vhost) = ctx.broker.vhost(&open.virtual_host) else {
-        let err = AmqpError::not_allowed(format!("vhost {} not found", open.virtual_host));
+        let err = ConnectionError::new(
+            ConnectionCode::NotAllowed,
+            format!("vhost {} not found", open.virtual_host),
+        );
         return Err(refuse(stream, inbuf, codec, err, 10, 40).await);
     };
     send(stream, conn::OpenOk::default()).await?;

@@ -1,0 +1,266 @@
+//! Dispatch: each frame goes to the connection (channel 0), to the channel it names, or,
+//! for a channel being closed, nowhere but the close handshake; and the closes. An error
+//! closes what its type says: a [`ChannelError`] its channel, a [`ConnectionError`] the
+//! connection.
+
+use tracing::{debug, info, warn};
+use warren_broker::{AmqpError, ChannelError, ConnectionCode, ConnectionError};
+use warren_protocol::method::{basic, channel as chm, connection as conn};
+use warren_protocol::{Frame, Method};
+
+use super::octets::describe_frame;
+use super::{Connection, State};
+use crate::channel::Channel;
+
+impl Connection {
+    pub(super) fn handle_frame(&mut self, frame: Frame) {
+        if let Frame::Method {
+            method: Method::BasicPublish(_),
+            ..
+        } = &frame
+        {
+            self.saw_publish = true;
+        }
+        let channel_id = frame.channel();
+        if self.state == State::Closing {
+            if let Frame::Method { channel: 0, method } = frame {
+                match method {
+                    Method::ConnectionCloseOk(_) => self.state = State::Closed,
+                    Method::ConnectionClose(_) => {
+                        self.cx.send(0, conn::CloseOk {});
+                        self.client_closed = true;
+                        self.state = State::Closed;
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        if channel_id == 0 {
+            return self.handle_connection_frame(frame);
+        }
+        if self.closing_channels.contains(&channel_id) {
+            // Everything but the close handshake is dropped until the client confirms.
+            if let Frame::Method { method, .. } = frame {
+                match method {
+                    Method::ChannelCloseOk(_) => {
+                        self.closing_channels.remove(&channel_id);
+                    }
+                    Method::ChannelClose(_) => {
+                        self.closing_channels.remove(&channel_id);
+                        self.cx.send(channel_id, chm::CloseOk {});
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        if !self.channels.contains_key(&channel_id) {
+            return self.handle_unopened_channel_frame(channel_id, frame);
+        }
+        if let Err(v) = self.content.accept(channel_id, &frame) {
+            return self.close_connection(v.error, v.class_id, v.method_id);
+        }
+        let (class_id, method_id) = match &frame {
+            Frame::Method { method, .. } => (method.class_id(), method.method_id()),
+            _ => (basic::Publish::CLASS_ID, basic::Publish::METHOD_ID),
+        };
+        let result = match frame {
+            Frame::Method { method, .. } => self.handle_channel_method(channel_id, method),
+            Frame::Header {
+                header,
+                raw_properties,
+                ..
+            } => match self.channels.get_mut(&channel_id) {
+                Some(ch) => ch.handle_header(&mut self.cx, header, raw_properties),
+                None => Err(not_open().into()),
+            },
+            Frame::Body { payload, .. } => match self.channels.get_mut(&channel_id) {
+                Some(ch) => ch.handle_body(&mut self.cx, payload),
+                None => Err(not_open().into()),
+            },
+            Frame::Heartbeat => Ok(()),
+        };
+        if let Err(e) = result {
+            self.exception(channel_id, e, class_id, method_id);
+        }
+    }
+
+    /// A frame on a channel number that is not open. As in RabbitMQ, it first counts as
+    /// a new channel against `channel_max`; then only `channel.open` is acceptable.
+    pub(super) fn handle_unopened_channel_frame(&mut self, channel_id: u16, frame: Frame) {
+        let open = self.channels.len() + self.closing_channels.len();
+        if self.channel_max != 0 && open >= usize::from(self.channel_max) {
+            let e = ConnectionError::new(
+                ConnectionCode::NotAllowed,
+                format!(
+                "number of channels opened ({open}) has reached the negotiated channel_max ({})",
+                self.channel_max
+            ),
+            );
+            return self.close_connection(e, 0, 0);
+        }
+        match frame {
+            Frame::Method {
+                method: Method::ChannelOpen(_),
+                ..
+            } => {
+                self.channels.insert(channel_id, Channel::new(channel_id));
+                self.cx.send(channel_id, chm::OpenOk::default());
+            }
+            Frame::Method { method, .. } => {
+                self.close_connection(not_open(), method.class_id(), method.method_id())
+            }
+            Frame::Header { .. } | Frame::Body { .. } | Frame::Heartbeat => self.close_connection(
+                ConnectionError::new(
+                    ConnectionCode::UnexpectedFrame,
+                    "expected method frame, got non method frame instead",
+                ),
+                0,
+                0,
+            ),
+        }
+    }
+
+    /// A method on an open channel: the channel lifecycle is handled here, the rest by
+    /// the channel.
+    pub(super) fn handle_channel_method(
+        &mut self,
+        channel_id: u16,
+        method: Method,
+    ) -> Result<(), AmqpError> {
+        match method {
+            Method::ChannelOpen(_) => Err(AmqpError::channel_error("second 'channel.open' seen")),
+            Method::ChannelClose(_) => {
+                self.close_channel_by_client(channel_id);
+                Ok(())
+            }
+            Method::ChannelFlow(m) if !m.active => Err(AmqpError::not_implemented("active=false")),
+            m if m.class_id() == conn::Close::CLASS_ID => {
+                Err(AmqpError::command_invalid("unimplemented method"))
+            }
+            m => match self.channels.get_mut(&channel_id) {
+                Some(ch) => ch.handle_method(&mut self.cx, m),
+                None => Err(not_open().into()),
+            },
+        }
+    }
+
+    pub(super) fn handle_connection_frame(&mut self, frame: Frame) {
+        match frame {
+            Frame::Heartbeat => {}
+            Frame::Method {
+                method: Method::ConnectionClose(m),
+                ..
+            } => {
+                info!(peer = %self.peer, code = m.reply_code, text = %m.reply_text, "client closed the connection");
+                self.cx.send(0, conn::CloseOk {});
+                self.client_closed = true;
+                self.state = State::Closed;
+            }
+            Frame::Method {
+                method: Method::ConnectionUpdateSecret(_),
+                ..
+            } => {
+                self.cx.send(0, conn::UpdateSecretOk {});
+            }
+            Frame::Method { method, .. } => {
+                let (c, m) = (method.class_id(), method.method_id());
+                self.close_connection(
+                    ConnectionError::new(
+                        ConnectionCode::ChannelError,
+                        "unexpected method in connection state running",
+                    ),
+                    c,
+                    m,
+                );
+            }
+            other @ (Frame::Header { .. } | Frame::Body { .. }) => {
+                self.close_connection(
+                    ConnectionError::new(ConnectionCode::UnexpectedFrame, describe_frame(&other)),
+                    0,
+                    0,
+                );
+            }
+        }
+    }
+
+    pub(super) fn close_channel_by_client(&mut self, id: u16) {
+        if let Some(mut ch) = self.channels.remove(&id) {
+            ch.release(&self.cx);
+        }
+        self.content.forget(id);
+        self.cx.send(id, chm::CloseOk {});
+    }
+
+    /// Turns a handler error into `channel.close` or `connection.close`, as its type says.
+    pub(super) fn exception(
+        &mut self,
+        channel_id: u16,
+        e: AmqpError,
+        class_id: u16,
+        method_id: u16,
+    ) {
+        match e {
+            AmqpError::Channel(e) => self.close_channel(channel_id, e, class_id, method_id),
+            AmqpError::Connection(e) => self.close_connection(e, class_id, method_id),
+        }
+    }
+
+    /// Sends `channel.close` for a soft error and releases what the channel held. A
+    /// channel that is no longer open has nothing left to close (RabbitMQ's channel
+    /// process is gone by then too), so the error is only logged.
+    pub(super) fn close_channel(
+        &mut self,
+        channel_id: u16,
+        e: ChannelError,
+        class_id: u16,
+        method_id: u16,
+    ) {
+        let Some(mut ch) = self.channels.remove(&channel_id) else {
+            debug!(peer = %self.peer, channel = channel_id, error = %e, "error for a channel no longer open");
+            return;
+        };
+        warn!(peer = %self.peer, channel = channel_id, error = %e, "channel exception");
+        ch.release(&self.cx);
+        self.content.forget(channel_id);
+        self.closing_channels.insert(channel_id);
+        self.cx.send(
+            channel_id,
+            chm::Close {
+                reply_code: e.code.reply_code().code(),
+                reply_text: e.reply_text(),
+                class_id,
+                method_id,
+            },
+        );
+    }
+
+    /// Sends `connection.close` for a hard error; only `close-ok` matters after it.
+    pub(super) fn close_connection(&mut self, e: ConnectionError, class_id: u16, method_id: u16) {
+        warn!(peer = %self.peer, error = %e, "connection exception");
+        self.cx.send(
+            0,
+            conn::Close {
+                reply_code: e.code.reply_code().code(),
+                reply_text: e.reply_text(),
+                class_id,
+                method_id,
+            },
+        );
+        self.release_channels();
+        self.state = State::Closing;
+    }
+
+    pub(super) fn release_channels(&mut self) {
+        for (_, mut ch) in self.channels.drain() {
+            ch.release(&self.cx);
+        }
+        self.content.clear();
+    }
+}
+
+/// A method on a channel that was never opened, or already closed.
+fn not_open() -> ConnectionError {
+    ConnectionError::new(ConnectionCode::ChannelError, "expected 'channel.open'")
+}
