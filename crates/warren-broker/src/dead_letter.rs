@@ -6,7 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use warren_protocol::{FieldTable, FieldValue};
 
-use crate::message::{now_ms, Message};
+use crate::clock::now_ms;
+use crate::message::Message;
 use crate::queue::Queue;
 use crate::vhost::VHost;
 

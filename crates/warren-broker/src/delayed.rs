@@ -13,7 +13,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use parking_lot::Mutex;
 use warren_protocol::{FieldTable, FieldValue};
 
-use crate::message::{now_ms, Message};
+use crate::clock::now_ms;
+use crate::message::Message;
 use crate::persist::{message_record, DelayedKey, DelayedRecord, Store, StoreResult};
 use crate::scheduler::{Scheduler, Timed};
 use crate::vhost::VHost;

@@ -4,6 +4,7 @@
 
 pub mod applied;
 pub mod broker;
+pub mod clock;
 pub mod consumer;
 pub mod dead_letter;
 pub mod delayed;
