@@ -716,9 +716,9 @@ fn heartbeat_check_interval(interval: Duration) -> Duration {
 fn return_undelivered(d: warren_broker::Delivery) {
     d.consumer.written(1);
     d.consumer.settled(1);
-    d.consumer
-        .queue
-        .return_undelivered(d.message, !d.consumer.spec.no_ack);
+    if let Some(queue) = d.consumer.queue() {
+        queue.return_undelivered(d.message, !d.consumer.spec.no_ack);
+    }
 }
 
 /// A method on a channel that was never opened, or already closed.
