@@ -206,7 +206,7 @@ impl Channel {
                     queue,
                     message,
                     consumer: None,
-                    delivered_at: std::time::Instant::now(),
+                    delivered_at: tokio::time::Instant::now(),
                 },
             );
         }

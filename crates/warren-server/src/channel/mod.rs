@@ -155,7 +155,7 @@ impl Channel {
                     queue: queue.clone(),
                     message: d.message,
                     consumer: Some(d.consumer),
-                    delivered_at: std::time::Instant::now(),
+                    delivered_at: tokio::time::Instant::now(),
                 },
             );
         }
@@ -166,7 +166,7 @@ impl Channel {
     /// waited for its ack longer than allowed (RabbitMQ closes the channel with 406).
     pub fn check_ack_timeout(
         &self,
-        now: std::time::Instant,
+        now: tokio::time::Instant,
         default: std::time::Duration,
     ) -> AmqpResult<()> {
         match self.unacked.timed_out(now, default) {
