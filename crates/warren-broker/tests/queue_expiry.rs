@@ -65,6 +65,18 @@ async fn a_redeclaration_counts_as_use() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_basic_get_counts_as_use_even_when_empty() {
+    let v = vhost();
+    let q = declare(&v, "q", &[expires(1_000)]);
+    advance(600).await;
+    assert!(q.get(true).is_none());
+    advance(999).await;
+    assert!(exists(&v, "q"), "999 ms after the get");
+    advance(1).await;
+    assert!(!exists(&v, "q"));
+}
+
+#[tokio::test(start_paused = true)]
 async fn messages_do_not_keep_a_queue_from_expiring_and_go_with_it() {
     let v = vhost();
     let q = declare(&v, "q", &[expires(500)]);
