@@ -69,7 +69,7 @@ async fn a_message_due_after_its_exchange_is_deleted_is_dropped() {
     let q = declare(&v, "q", &[]);
     bind(&v, "q", "delayed", "k");
     publish(&v, "delayed", "k", delay(1_000), "orphan");
-    v.delete_exchange("delayed", false).expect("deleted");
+    applied(v.delete_exchange("delayed", false).expect("deleted"));
     advance(1_000).await;
     assert_eq!(q.message_count(), 0);
 }

@@ -57,7 +57,7 @@ async fn a_redeclaration_counts_as_use() {
         passive: true,
         ..QueueDeclare::default()
     };
-    v.declare_queue(&passive, CONN).expect("passive declare");
+    applied(v.declare_queue(&passive, CONN).expect("passive declare"));
     advance(999).await;
     assert!(exists(&v, "q"), "a passive declare counts too");
     advance(1).await;

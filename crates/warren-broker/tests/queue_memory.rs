@@ -61,7 +61,7 @@ fn round(v: &warren_broker::VHost) {
             "a consumer holds its queue strongly"
         );
         v.consumer_removed(&c.consumer);
-        v.delete_queue(&name, false, false, CONN).expect("deleted");
+        applied(v.delete_queue(&name, false, false, CONN).expect("deleted"));
         let (queue, consumer) = (Arc::downgrade(&q), Arc::downgrade(&c.consumer));
         drop((q, c));
         assert!(

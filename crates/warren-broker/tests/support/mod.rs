@@ -10,8 +10,8 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use warren_broker::vhost::{ExchangeDeclare, QueueDeclare};
 use warren_broker::{
-    Broker, ChannelCredit, Consumer, ConsumerSpec, Delivery, Message, Outbound, PublishOutcome,
-    Queue, QueuedMessage, VHost,
+    Applied, Broker, ChannelCredit, Consumer, ConsumerSpec, Delivery, Message, Outbound,
+    PublishOutcome, Queue, QueuedMessage, VHost,
 };
 use warren_protocol::{BasicProperties, FieldTable, FieldValue};
 
@@ -21,6 +21,14 @@ pub const CONN: u64 = 1;
 /// A fresh broker's default virtual host.
 pub fn vhost() -> Arc<VHost> {
     Broker::new().vhost("/").expect("the default vhost exists")
+}
+
+/// The value of an applied change (these tests run without a store, so there is no
+/// commit to wait for).
+pub fn applied<T>(change: Applied<T>) -> T {
+    let (value, commit) = change.into_parts();
+    assert!(commit.is_none(), "no store: nothing to commit");
+    value
 }
 
 /// A field table from pairs.
@@ -34,36 +42,32 @@ pub fn table(pairs: &[(&str, FieldValue)]) -> FieldTable {
 
 /// Declares a queue with these arguments.
 pub fn declare(vhost: &VHost, name: &str, args: &[(&str, FieldValue)]) -> Arc<Queue> {
-    vhost
-        .declare_queue(
-            &QueueDeclare {
-                name: name.to_owned(),
-                arguments: table(args),
-                ..QueueDeclare::default()
-            },
-            CONN,
-        )
-        .expect("queue declared")
-        .queue
+    let declare = QueueDeclare {
+        name: name.to_owned(),
+        arguments: table(args),
+        ..QueueDeclare::default()
+    };
+    applied(vhost.declare_queue(&declare, CONN).expect("queue declared")).queue
 }
 
 /// Declares an exchange of type `kind` with these arguments.
 pub fn declare_exchange(vhost: &VHost, name: &str, kind: &str, args: &[(&str, FieldValue)]) {
-    vhost
-        .declare_exchange(&ExchangeDeclare {
-            name: name.to_owned(),
-            kind: kind.to_owned(),
-            arguments: table(args),
-            ..ExchangeDeclare::default()
-        })
-        .expect("exchange declared");
+    let declare = ExchangeDeclare {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        arguments: table(args),
+        ..ExchangeDeclare::default()
+    };
+    applied(vhost.declare_exchange(&declare).expect("exchange declared"));
 }
 
 /// Binds queue `queue` to `exchange` with `key`.
 pub fn bind(vhost: &VHost, queue: &str, exchange: &str, key: &str) {
-    vhost
-        .bind_queue(queue, exchange, key, &FieldTable::new(), CONN)
-        .expect("bound");
+    applied(
+        vhost
+            .bind_queue(queue, exchange, key, &FieldTable::new(), CONN)
+            .expect("bound"),
+    );
 }
 
 /// Properties with just a priority.
