@@ -7,9 +7,11 @@
 //! one layer, see below):
 //!
 //! ```text
+//!  5  recovery ........... builds a Broker from the store at start-up
+//!       │
 //!  4  broker ............. the virtual hosts, the shared scheduler and delayed store
 //!       │
-//!  3  vhost .............. exchanges + queues by name; implements RouteBack, QueueHost
+//!  3  vhost (+ durable) .. exchanges + queues by name; implements RouteBack, QueueHost
 //!       │
 //!  2  exchange ─────────► routing, delayed (type name, x-delay), queue::{args, dedup}
 //!     delayed ──────────► scheduler, route_back      holds Weak<dyn RouteBack>
@@ -18,7 +20,8 @@
 //!     queue ────────────► dead_letter, scheduler, persist   holds Weak<dyn QueueHost>
 //!     dead_letter ──────► route_back
 //!       │
-//!  0  routing · route_back · scheduler · persist · message · clock · error · names
+//!  0  routing · route_back · scheduler · persist · message · clock · applied · error
+//!     · names
 //! ```
 //!
 //! Dead-lettering and delayed delivery put messages back into routing through the narrow
