@@ -32,10 +32,19 @@ fn wall_clock_ms() -> u64 {
 
 /// Milliseconds since the Unix epoch on the queue core's clock: the clock of TTLs,
 /// queue expiry, delays, deduplication windows and `x-death` times.
+///
+/// The map from tokio's instant to milliseconds is affine, also for instants before
+/// the base: tests run several paused runtimes at once, and one whose frozen clock is
+/// earlier than the base (taken in another runtime) must still see its time move.
 pub fn now_ms() -> u64 {
     let (base_ms, base) = BASE.get_or_init(|| (wall_clock_ms(), Instant::now()));
-    let elapsed = Instant::now().saturating_duration_since(*base);
-    base_ms.saturating_add(elapsed.as_millis() as u64)
+    let now = Instant::now();
+    let offset_ns: i128 = match now.checked_duration_since(*base) {
+        Some(after) => after.as_nanos() as i128,
+        None => -(base.duration_since(now).as_nanos() as i128),
+    };
+    let ms = i128::from(*base_ms) + offset_ns.div_euclid(1_000_000);
+    ms.clamp(0, i128::from(u64::MAX)) as u64
 }
 
 #[cfg(test)]
@@ -54,5 +63,22 @@ mod tests {
         assert_eq!(now_ms(), start, "paused: no time passes by itself");
         tokio::time::advance(Duration::from_millis(1_500)).await;
         assert_eq!(now_ms(), start + 1_500);
+    }
+
+    #[test]
+    fn time_moves_in_a_paused_runtime_frozen_before_the_base() {
+        let paused = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        // The base is taken (if not yet) well after that runtime's clock froze.
+        std::thread::sleep(Duration::from_millis(20));
+        now_ms();
+        paused.block_on(async {
+            let start = now_ms();
+            tokio::time::advance(Duration::from_millis(5)).await;
+            assert_eq!(now_ms(), start + 5, "no saturation at the base");
+        });
     }
 }
