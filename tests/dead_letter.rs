@@ -1,6 +1,9 @@
 //! Dead-lettering (`x-dead-letter-exchange`, `x-dead-letter-routing-key`) and the
 //! `x-death` bookkeeping, driven over TCP with lapin. Field names, types and order of
 //! the headers follow what RabbitMQ 3.10 writes (checked against it with pika).
+//! Timing-driven cases keep one representative each here; the matrix (expiry of every
+//! message, death order across queues, cycles) runs on paused time in
+//! `crates/warren-broker/tests/queue_ttl.rs` and `dead_letter_cycles.rs`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -256,33 +259,6 @@ async fn expired_messages_are_dead_lettered_without_their_expiration() {
 }
 
 #[tokio::test]
-async fn queue_ttl_expiry_dead_letters_every_message() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    dead_letter_target(&ch, "ttl").await;
-    declare(
-        &ch,
-        "ttl",
-        table(&[
-            ("x-message-ttl", int(30)),
-            ("x-dead-letter-exchange", s("dlx")),
-        ]),
-    )
-    .await
-    .unwrap();
-    for i in 0..20u8 {
-        publish(&ch, "ttl", &[i]).await;
-    }
-    wait_depth(&ch, "dead", 20).await;
-    let bodies = drain_bodies(&ch, "dead").await;
-    assert_eq!(
-        bodies,
-        (0..20u8).map(|i| vec![i]).collect::<Vec<_>>(),
-        "in order"
-    );
-}
-
-#[tokio::test]
 async fn drop_head_overflow_dead_letters_the_oldest() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
@@ -354,68 +330,6 @@ async fn dying_again_in_the_same_queue_for_the_same_reason_increments_the_count(
             .unwrap();
         wait_depth(&ch, "again", 1).await;
     }
-}
-
-#[tokio::test]
-async fn deaths_in_several_queues_are_listed_most_recent_first() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    // first: expires into `second`; second: rejected into `third`.
-    declare(
-        &ch,
-        "first",
-        table(&[
-            ("x-message-ttl", int(20)),
-            ("x-dead-letter-exchange", s("")),
-            ("x-dead-letter-routing-key", s("second")),
-        ]),
-    )
-    .await
-    .unwrap();
-    declare(
-        &ch,
-        "second",
-        table(&[
-            ("x-dead-letter-exchange", s("")),
-            ("x-dead-letter-routing-key", s("third")),
-        ]),
-    )
-    .await
-    .unwrap();
-    declare(&ch, "third", FieldTable::default()).await.unwrap();
-    publish(&ch, "first", b"m").await;
-    wait_depth(&ch, "second", 1).await;
-    let m = ch
-        .basic_get("second".into(), BasicGetOptions { no_ack: false })
-        .await
-        .unwrap()
-        .unwrap();
-    m.delivery
-        .reject(BasicRejectOptions { requeue: false })
-        .await
-        .unwrap();
-    wait_depth(&ch, "third", 1).await;
-    let p = get(&ch, "third").await.unwrap().delivery.properties;
-    let d = deaths(&p);
-    assert_eq!(d.len(), 2);
-    assert_death(&d[0], 1, "rejected", "second", "", &["second"]);
-    assert_death(&d[1], 1, "expired", "first", "", &["first"]);
-    assert_eq!(
-        header_text(&p, "x-first-death-queue").as_deref(),
-        Some("first")
-    );
-    assert_eq!(
-        header_text(&p, "x-first-death-reason").as_deref(),
-        Some("expired")
-    );
-    assert_eq!(
-        header_text(&p, "x-last-death-queue").as_deref(),
-        Some("second")
-    );
-    assert_eq!(
-        header_text(&p, "x-last-death-reason").as_deref(),
-        Some("rejected")
-    );
 }
 
 #[tokio::test]

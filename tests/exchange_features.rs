@@ -1,5 +1,7 @@
 //! Exchange features beyond routing: the delayed-message exchange, exchange-level
-//! deduplication, and direct reply-to RPC.
+//! deduplication, and direct reply-to RPC. Delivery order by due time and immediate
+//! routing of zero or negative delays are tested on paused time in
+//! `crates/warren-broker/tests/delayed.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -114,62 +116,6 @@ async fn delayed_exchange_holds_a_message_until_its_delay_has_passed() {
         }))
         .await
     );
-}
-
-#[tokio::test]
-async fn delayed_messages_come_out_in_due_order_and_zero_or_negative_delays_route_at_once() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    delayed_exchange(&ch, "later", "fanout").await;
-    declare_queue(&ch, "q").await;
-    ch.queue_bind(
-        "q".into(),
-        "later".into(),
-        "".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap();
-    for (body, delay) in [
-        ("c", 450),
-        ("a", 150),
-        ("b", 300),
-        ("zero", 0),
-        ("negative", -20),
-    ] {
-        ch.basic_publish(
-            "later".into(),
-            "".into(),
-            BasicPublishOptions::default(),
-            body.as_bytes(),
-            with_header("x-delay", AMQPValue::LongInt(delay)),
-        )
-        .await
-        .unwrap();
-    }
-    let mut consumer = ch
-        .basic_consume(
-            "q".into(),
-            "c".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let mut order = Vec::new();
-    while order.len() < 5 {
-        let d = tokio::time::timeout(Duration::from_secs(5), consumer.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        order.push(String::from_utf8(d.data).unwrap());
-    }
-    assert_eq!(order, ["zero", "negative", "a", "b", "c"]);
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
 //! Message TTL (`x-message-ttl`, the `expiration` property) and queue expiry
-//! (`x-expires`), driven over TCP with lapin.
+//! (`x-expires`), driven over TCP with lapin: one representative case per feature.
+//! The matrix (TTL at the head and per message, the shorter TTL winning, TTL 0, expiry
+//! on requeue, what counts as a use for `x-expires`) runs on paused time in
+//! `crates/warren-broker/tests/queue_ttl.rs` and `queue_expiry.rs`.
 
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
@@ -21,41 +24,6 @@ async fn a_queue_full_of_expired_messages_empties_itself_without_a_consumer() {
     // No consumer, no basic.get: only the queue's own timer can empty it.
     wait_depth(&ch, "ttl-q", 0).await;
     assert_eq!(get_body(&ch, "ttl-q").await, None);
-}
-
-#[tokio::test]
-async fn per_message_expiration_empties_a_queue_without_a_consumer() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    declare(&ch, "exp-q", FieldTable::default()).await.unwrap();
-    for i in 0..50u32 {
-        publish_expiring(&ch, "exp-q", &i.to_be_bytes(), "50").await;
-    }
-    wait_depth(&ch, "exp-q", 0).await;
-}
-
-#[tokio::test]
-async fn the_shorter_of_queue_ttl_and_message_expiration_applies() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    // Long queue TTL, short message expiration.
-    declare(&ch, "long-ttl", table(&[("x-message-ttl", int(600_000))]))
-        .await
-        .unwrap();
-    publish_expiring(&ch, "long-ttl", b"short", "30").await;
-    // Short queue TTL, long message expiration.
-    declare(&ch, "short-ttl", table(&[("x-message-ttl", int(30))]))
-        .await
-        .unwrap();
-    publish_expiring(&ch, "short-ttl", b"long", "600000").await;
-    wait_depth(&ch, "long-ttl", 0).await;
-    wait_depth(&ch, "short-ttl", 0).await;
-    // A message without expiration in the long-TTL queue stays.
-    publish(&ch, "long-ttl", b"stays").await;
-    assert_eq!(
-        get_body(&ch, "long-ttl").await.as_deref(),
-        Some(&b"stays"[..])
-    );
 }
 
 #[tokio::test]
@@ -114,29 +82,6 @@ async fn expiration_zero_is_delivered_to_a_waiting_consumer_and_dropped_otherwis
         Some("0")
     );
     d.ack(BasicAckOptions::default()).await.unwrap();
-}
-
-#[tokio::test]
-async fn queue_ttl_zero_delivers_to_a_waiting_consumer_only() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    declare(&ch, "qzero", table(&[("x-message-ttl", int(0))]))
-        .await
-        .unwrap();
-    publish(&ch, "qzero", b"dropped").await;
-    assert_eq!(depth(&ch, "qzero").await, 0);
-    let mut consumer = ch
-        .basic_consume(
-            "qzero".into(),
-            "c".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    publish(&ch, "qzero", b"taken").await;
-    let d = next_delivery(&mut consumer).await;
-    assert_eq!(d.data, b"taken");
 }
 
 #[tokio::test]
@@ -211,31 +156,6 @@ async fn a_message_that_expired_while_unacked_is_dropped_when_requeued() {
 }
 
 #[tokio::test]
-async fn a_requeued_message_keeps_its_expiry() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    declare(&ch, "requeue-keep", table(&[("x-message-ttl", int(200))]))
-        .await
-        .unwrap();
-    let consumer_conn = broker.connect().await;
-    let cch = consumer_conn.create_channel().await.unwrap();
-    let mut consumer = cch
-        .basic_consume(
-            "requeue-keep".into(),
-            "c".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    publish(&ch, "requeue-keep", b"m").await;
-    next_delivery(&mut consumer).await;
-    // Requeued with no consumer left: the TTL that was running still runs out.
-    consumer_conn.close(200, "bye".into()).await.unwrap();
-    wait_depth(&ch, "requeue-keep", 0).await;
-}
-
-#[tokio::test]
 async fn an_unused_queue_expires() {
     let broker = TestBroker::start().await;
     let (conn, ch) = broker.channel().await;
@@ -249,52 +169,6 @@ async fn an_unused_queue_expires() {
     .await;
     assert!(gone, "the queue should expire");
     assert!(!queue_exists(&conn, "short-lived").await);
-}
-
-#[tokio::test]
-async fn a_consumed_or_redeclared_queue_does_not_expire() {
-    let broker = TestBroker::start().await;
-    let (conn, ch) = broker.channel().await;
-    let expires = || table(&[("x-expires", int(400))]);
-    // `clock` is never used: its disappearance shows that the period has passed.
-    for q in ["clock", "consumed", "redeclared", "polled", "got"] {
-        declare(&ch, q, expires()).await.unwrap();
-    }
-    let cch = conn.create_channel().await.unwrap();
-    // Dropping a lapin consumer cancels it: keep it.
-    let _consumer = cch
-        .basic_consume(
-            "consumed".into(),
-            "c".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let clock_gone = eventually(WAIT, || {
-        let ch = ch.clone();
-        let exists = has_queue(&broker, "clock");
-        async move {
-            declare(&ch, "redeclared", expires()).await.unwrap();
-            // A passive declare and a basic.get (even an empty one) are uses too
-            // (RabbitMQ 3.10.8, measured with pika).
-            depth(&ch, "polled").await;
-            get(&ch, "got").await;
-            !exists
-        }
-    })
-    .await;
-    assert!(clock_gone, "the unused queue should expire");
-    assert!(queue_exists(&conn, "consumed").await);
-    for q in ["redeclared", "polled", "got"] {
-        assert!(queue_exists(&conn, q).await, "{q}");
-    }
-    // Once its consumer goes, the consumed queue expires too.
-    cch.close(200, "bye".into()).await.unwrap();
-    let gone =
-        warren_testkit::eventually(WAIT, || std::future::ready(!has_queue(&broker, "consumed")))
-            .await;
-    assert!(gone, "the queue should expire once unused");
 }
 
 /// Whether the broker still has `queue` in the default vhost.

@@ -24,6 +24,7 @@ use warren_broker::queue::QueueConfig;
 use warren_broker::scheduler::Scheduler;
 use warren_broker::{
     ChannelCredit, Consumer, ConsumerSpec, Message, Outbound, Queue, QueueArgs, QueuedMessage,
+    VHost,
 };
 use warren_protocol::properties::BasicProperties;
 
@@ -46,7 +47,13 @@ fn queue(max_priority: Option<u8>) -> Arc<Queue> {
         max_priority,
         ..QueueArgs::default()
     };
-    Queue::new(config, args, "/".into(), Weak::new(), Scheduler::new())
+    Queue::new(
+        config,
+        args,
+        "/".into(),
+        Weak::<VHost>::new(),
+        Scheduler::new(),
+    )
 }
 
 /// N 16-byte messages, with priorities 0..9 in turn when `priorities` is set.
@@ -82,7 +89,7 @@ fn consumer(q: &Arc<Queue>, no_ack: bool) -> (Arc<Consumer>, UnboundedReceiver<O
     };
     let c = Arc::new(Consumer::new(
         spec,
-        q.clone(),
+        q,
         Arc::new(ChannelCredit::default()),
         tx,
     ));

@@ -10,9 +10,14 @@
 //!
 //! A queue that finds a consumer without credit marks it blocked; whoever later frees
 //! credit calls [`Consumer::wake_if_blocked`], which runs the queue's dispatch again.
+//!
+//! A queue holds its consumers strongly; a consumer holds its queue weakly, so the two
+//! never keep each other alive. The channel that created a consumer keeps the queue
+//! beside it (the delivery path then clones that, with no upgrade per message); the
+//! consumer upgrades its weak handle only off that path: on a wake-up or a cancel.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -121,8 +126,8 @@ pub struct ConsumerSpec {
 pub struct Consumer {
     /// What the client asked for.
     pub spec: ConsumerSpec,
-    /// The queue it consumes from.
-    pub queue: Arc<Queue>,
+    /// The queue it consumes from (weak: the queue holds the consumer).
+    queue: Weak<Queue>,
     channel: Arc<ChannelCredit>,
     outbound: UnboundedSender<Outbound>,
     unacked: AtomicU32,
@@ -134,19 +139,24 @@ impl Consumer {
     /// A consumer of `queue` whose deliveries go to `outbound`.
     pub fn new(
         spec: ConsumerSpec,
-        queue: Arc<Queue>,
+        queue: &Arc<Queue>,
         channel: Arc<ChannelCredit>,
         outbound: UnboundedSender<Outbound>,
     ) -> Self {
         Consumer {
             spec,
-            queue,
+            queue: Arc::downgrade(queue),
             channel,
             outbound,
             unacked: AtomicU32::new(0),
             unsent: AtomicU32::new(0),
             blocked: AtomicBool::new(false),
         }
+    }
+
+    /// The queue it consumes from, unless that queue is gone.
+    pub fn queue(&self) -> Option<Arc<Queue>> {
+        self.queue.upgrade()
     }
 
     /// The consumer tag.
@@ -256,7 +266,9 @@ impl Consumer {
     /// Runs the queue's dispatch again if it had found this consumer without credit.
     pub fn wake_if_blocked(&self) {
         if self.blocked.swap(false, Ordering::AcqRel) {
-            self.queue.dispatch();
+            if let Some(queue) = self.queue.upgrade() {
+                queue.dispatch();
+            }
         }
     }
 

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use warren_protocol::{FieldTable, FieldValue};
 
-use crate::message::{now_ms, Message};
-use crate::queue::Queue;
-use crate::vhost::VHost;
+use crate::clock::now_ms;
+use crate::message::Message;
+use crate::route_back::RouteBack;
 
 /// Why a message was dead-lettered (the `reason` of its `x-death` entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,14 +128,26 @@ fn is_cycle(headers: &FieldTable, target: &str) -> bool {
     visited && !any_rejection
 }
 
-/// Republishes `letters` from queue `from` to its dead-letter exchange. A missing
-/// exchange drops them silently, as in RabbitMQ.
-pub fn dead_letter(vhost: &VHost, from: &Queue, letters: Vec<DeadLetter>) {
-    let args = from.args();
-    let Some(dlx) = args.dead_letter_exchange.clone() else {
-        return;
-    };
-    let mut targets: Vec<Arc<Queue>> = Vec::new();
+/// Where a queue's dead letters go: its `x-dead-letter-exchange` and, if set, its
+/// `x-dead-letter-routing-key`.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetterTo<'a> {
+    /// The queue they leave (recorded in `x-death`).
+    pub queue: &'a str,
+    /// The dead-letter exchange.
+    pub exchange: &'a Arc<str>,
+    /// Replaces the message's routing key if set.
+    pub routing_key: Option<&'a str>,
+}
+
+/// Republishes `letters` to their dead-letter exchange through `route` (the virtual
+/// host, seen through its narrow handle). A missing exchange drops them silently, and a
+/// queue that would close a cycle with no rejection in it is skipped, as in RabbitMQ.
+pub fn dead_letter<R: RouteBack + ?Sized>(
+    route: &R,
+    to: DeadLetterTo<'_>,
+    letters: Vec<DeadLetter>,
+) {
     for letter in letters {
         let mut props = letter.message.properties();
         let original_expiration = props.expiration.take();
@@ -145,34 +157,19 @@ pub fn dead_letter(vhost: &VHost, from: &Queue, letters: Vec<DeadLetter>) {
         headers.remove("x-delivery-count");
         record_death(
             &mut headers,
-            from.name(),
+            to.queue,
             letter.reason,
             &letter.message,
             original_expiration.as_deref(),
         );
-        let routing_key = args
-            .dead_letter_routing_key
-            .as_deref()
-            .unwrap_or(&letter.message.routing_key)
-            .to_owned();
-        targets.clear();
-        if vhost
-            .route(&dlx, &routing_key, Some(&headers), &mut targets)
-            .is_err()
-        {
-            continue;
-        }
-        targets.retain(|q| !is_cycle(&headers, q.name()));
-        if targets.is_empty() {
-            continue;
-        }
+        let routing_key = to.routing_key.unwrap_or(&letter.message.routing_key);
         props.headers = Some(headers);
         let mut message = letter.message.with_properties(&props);
-        message.exchange = dlx.clone();
-        message.routing_key = routing_key.into_boxed_str();
+        message.exchange = to.exchange.clone();
+        message.routing_key = routing_key.into();
+        let headers = props.headers.as_ref();
+        let accept = |target: &str| !headers.is_some_and(|h| is_cycle(h, target));
         let message = Arc::new(message);
-        for q in &targets {
-            q.publish(message.clone());
-        }
+        route.route_back(to.exchange, routing_key, headers, &accept, message);
     }
 }

@@ -6,6 +6,8 @@
 //! the broker, with a single timer armed for the earliest. Any delay that fits a signed
 //! 64-bit millisecond count is accepted; zero or negative delays route at once. The
 //! index costs a few dozen bytes per message on top of the message itself.
+//!
+//! A held message reaches its virtual host through the narrow [`RouteBack`] handle.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, Weak};
@@ -13,10 +15,11 @@ use std::sync::{Arc, OnceLock, Weak};
 use parking_lot::Mutex;
 use warren_protocol::{FieldTable, FieldValue};
 
-use crate::message::{now_ms, Message};
+use crate::clock::now_ms;
+use crate::message::Message;
 use crate::persist::{message_record, DelayedKey, DelayedRecord, Store, StoreResult};
+use crate::route_back::RouteBack;
 use crate::scheduler::{Scheduler, Timed};
-use crate::vhost::VHost;
 
 /// Exchange type name of delayed-message exchanges.
 pub const DELAYED_EXCHANGE_TYPE: &str = "x-delayed-message";
@@ -36,7 +39,7 @@ pub fn requested_delay_ms(headers: Option<&FieldTable>) -> Option<u64> {
 
 #[derive(Debug)]
 struct Held {
-    vhost: Weak<VHost>,
+    vhost: Weak<dyn RouteBack>,
     exchange: Arc<str>,
     headers: Option<FieldTable>,
     message: Arc<Message>,
@@ -90,7 +93,7 @@ impl DelayedMessages {
     /// waits for a sync).
     pub fn hold_durable(
         &self,
-        vhost: Weak<VHost>,
+        vhost: Weak<dyn RouteBack>,
         exchange: Arc<str>,
         headers: Option<FieldTable>,
         message: Arc<Message>,
@@ -106,7 +109,7 @@ impl DelayedMessages {
                 };
                 let vhost_name = vhost
                     .upgrade()
-                    .map(|v| v.name().to_string())
+                    .map(|v| v.vhost_name().to_owned())
                     .unwrap_or_default();
                 store.put_delayed(
                     key,
@@ -125,13 +128,15 @@ impl DelayedMessages {
     }
 
     /// Holds a message recovered from the store until `key.due_ms` (at once if past).
-    pub fn restore(
+    /// `vhost` is any [`RouteBack`] (in practice the virtual host, `Arc::downgrade(&vhost)`).
+    pub fn restore<R: RouteBack + 'static>(
         &self,
-        vhost: Weak<VHost>,
+        vhost: Weak<R>,
         exchange: Arc<str>,
         message: Arc<Message>,
         key: DelayedKey,
     ) {
+        let vhost: Weak<dyn RouteBack> = vhost;
         let headers = message.properties().headers;
         self.insert(key.due_ms, vhost, exchange, headers, message, Some(key));
     }
@@ -150,7 +155,7 @@ impl DelayedMessages {
     /// `delay_ms`.
     pub fn hold(
         &self,
-        vhost: Weak<VHost>,
+        vhost: Weak<dyn RouteBack>,
         exchange: Arc<str>,
         headers: Option<FieldTable>,
         message: Arc<Message>,
@@ -163,7 +168,7 @@ impl DelayedMessages {
     fn insert(
         &self,
         due: u64,
-        vhost: Weak<VHost>,
+        vhost: Weak<dyn RouteBack>,
         exchange: Arc<str>,
         headers: Option<FieldTable>,
         message: Arc<Message>,
@@ -224,21 +229,14 @@ impl DelayedMessages {
         let Some(vhost) = held.vhost.upgrade() else {
             return;
         };
-        let mut queues = Vec::new();
         // A deleted exchange drops its held messages, as RabbitMQ's plugin does.
-        if vhost
-            .route(
-                &held.exchange,
-                &held.message.routing_key,
-                held.headers.as_ref(),
-                &mut queues,
-            )
-            .is_ok()
-        {
-            for q in queues {
-                q.publish(held.message.clone());
-            }
-        }
+        vhost.route_back(
+            &held.exchange,
+            &held.message.routing_key,
+            held.headers.as_ref(),
+            &|_| true,
+            held.message.clone(),
+        );
     }
 }
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use warren_protocol::FieldTable;
 
-use crate::message::{now_ms, Message};
+use crate::clock::now_ms;
+use crate::message::Message;
 use crate::queue::args::DedupConfig;
 use crate::queue::dedup::DedupCache;
 use crate::routing::{Binding, Destination, ExchangeKind, RoutingTable};

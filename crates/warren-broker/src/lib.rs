@@ -1,9 +1,40 @@
 //! Warren's broker model: virtual hosts, exchanges and routing, queues, consumers and
 //! dispatch. No sockets: the server crate drives it.
+//!
+//! # Layering
+//!
+//! Modules import only from the layers below them (the queue and its consumers are
+//! one layer, see below):
+//!
+//! ```text
+//!  5  recovery ........... builds a Broker from the store at start-up
+//!       │
+//!  4  broker ............. the virtual hosts, the shared scheduler and delayed store
+//!       │
+//!  3  vhost (+ durable) .. exchanges + queues by name; implements RouteBack, QueueHost
+//!       │
+//!  2  exchange ─────────► routing, delayed (type name, x-delay), queue::{args, dedup}
+//!     delayed ──────────► scheduler, route_back      holds Weak<dyn RouteBack>
+//!       │
+//!  1  queue ◄──► consumer  queue → consumer strong (Arc), consumer → queue weak (Weak)
+//!     queue ────────────► dead_letter, scheduler, persist   holds Weak<dyn QueueHost>
+//!     dead_letter ──────► route_back
+//!       │
+//!  0  routing · route_back · scheduler · persist · message · clock · applied · error
+//!     · names
+//! ```
+//!
+//! Dead-lettering and delayed delivery put messages back into routing through the narrow
+//! [`RouteBack`](route_back::RouteBack) handle, and a queue reaches its virtual host only
+//! through [`QueueHost`](queue::QueueHost) (`RouteBack` plus "remove me, I expired"):
+//! neither imports `vhost`, and both hold the handle weakly. A queue and its consumers
+//! refer to each other by type, but only the queue's side is strong, so a deleted queue
+//! and its cancelled consumers are freed. Time comes from [`clock`] everywhere.
 #![deny(missing_docs, unsafe_code)]
 
 pub mod applied;
 pub mod broker;
+pub mod clock;
 pub mod consumer;
 pub mod dead_letter;
 pub mod delayed;
@@ -14,6 +45,7 @@ pub mod names;
 pub mod persist;
 pub mod queue;
 pub mod recovery;
+pub mod route_back;
 pub mod routing;
 pub mod scheduler;
 pub mod vhost;

@@ -6,14 +6,7 @@ use bytes::{Bytes, BytesMut};
 use warren_protocol::wire::Reader;
 use warren_protocol::BasicProperties;
 
-/// Milliseconds since the Unix epoch, the clock of TTLs and delays (wall-clock, so it
-/// survives restarts).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+use crate::clock::now_ms;
 
 /// The TTL an `expiration` property asks for. The channel has already refused invalid
 /// values with RabbitMQ's texts, so anything unparsable here means "no TTL".
@@ -41,7 +34,8 @@ pub struct Message {
     pub persistent: bool,
     /// The `expiration` property, parsed (milliseconds).
     pub expiration_ms: Option<u64>,
-    /// When it was published, in milliseconds since the Unix epoch.
+    /// When it was published, in milliseconds since the Unix epoch (on the
+    /// [`clock`](crate::clock)).
     pub published_at_ms: u64,
     /// Its id in the store, once a durable queue stored it (a persistent message is
     /// stored once, however many durable queues hold it).

@@ -1,5 +1,6 @@
 //! One background task that fires timers for the whole broker: message expiry at queue
-//! heads, queue expiry (`x-expires`) and delayed messages.
+//! heads, queue expiry (`x-expires`) and delayed messages. It reads and sleeps on the
+//! [`clock`](crate::clock), so paused tokio time drives it in tests.
 //!
 //! Targets are held weakly, so a deleted queue's timers simply lapse. A target that
 //! fires re-arms itself if it still has work in the future.
@@ -13,9 +14,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::message::now_ms;
+use crate::clock::now_ms;
 
-/// Something that wants to be called at a wall-clock time.
+/// Something that wants to be called at a time on the [`clock`](crate::clock).
 pub trait Timed: Send + Sync {
     /// Called at or after the time it was scheduled for.
     fn on_timer(&self, now_ms: u64);
@@ -48,7 +49,7 @@ impl Scheduler {
         })
     }
 
-    /// Calls `target.on_timer` at `due_ms` (ms since the epoch), if it still exists.
+    /// Calls `target.on_timer` at `due_ms` ([`clock`](crate::clock) ms), if it still exists.
     pub fn schedule(&self, due_ms: u64, target: Weak<dyn Timed>) {
         if !self.started.load(Ordering::Acquire) {
             self.start();

@@ -16,7 +16,8 @@ use crate::exchange::{Exchange, ExchangeConfig};
 use crate::message::Message;
 use crate::names::generated_queue_name;
 use crate::queue::args::{check_equivalent, EQUIVALENCE_CHECKED};
-use crate::queue::{ConnectionId, Queue, QueueArgs, QueueConfig};
+use crate::queue::{ConnectionId, Queue, QueueArgs, QueueConfig, QueueHost};
+use crate::route_back::RouteBack;
 use crate::routing::{validate_headers_binding, Binding, Destination, ExchangeKind};
 use crate::scheduler::Scheduler;
 
@@ -872,9 +873,11 @@ impl VHost {
 
     /// Called when a consumer is cancelled: deletes an auto-delete queue left without consumers.
     pub fn consumer_removed(&self, consumer: &Arc<crate::consumer::Consumer>) {
-        let q = &consumer.queue;
+        let Some(q) = consumer.queue() else {
+            return;
+        };
         if q.remove_consumer(consumer) && !q.is_deleted() {
-            self.remove_queue(q);
+            self.remove_queue(&q);
         }
     }
 
@@ -948,5 +951,41 @@ impl VHost {
             out.dedup_by(|a, b| Arc::ptr_eq(a, b));
         }
         Ok(())
+    }
+}
+
+/// The narrow handle dead-lettering and delayed delivery route through.
+impl RouteBack for VHost {
+    fn vhost_name(&self) -> &str {
+        &self.name
+    }
+
+    fn route_back(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        headers: Option<&FieldTable>,
+        accept: &dyn Fn(&str) -> bool,
+        message: Arc<Message>,
+    ) -> usize {
+        let mut queues = Vec::new();
+        if self
+            .route(exchange, routing_key, headers, &mut queues)
+            .is_err()
+        {
+            return 0;
+        }
+        queues.retain(|q| accept(q.name()));
+        for q in &queues {
+            q.publish(message.clone());
+        }
+        queues.len()
+    }
+}
+
+/// What a queue needs of its virtual host.
+impl QueueHost for VHost {
+    fn queue_expired(&self, queue: &Arc<Queue>) {
+        self.remove_queue(queue);
     }
 }

@@ -10,6 +10,7 @@
 pub mod args;
 mod consumers;
 pub(crate) mod dedup;
+mod host;
 mod paging;
 mod ready;
 mod recover;
@@ -20,16 +21,17 @@ use std::sync::{Arc, OnceLock, Weak};
 use parking_lot::Mutex;
 use warren_protocol::{FieldTable, FieldValue};
 
+use crate::clock::now_ms;
 use crate::consumer::{Consumer, Delivery};
-use crate::dead_letter::{dead_letter, DeadLetter, DeathReason};
+use crate::dead_letter::{dead_letter, DeadLetter, DeadLetterTo, DeathReason};
 use crate::error::{AmqpError, AmqpResult};
-use crate::message::{now_ms, Message, QueuedMessage};
+use crate::message::{Message, QueuedMessage};
 use crate::persist::{stored_message_id, EntryRecord, QueueId, QueueStore, Store, StoreResult};
 use crate::scheduler::{Scheduler, Timed};
-use crate::vhost::VHost;
 pub use args::{Overflow, QueueArgs, QueueType};
 use consumers::ConsumerRing;
 use dedup::DedupCache;
+pub use host::QueueHost;
 use paging::Pager;
 pub use paging::{Paging, StoredRun};
 use ready::ReadyQueue;
@@ -69,7 +71,8 @@ pub struct Queue {
     config: QueueConfig,
     args: QueueArgs,
     vhost_name: Arc<str>,
-    vhost: Weak<VHost>,
+    /// The virtual host, through the narrow handle a queue needs of it.
+    host: Weak<dyn QueueHost>,
     scheduler: Arc<Scheduler>,
     me: Weak<Queue>,
     deleted: AtomicBool,
@@ -117,12 +120,12 @@ struct AfterUnlock {
 }
 
 impl Queue {
-    /// A new, empty queue in `vhost`.
+    /// A new, empty queue in virtual host `vhost_name`, reached through `host`.
     pub fn new(
         config: QueueConfig,
         args: QueueArgs,
         vhost_name: Arc<str>,
-        vhost: Weak<VHost>,
+        host: Weak<dyn QueueHost>,
         scheduler: Arc<Scheduler>,
     ) -> Arc<Self> {
         let now = now_ms();
@@ -140,7 +143,7 @@ impl Queue {
             config,
             args,
             vhost_name,
-            vhost,
+            host,
             scheduler,
             me: me.clone(),
             deleted: AtomicBool::new(false),
@@ -432,11 +435,19 @@ impl Queue {
 
     /// Dead-letters what was collected under the lock.
     fn finish(&self, after: AfterUnlock) {
-        if after.dead.is_empty() || self.args.dead_letter_exchange.is_none() {
+        let Some(exchange) = &self.args.dead_letter_exchange else {
+            return;
+        };
+        if after.dead.is_empty() {
             return;
         }
-        if let Some(vhost) = self.vhost.upgrade() {
-            dead_letter(&vhost, self, after.dead);
+        if let Some(host) = self.host.upgrade() {
+            let to = DeadLetterTo {
+                queue: &self.config.name,
+                exchange,
+                routing_key: self.args.dead_letter_routing_key.as_deref(),
+            };
+            dead_letter(host.as_ref(), to, after.dead);
         }
     }
 
@@ -757,9 +768,9 @@ impl Timed for Queue {
         };
         self.finish(after);
         if expired_unused {
-            if let (Some(vhost), Some(me)) = (self.vhost.upgrade(), self.me.upgrade()) {
+            if let (Some(host), Some(me)) = (self.host.upgrade(), self.me.upgrade()) {
                 tracing::info!(queue = %self.config.name, "queue expired (x-expires)");
-                vhost.remove_queue(&me);
+                host.queue_expired(&me);
             }
         }
     }

@@ -141,13 +141,14 @@ impl Channel {
                 prefetch: self.consumer_prefetch,
                 priority,
             },
-            queue.clone(),
+            &queue,
             self.credit.clone(),
             cx.outbound.clone(),
         ));
         // A refused consumer (exclusivity) gets no consume-ok, only the channel error.
         queue.add_consumer(consumer.clone())?;
-        self.consumers.insert(tag.clone(), consumer);
+        self.consumers
+            .insert(tag.clone(), super::ChannelConsumer { consumer, queue });
         // consume-ok still goes out before any delivery: deliveries reach the connection
         // through its outbound channel, which it reads only after this handler returns.
         if !m.no_wait {
@@ -162,8 +163,8 @@ impl Channel {
     }
 
     pub(super) fn cancel(&mut self, cx: &mut ConnCtx, m: basic::Cancel) -> AmqpResult<()> {
-        if let Some(consumer) = self.consumers.remove(m.consumer_tag.as_str()) {
-            cx.vhost.consumer_removed(&consumer);
+        if let Some(c) = self.consumers.remove(m.consumer_tag.as_str()) {
+            cx.vhost.consumer_removed(&c.consumer);
         }
         if !m.no_wait {
             cx.send(
@@ -205,7 +206,7 @@ impl Channel {
                     queue,
                     message,
                     consumer: None,
-                    delivered_at: std::time::Instant::now(),
+                    delivered_at: tokio::time::Instant::now(),
                 },
             );
         }

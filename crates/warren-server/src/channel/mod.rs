@@ -16,7 +16,7 @@ mod unacked;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use warren_broker::{AmqpError, AmqpResult, ChannelCredit, Consumer, Delivery};
+use warren_broker::{AmqpError, AmqpResult, ChannelCredit, Consumer, Delivery, Queue};
 use warren_protocol::method::channel as ch;
 use warren_protocol::Method;
 
@@ -24,12 +24,21 @@ pub(crate) use context::{ClientCapabilities, ConnCtx};
 use publish::{ContentState, PublishMode};
 use unacked::{Unacked, UnackedMap};
 
+/// A consumer of this channel and the queue it consumes from. The consumer holds its
+/// queue only weakly (the queue holds the consumer); the channel keeps the queue here,
+/// so each delivery's unacked entry clones it without an upgrade per message.
+#[derive(Debug)]
+struct ChannelConsumer {
+    consumer: Arc<Consumer>,
+    queue: Arc<Queue>,
+}
+
 /// One open channel.
 #[derive(Debug)]
 pub(crate) struct Channel {
     id: u16,
     credit: Arc<ChannelCredit>,
-    consumers: HashMap<Arc<str>, Arc<Consumer>>,
+    consumers: HashMap<Arc<str>, ChannelConsumer>,
     unacked: UnackedMap,
     next_delivery_tag: u64,
     consumer_prefetch: u32,
@@ -120,10 +129,10 @@ impl Channel {
     /// Stages a delivery from one of this channel's consumers. Returns it if the consumer
     /// is no longer registered here (cancelled, or the channel number was reused).
     pub fn deliver(&mut self, cx: &mut ConnCtx, d: Delivery) -> Result<(), Delivery> {
-        match self.consumers.get(d.consumer.tag()) {
-            Some(c) if Arc::ptr_eq(c, &d.consumer) => {}
+        let queue = match self.consumers.get(d.consumer.tag()) {
+            Some(c) if Arc::ptr_eq(&c.consumer, &d.consumer) => &c.queue,
             _ => return Err(d),
-        }
+        };
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
         let msg = &d.message.message;
@@ -143,10 +152,10 @@ impl Channel {
                 tag,
                 Unacked {
                     tag,
-                    queue: d.consumer.queue.clone(),
+                    queue: queue.clone(),
                     message: d.message,
                     consumer: Some(d.consumer),
-                    delivered_at: std::time::Instant::now(),
+                    delivered_at: tokio::time::Instant::now(),
                 },
             );
         }
@@ -157,7 +166,7 @@ impl Channel {
     /// waited for its ack longer than allowed (RabbitMQ closes the channel with 406).
     pub fn check_ack_timeout(
         &self,
-        now: std::time::Instant,
+        now: tokio::time::Instant,
         default: std::time::Duration,
     ) -> AmqpResult<()> {
         match self.unacked.timed_out(now, default) {
@@ -175,7 +184,7 @@ impl Channel {
     /// Returns true if the client should be sent `basic.cancel`.
     pub fn consumer_cancelled(&mut self, consumer: &Arc<Consumer>) -> bool {
         match self.consumers.get(consumer.tag()) {
-            Some(c) if Arc::ptr_eq(c, consumer) => {
+            Some(c) if Arc::ptr_eq(&c.consumer, consumer) => {
                 self.consumers.remove(consumer.tag());
                 true
             }
@@ -187,8 +196,8 @@ impl Channel {
     /// unacknowledged messages, including those acked or rejected in a transaction that
     /// was never committed. Called when the channel or its connection closes.
     pub fn release(&mut self, cx: &ConnCtx) {
-        for (_, consumer) in self.consumers.drain() {
-            cx.vhost.consumer_removed(&consumer);
+        for (_, c) in self.consumers.drain() {
+            cx.vhost.consumer_removed(&c.consumer);
         }
         self.restore_uncommitted_settles();
         basic::settle(self.unacked.take_all(), basic::Settle::Requeue);
@@ -196,7 +205,7 @@ impl Channel {
 
     fn wake_consumers(&self) {
         for c in self.consumers.values() {
-            c.wake_if_blocked();
+            c.consumer.wake_if_blocked();
         }
     }
 }

@@ -214,7 +214,7 @@ mod tests {
             config,
             QueueArgs::default(),
             "/".into(),
-            Weak::new(),
+            Weak::<warren_broker::VHost>::new(),
             Scheduler::new(),
         )
     }
@@ -246,7 +246,7 @@ mod tests {
         };
         let c = Arc::new(Consumer::new(
             spec,
-            q.clone(),
+            q,
             Arc::new(ChannelCredit::default()),
             tx,
         ));

@@ -218,7 +218,7 @@ impl Connection {
 fn return_undelivered(d: warren_broker::Delivery) {
     d.consumer.written(1);
     d.consumer.settled(1);
-    d.consumer
-        .queue
-        .return_undelivered(d.message, !d.consumer.spec.no_ack);
+    if let Some(queue) = d.consumer.queue() {
+        queue.return_undelivered(d.message, !d.consumer.spec.no_ack);
+    }
 }

@@ -223,7 +223,7 @@ impl Connection {
         if self.state != State::Open {
             return;
         }
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let default = self.ctx.config.limits.consumer_timeout;
         let timed_out: Vec<(u16, warren_broker::AmqpError)> = self
             .channels
