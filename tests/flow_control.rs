@@ -124,7 +124,10 @@ async fn acked_deliveries_never_time_out() {
 
 #[tokio::test]
 async fn publishers_are_blocked_while_the_memory_alarm_is_on_and_resume_after() {
-    let broker = TestBroker::start_with(|c| c.limits.memory_high_watermark_bytes = 0).await;
+    let broker = TestBroker::start_with(|c| {
+        c.limits.memory_high_watermark = warren_server::MemoryWatermark::Off
+    })
+    .await;
     let (_conn, ch) = broker.channel().await;
     ch.queue_declare(
         "q".into(),

@@ -34,7 +34,7 @@ impl FaultyBroker {
             data_dir: dir.path().to_path_buf(),
             ..ServerConfig::default()
         };
-        let real = warren_broker::recovery::open_store(dir.path(), 8 << 20).expect("store");
+        let real = warren_broker::recovery::open_store(dir.path(), &config.limits).expect("store");
         let faulty = FaultyStore::wrap(real);
         let faults = faulty.faults().clone();
         let store: Arc<dyn Store> = faulty;

@@ -86,6 +86,7 @@ fn consumer(q: &Arc<Queue>, no_ack: bool) -> (Arc<Consumer>, UnboundedReceiver<O
         exclusive: false,
         prefetch: if no_ack { 0 } else { 100 },
         priority: 0,
+        unsent_window: warren_broker::Limits::default().consumer_unsent_window,
     };
     let c = Arc::new(Consumer::new(
         spec,

@@ -5,7 +5,8 @@
 //! - *unacked*: deliveries not yet acknowledged, limited by the consumer's prefetch and by
 //!   the channel-wide prefetch (`basic.qos` with `global=true`);
 //! - *unsent*: deliveries handed to the connection but not yet written to its socket,
-//!   limited by [`UNSENT_WINDOW`]. This bounds what a slow or no-ack consumer can
+//!   limited by [`ConsumerSpec::unsent_window`] (from
+//!   [`Limits::consumer_unsent_window`](crate::Limits)). This bounds what a slow or no-ack consumer can
 //!   hold in the broker's memory, like RabbitMQ's credit flow.
 //!
 //! A queue that finds a consumer without credit marks it blocked; whoever later frees
@@ -23,9 +24,6 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::message::QueuedMessage;
 use crate::queue::Queue;
-
-/// Most deliveries a consumer may have handed to its connection but not yet written.
-pub const UNSENT_WINDOW: u32 = 2_000;
 
 /// Events a queue sends to the connection that owns a consumer.
 #[derive(Debug)]
@@ -119,6 +117,9 @@ pub struct ConsumerSpec {
     pub prefetch: u32,
     /// Consumer priority (`x-priority`); higher goes first.
     pub priority: i32,
+    /// Most deliveries it may have handed to its connection but not yet written
+    /// ([`Limits::consumer_unsent_window`](crate::Limits)).
+    pub unsent_window: u32,
 }
 
 /// A consumer attached to one queue.
@@ -172,7 +173,9 @@ impl Consumer {
         // Mark blocked first: a release racing with this check then always sees the
         // flag and wakes the queue, so no wake-up is lost.
         self.blocked.store(true, Ordering::Release);
-        if !self.channel.is_active() || self.unsent.load(Ordering::Acquire) >= UNSENT_WINDOW {
+        if !self.channel.is_active()
+            || self.unsent.load(Ordering::Acquire) >= self.spec.unsent_window
+        {
             return false;
         }
         if !self.spec.no_ack {
@@ -205,7 +208,9 @@ impl Consumer {
 
     /// Whether [`Consumer::try_reserve`] would succeed now (without taking credit).
     fn has_credit(&self) -> bool {
-        if !self.channel.is_active() || self.unsent.load(Ordering::Acquire) >= UNSENT_WINDOW {
+        if !self.channel.is_active()
+            || self.unsent.load(Ordering::Acquire) >= self.spec.unsent_window
+        {
             return false;
         }
         if self.spec.no_ack {

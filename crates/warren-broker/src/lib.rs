@@ -40,6 +40,7 @@ pub mod dead_letter;
 pub mod delayed;
 pub mod error;
 pub mod exchange;
+pub mod limits;
 pub mod message;
 pub mod names;
 pub mod persist;
@@ -57,6 +58,7 @@ pub use error::{
     AmqpError, AmqpResult, ChannelCode, ChannelError, ConnectionCode, ConnectionError,
 };
 pub use exchange::Exchange;
+pub use limits::{Limits, MemoryWatermark};
 pub use message::{Message, QueuedMessage};
 pub use queue::{ConnectionId, PublishOutcome, Queue, QueueArgs};
 pub use vhost::{ExchangeDeclare, Persistence, QueueDeclare, QueueDeclared, VHost};

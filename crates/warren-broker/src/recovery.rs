@@ -13,8 +13,9 @@ use warren_store::{
 };
 
 use crate::persist::{decode_table, message_from_stored};
-use crate::queue::{Paging, RecoverError};
+use crate::queue::RecoverError;
 use crate::vhost::Persistence;
+use crate::Limits;
 use crate::{Broker, ExchangeDeclare, Queue, QueueDeclare};
 
 /// Why the broker could not start from its data directory.
@@ -51,11 +52,12 @@ impl From<RecoveryError> for std::io::Error {
     }
 }
 
-/// Opens the store under `data_dir` (in `data_dir/store`) with a page cache of
-/// `cache_bytes`.
-pub fn open_store(data_dir: &Path, cache_bytes: u64) -> Result<Arc<dyn Store>, RecoveryError> {
+/// Opens the store under `data_dir` (in `data_dir/store`) with the page cache and
+/// compaction `limits` set.
+pub fn open_store(data_dir: &Path, limits: &Limits) -> Result<Arc<dyn Store>, RecoveryError> {
     let mut config = StoreConfig::new(data_dir.join("store"));
-    config.cache_capacity_bytes = cache_bytes;
+    config.cache_capacity_bytes = limits.store_cache_bytes;
+    config.compaction = limits.store_compaction.clone();
     let store = SledStore::open(&config).map_err(RecoveryError::Open)?;
     let t = store.open_timings();
     info!(
@@ -71,10 +73,10 @@ pub fn open_store(data_dir: &Path, cache_bytes: u64) -> Result<Arc<dyn Store>, R
 /// Builds a broker that keeps its durable state in `store`, with everything the store
 /// holds brought back: topology, each stored queue's messages in order (delivered ones
 /// marked redelivered), and the messages delayed exchanges held.
-pub fn recover(store: Arc<dyn Store>, paging: Paging) -> Result<Broker, RecoveryError> {
+pub fn recover(store: Arc<dyn Store>, limits: &Limits) -> Result<Broker, RecoveryError> {
     let broker = Broker::with_persistence(Persistence {
         store: store.clone(),
-        paging,
+        paging: limits.paging,
     });
     let recovering = recover_topology(&broker, &store)?;
     recover_messages(&recovering.queues)?;

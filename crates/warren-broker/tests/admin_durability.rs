@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use warren_broker::queue::Paging;
 use warren_broker::recovery::{open_store, recover};
-use warren_broker::{Broker, ExchangeDeclare, QueueDeclare};
+use warren_broker::{Broker, ExchangeDeclare, Limits, QueueDeclare};
 use warren_protocol::FieldTable;
 use warren_store::faults::FaultyStore;
 use warren_store::Store;
@@ -29,8 +28,8 @@ fn exchange(name: &str) -> ExchangeDeclare {
 }
 
 fn start(dir: &std::path::Path) -> Broker {
-    let store = open_store(dir, 8 << 20).expect("store opens");
-    recover(store, Paging::default()).expect("broker recovers")
+    let store = open_store(dir, &Limits::default()).expect("store opens");
+    recover(store, &Limits::default()).expect("broker recovers")
 }
 
 #[tokio::test]
@@ -120,10 +119,10 @@ async fn deletes_through_the_interface_reach_the_store_once() {
 async fn a_failed_store_write_leaves_nothing_in_memory_or_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let real = open_store(dir.path(), 8 << 20).unwrap();
+        let real = open_store(dir.path(), &Limits::default()).unwrap();
         let faulty = FaultyStore::wrap(real);
         let store: Arc<dyn Store> = faulty.clone();
-        let broker = recover(store, Paging::default()).unwrap();
+        let broker = recover(store, &Limits::default()).unwrap();
         let vhost = broker.vhost("/").unwrap();
         vhost
             .declare_exchange(&exchange("x"))

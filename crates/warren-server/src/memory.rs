@@ -9,12 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
+use warren_broker::MemoryWatermark;
 
 /// How often resident memory is sampled.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Fraction of physical memory used as the default watermark (RabbitMQ's default).
-pub const DEFAULT_WATERMARK_FRACTION: f64 = 0.4;
 
 /// Whether the broker is over its memory high watermark.
 #[derive(Debug, Default)]
@@ -113,16 +111,20 @@ pub fn memory_limit_bytes(paths: &CgroupPaths) -> Option<u64> {
     }
 }
 
-/// The default watermark: 40% of the memory limit ([`memory_limit_bytes`]), or 1 GiB
-/// where that is unknown.
-pub fn default_watermark_bytes() -> u64 {
-    watermark_of(memory_limit_bytes(&CgroupPaths::default()))
+/// The watermark in bytes (None: no memory alarm). A relative watermark is a fraction
+/// of the memory limit ([`memory_limit_bytes`]), or of 1 GiB where that is unknown.
+pub fn watermark_bytes(w: MemoryWatermark) -> Option<u64> {
+    watermark_of(w, memory_limit_bytes(&CgroupPaths::default()))
 }
 
-fn watermark_of(limit: Option<u64>) -> u64 {
-    limit
-        .map(|t| (t as f64 * DEFAULT_WATERMARK_FRACTION) as u64)
-        .unwrap_or(1 << 30)
+fn watermark_of(w: MemoryWatermark, limit: Option<u64>) -> Option<u64> {
+    match w {
+        MemoryWatermark::Off | MemoryWatermark::Absolute(0) => None,
+        MemoryWatermark::Absolute(bytes) => Some(bytes),
+        MemoryWatermark::Relative(fraction) => {
+            Some((limit.unwrap_or(1 << 30) as f64 * fraction) as u64)
+        }
+    }
 }
 
 /// Samples resident memory until `alarm` is the only owner left (the server is gone).
@@ -145,7 +147,11 @@ mod tests {
         let rss = resident_bytes().expect("linux /proc");
         assert!(rss > 0);
         assert!(total_memory_bytes().unwrap() > rss);
-        assert!(default_watermark_bytes() < total_memory_bytes().unwrap());
+        let w = watermark_bytes(MemoryWatermark::Relative(0.4)).unwrap();
+        assert!(w < total_memory_bytes().unwrap());
+        assert_eq!(watermark_bytes(MemoryWatermark::Off), None);
+        assert_eq!(watermark_bytes(MemoryWatermark::Absolute(0)), None);
+        assert_eq!(watermark_bytes(MemoryWatermark::Absolute(5)), Some(5));
     }
 
     #[test]
@@ -176,8 +182,8 @@ mod tests {
         assert_eq!(cgroup_limit_bytes(&v2), Some(half_gib));
         assert_eq!(memory_limit_bytes(&v2), Some(half_gib));
         assert_eq!(
-            watermark_of(memory_limit_bytes(&v2)),
-            (half_gib as f64 * 0.4) as u64
+            watermark_of(MemoryWatermark::Relative(0.4), memory_limit_bytes(&v2)),
+            Some((half_gib as f64 * 0.4) as u64)
         );
         let (_d, v1) = fake_cgroup(None, Some("536870912\n"));
         assert_eq!(memory_limit_bytes(&v1), Some(half_gib));

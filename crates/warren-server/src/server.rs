@@ -49,7 +49,7 @@ impl Server {
     /// then binds every listen address.
     pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let store = recovery::open_store(&config.data_dir, config.limits.store_cache_bytes)?;
+        let store = recovery::open_store(&config.data_dir, &config.limits)?;
         Self::bind_with_store(config, store).await
     }
 
@@ -60,7 +60,7 @@ impl Server {
         config: ServerConfig,
         store: Arc<dyn Store>,
     ) -> std::io::Result<Server> {
-        let broker = Arc::new(recovery::recover(store, config.limits.paging)?);
+        let broker = Arc::new(recovery::recover(store, &config.limits)?);
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let listener = TcpListener::bind(addr).await?;
@@ -94,9 +94,13 @@ impl Server {
     /// CONNECTION_FORCED and returns once they have all ended.
     pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let permits = Arc::new(Semaphore::new(self.ctx.config.limits.max_connections));
-        let watermark = self.ctx.config.limits.memory_high_watermark_bytes;
-        let memory_monitor = (watermark > 0)
-            .then(|| tokio::spawn(crate::memory::monitor(self.ctx.memory.clone(), watermark)));
+        let watermark =
+            crate::memory::watermark_bytes(self.ctx.config.limits.memory_high_watermark);
+        if let Some(bytes) = watermark {
+            info!(watermark_bytes = bytes, "memory alarm armed");
+        }
+        let memory_monitor = watermark
+            .map(|bytes| tokio::spawn(crate::memory::monitor(self.ctx.memory.clone(), bytes)));
         let mut accept_tasks = JoinSet::new();
         let connections = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
         for listener in self.listeners {

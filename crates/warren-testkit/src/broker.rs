@@ -72,7 +72,7 @@ impl TestBroker {
         self.server.as_ref().expect("running").broker.clone()
     }
 
-    /// The memory alarm; start the broker with `memory_high_watermark_bytes = 0` to
+    /// The memory alarm; start the broker with `memory_high_watermark = MemoryWatermark::Off` to
     /// drive it by hand.
     pub fn memory_alarm(&self) -> Arc<warren_server::memory::MemoryAlarm> {
         self.server.as_ref().expect("running").memory.clone()

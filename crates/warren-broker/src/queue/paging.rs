@@ -14,22 +14,14 @@ use std::sync::Arc;
 use crate::message::QueuedMessage;
 use crate::persist::{message_from_record, QueueId, Store, StoreError};
 
-/// How much of a durable queue's backlog stays in memory.
+/// How much of a durable queue's backlog stays in memory (values from
+/// [`Limits::paging`](crate::Limits)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Paging {
     /// Ready messages kept in memory before persistent ones are left on disk only.
     pub keep_in_memory: usize,
     /// Messages read back from disk at a time when the head reaches a run.
     pub page_size: usize,
-}
-
-impl Default for Paging {
-    fn default() -> Self {
-        Paging {
-            keep_in_memory: 16_384,
-            page_size: 1_024,
-        }
-    }
 }
 
 /// Ready messages that are on disk only: the queue's stored entries from `next_seq`

@@ -192,6 +192,7 @@ impl TestConsumer {
                 exclusive: false,
                 prefetch,
                 priority: 0,
+                unsent_window: warren_broker::Limits::default().consumer_unsent_window,
             },
         )
     }

@@ -140,6 +140,7 @@ impl Channel {
                 exclusive: m.exclusive,
                 prefetch: self.consumer_prefetch,
                 priority,
+                unsent_window: cx.limits.consumer_unsent_window,
             },
             &queue,
             self.credit.clone(),

@@ -10,35 +10,29 @@
 //!   publish is routed to is noted ([`PublishFlow::note`], a pointer comparison per
 //!   message; no lock).
 //! - After the batch, each noted queue is checked once ([`PublishFlow::check`]): if it
-//!   holds more than [`Limits::publish_flow_backlog`](crate::config::Limits) ready
+//!   holds more than [`Limits::publish_flow_backlog`](warren_broker::Limits) ready
 //!   messages *and has consumers*, the connection stops reading its socket (TCP
 //!   back-pressure, like RabbitMQ's `flow` state). Everything else it does — heartbeats,
 //!   deliveries to its own consumers, confirms — goes on.
 //! - While paused it polls those queues every [`POLL_INTERVAL`] ([`PublishFlow::poll`])
 //!   and resumes once each has drained to half the threshold, lost its consumers or been
-//!   deleted — or after [`MAX_PAUSE`] at most, so that a connection whose queue drains
+//!   deleted — or after [`Limits::publish_flow_max_pause`](warren_broker::Limits) at most, so that a connection whose queue drains
 //!   slowly still reads, now and then, the acks, closes and other methods its client
 //!   sent meanwhile (it reads one batch, and pauses again if the queue is still over).
 //! - A queue with no consumers is never a reason to pause: a backlog nobody consumes yet
 //!   is legitimate and must fill at full speed. Likewise, when the consumers make no
-//!   progress for [`STALL_AFTER`] (they are stuck, or they are this very connection,
+//!   progress for [`Limits::publish_flow_stall`](warren_broker::Limits) (they are stuck, or they are this very connection,
 //!   whose acks are not read while it is paused), pausing cannot help: the connection
-//!   resumes and leaves that queue alone for [`EXEMPT_FOR`].
+//!   resumes and leaves that queue alone for [`Limits::publish_flow_exempt`](warren_broker::Limits).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use warren_broker::Queue;
+use warren_broker::{Limits, Queue};
 
 /// How often a paused connection looks at the queues it waits for.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(2);
-/// A pause ends when none of its queues has shrunk for this long.
-pub(crate) const STALL_AFTER: Duration = Duration::from_millis(100);
-/// Longest a connection stays paused at once.
-pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(1);
-/// How long a queue whose consumers stalled does not pause its publishers.
-pub(crate) const EXEMPT_FOR: Duration = Duration::from_secs(1);
 /// Most distinct queues noted per batch (a publish fanned out wider is checked on the
 /// first ones only, which is enough to throttle it).
 const MAX_NOTED: usize = 16;
@@ -68,12 +62,23 @@ pub(crate) struct PublishFlow {
     last_progress: Instant,
     /// Queues whose consumers stalled, and until when they are left alone.
     exempt: Vec<(Weak<Queue>, Instant)>,
+    /// A pause ends when none of its queues has shrunk for this long.
+    stall_after: Duration,
+    /// Longest a connection stays paused at once.
+    max_pause: Duration,
+    /// How long a queue whose consumers stalled does not pause its publishers.
+    exempt_for: Duration,
 }
 
 impl PublishFlow {
-    /// Flow control pausing at `backlog` ready messages per consumed queue (0: off).
-    pub(crate) fn new(backlog: u32) -> Self {
+    /// Flow control pausing at `limits.publish_flow_backlog` ready messages per
+    /// consumed queue (0: off), with the limits' pause timings.
+    pub(crate) fn new(limits: &Limits) -> Self {
+        let backlog = limits.publish_flow_backlog;
         PublishFlow {
+            stall_after: limits.publish_flow_stall,
+            max_pause: limits.publish_flow_max_pause,
+            exempt_for: limits.publish_flow_exempt,
             high: backlog,
             low: backlog / 2,
             noted: Vec::new(),
@@ -160,14 +165,14 @@ impl PublishFlow {
         if progressed {
             self.last_progress = now;
         }
-        if self.is_paused() && now.duration_since(self.last_progress) >= STALL_AFTER {
+        if self.is_paused() && now.duration_since(self.last_progress) >= self.stall_after {
             // Its consumers do not take messages: pausing the publisher cannot help them.
-            let until = now + EXEMPT_FOR;
+            let until = now + self.exempt_for;
             for w in self.waiting.drain(..) {
                 self.exempt.push((Arc::downgrade(&w.queue), until));
             }
         }
-        if now.duration_since(self.paused_since) >= MAX_PAUSE {
+        if now.duration_since(self.paused_since) >= self.max_pause {
             // Draining, but slowly: read one batch, then look again.
             self.waiting.clear();
         }
@@ -201,6 +206,25 @@ mod tests {
     use warren_protocol::properties::BasicProperties;
 
     use super::*;
+
+    fn limits_with_backlog(backlog: u32) -> Limits {
+        Limits {
+            publish_flow_backlog: backlog,
+            ..Limits::default()
+        }
+    }
+
+    fn stall() -> Duration {
+        Limits::default().publish_flow_stall
+    }
+
+    fn max_pause() -> Duration {
+        Limits::default().publish_flow_max_pause
+    }
+
+    fn exempt() -> Duration {
+        Limits::default().publish_flow_exempt
+    }
 
     fn queue() -> Arc<Queue> {
         let config = QueueConfig {
@@ -243,6 +267,7 @@ mod tests {
             exclusive: false,
             prefetch: 1,
             priority: 0,
+            unsent_window: Limits::default().consumer_unsent_window,
         };
         let c = Arc::new(Consumer::new(
             spec,
@@ -264,7 +289,7 @@ mod tests {
     fn a_backlog_without_consumers_never_pauses() {
         let q = queue();
         fill(&q, 50);
-        let mut flow = PublishFlow::new(10);
+        let mut flow = PublishFlow::new(&limits_with_backlog(10));
         flow.note(&q);
         assert!(!flow.check(Instant::now()));
     }
@@ -274,7 +299,7 @@ mod tests {
         let q = queue();
         let (_c, _rx) = stuck_consumer(&q);
         fill(&q, 10);
-        let mut flow = PublishFlow::new(10);
+        let mut flow = PublishFlow::new(&limits_with_backlog(10));
         let t0 = Instant::now();
         flow.note(&q);
         assert!(!flow.check(t0), "at the threshold, not over it");
@@ -294,22 +319,22 @@ mod tests {
         let q = queue();
         let (_c, _rx) = stuck_consumer(&q);
         fill(&q, 30);
-        let mut flow = PublishFlow::new(10);
+        let mut flow = PublishFlow::new(&limits_with_backlog(10));
         let t0 = Instant::now();
         flow.note(&q);
         assert!(flow.check(t0));
         drain_to(&q, 20);
-        let t1 = t0 + STALL_AFTER / 2;
+        let t1 = t0 + stall() / 2;
         assert!(flow.poll(t1), "it drained: keep waiting");
         assert!(
-            flow.poll(t1 + STALL_AFTER / 2),
+            flow.poll(t1 + stall() / 2),
             "not stalled for long enough yet"
         );
-        assert!(!flow.poll(t1 + STALL_AFTER), "no progress since t1");
+        assert!(!flow.poll(t1 + stall()), "no progress since t1");
         flow.note(&q);
-        assert!(!flow.check(t1 + STALL_AFTER), "exempt");
+        assert!(!flow.check(t1 + stall()), "exempt");
         flow.note(&q);
-        assert!(flow.check(t1 + STALL_AFTER + EXEMPT_FOR), "exemption over");
+        assert!(flow.check(t1 + stall() + exempt()), "exemption over");
     }
 
     #[test]
@@ -317,23 +342,23 @@ mod tests {
         let q = queue();
         let (_c, _rx) = stuck_consumer(&q);
         fill(&q, 1_000);
-        let mut flow = PublishFlow::new(100);
+        let mut flow = PublishFlow::new(&limits_with_backlog(100));
         let t0 = Instant::now();
         flow.note(&q);
         assert!(flow.check(t0));
         let mut now = t0;
         let mut ready = q.message_count();
-        while now.duration_since(t0) + STALL_AFTER / 2 < MAX_PAUSE {
+        while now.duration_since(t0) + stall() / 2 < max_pause() {
             ready -= 1;
             drain_to(&q, ready);
-            now += STALL_AFTER / 2;
+            now += stall() / 2;
             assert!(flow.poll(now), "draining, still over the low watermark");
         }
         drain_to(&q, ready - 1);
-        assert!(!flow.poll(t0 + MAX_PAUSE));
+        assert!(!flow.poll(t0 + max_pause()));
         flow.note(&q);
         assert!(
-            flow.check(t0 + MAX_PAUSE),
+            flow.check(t0 + max_pause()),
             "still over: pauses again, not exempt"
         );
     }
@@ -343,7 +368,7 @@ mod tests {
         let q = queue();
         let (c, _rx) = stuck_consumer(&q);
         fill(&q, 30);
-        let mut flow = PublishFlow::new(10);
+        let mut flow = PublishFlow::new(&limits_with_backlog(10));
         let t0 = Instant::now();
         flow.note(&q);
         assert!(flow.check(t0));
@@ -364,7 +389,7 @@ mod tests {
         let q = queue();
         let (_c, _rx) = stuck_consumer(&q);
         fill(&q, 30);
-        let mut flow = PublishFlow::new(0);
+        let mut flow = PublishFlow::new(&limits_with_backlog(0));
         flow.note(&q);
         assert!(!flow.check(Instant::now()));
     }

@@ -171,7 +171,7 @@ impl Connection {
             unsent: Vec::new(),
             pending_commit: None,
             syncs: sync_tx,
-            flow: PublishFlow::new(ctx.config.limits.publish_flow_backlog),
+            flow: PublishFlow::new(&ctx.config.limits),
         };
         let now = Instant::now();
         Connection {

@@ -1,0 +1,139 @@
+//! Every limit Warren enforces, in one place, each with its default and why. Nothing
+//! else in the workspace holds a limit constant: the server, the queue core and the
+//! store take their values from here. Field names are snake_case with the unit last,
+//! so each can become a config-file key unchanged.
+
+use std::time::Duration;
+
+use warren_store::CompactionConfig;
+
+use crate::queue::Paging;
+
+/// The memory high watermark: above it, publishing connections are blocked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MemoryWatermark {
+    /// A fraction of the memory the broker may use (the smaller of physical memory and
+    /// its cgroup's limit). RabbitMQ's default is 0.4.
+    Relative(f64),
+    /// An absolute number of bytes of resident memory.
+    Absolute(u64),
+    /// No memory alarm (tests that drive the alarm by hand).
+    Off,
+}
+
+/// Every limit Warren enforces, with RabbitMQ-compatible defaults where RabbitMQ has one.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Most channels a connection may have open at once (`channel_max` offered in tune;
+    /// as in RabbitMQ it limits the count, not the channel numbers). Default 2047,
+    /// RabbitMQ's.
+    pub channel_max: u16,
+    /// Largest frame, in bytes, offered in tune and enforced by the codec. Default
+    /// 131,072, RabbitMQ's: big enough for any method, small enough to bound a read.
+    pub frame_max_bytes: u32,
+    /// Heartbeat interval offered in tune (0 disables). Default 60 s, RabbitMQ's.
+    pub heartbeat_secs: u16,
+    /// Largest message body accepted; bigger publishes fail with 406. Default 128 MiB,
+    /// RabbitMQ's `max_message_size`.
+    pub max_message_bytes: u64,
+    /// Time a client has to finish the handshake (header to `connection.open`), so
+    /// half-open sockets cannot pile up. Default 10 s, RabbitMQ's.
+    pub handshake_timeout: Duration,
+    /// Connections served at once; more are refused at accept, bounding file
+    /// descriptors and memory. Default 10,000.
+    pub max_connections: usize,
+    /// Bytes a connection may have waiting to be written before it stops reading from
+    /// its socket, so a client that does not read cannot grow memory. Default 16 MiB.
+    pub max_pending_write_bytes: usize,
+    /// How long to wait for `connection.close-ok` after sending `connection.close`.
+    /// Default 3 s.
+    pub close_timeout: Duration,
+    /// Resident memory above which publishing connections are blocked. Default 40% of
+    /// the memory limit, as in RabbitMQ.
+    pub memory_high_watermark: MemoryWatermark,
+    /// How long a delivery may stay unacknowledged before its channel is closed with
+    /// 406 (RabbitMQ's `consumer_timeout`); a queue's `x-consumer-timeout` overrides
+    /// it. Default 30 min, RabbitMQ's.
+    pub consumer_timeout: Duration,
+    /// Deliveries a consumer may have staged but not yet written to its socket; it
+    /// gets more once its connection's output drains. Bounds what a slow or no-ack
+    /// consumer holds in memory, while being deep enough for full-speed no-ack
+    /// delivery. Default 2,000.
+    pub consumer_unsent_window: u32,
+    /// How much of a durable queue's backlog stays in memory: persistent messages
+    /// beyond `keep_in_memory` ready ones are kept on disk only and read back
+    /// `page_size` at a time. Default 16,384 and 1,024.
+    pub paging: Paging,
+    /// Memory for the store's page cache (sled's `cache_capacity`); the store's own
+    /// structures and sled's index come on top of it. Default 128 MiB.
+    pub store_cache_bytes: u64,
+    /// When the store compacts its files (space is never returned otherwise). Default:
+    /// check every 10 s; compact when the files are at least 64 MiB, at least 4 times
+    /// the live data, and the live data is at most 16 MiB (writers wait while it is
+    /// copied: 250 ms for 11 MiB measured).
+    pub store_compaction: CompactionConfig,
+    /// Publisher flow control: when a publish is routed to a queue that has consumers
+    /// and holds more than this many ready messages, the publishing connection stops
+    /// reading its socket (TCP back-pressure, like RabbitMQ's `flow` state) until the
+    /// queue has drained to half of it. 0 turns publisher flow control off. Default
+    /// 10,000: deep enough that consumers with a prefetch in the hundreds never wait
+    /// for a publisher, shallow enough that a publisher cannot take the CPU its
+    /// queues' consumers need.
+    pub publish_flow_backlog: u32,
+    /// A flow-control pause ends when none of its queues has shrunk for this long (its
+    /// consumers are stalled, so pausing cannot help). Default 100 ms.
+    pub publish_flow_stall: Duration,
+    /// Longest a connection stays paused by flow control at once, so it still reads
+    /// the acks, closes and heartbeats its client sent. Default 1 s.
+    pub publish_flow_max_pause: Duration,
+    /// How long a queue whose consumers stalled does not pause its publishers.
+    /// Default 1 s.
+    pub publish_flow_exempt: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            channel_max: 2047,
+            frame_max_bytes: 131_072,
+            heartbeat_secs: 60,
+            max_message_bytes: 128 * 1024 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_pending_write_bytes: 16 * 1024 * 1024,
+            close_timeout: Duration::from_secs(3),
+            memory_high_watermark: MemoryWatermark::Relative(0.4),
+            consumer_timeout: Duration::from_secs(30 * 60),
+            consumer_unsent_window: 2_000,
+            paging: Paging {
+                keep_in_memory: 16_384,
+                page_size: 1_024,
+            },
+            store_cache_bytes: 128 * 1024 * 1024,
+            store_compaction: CompactionConfig {
+                check_every: Some(Duration::from_secs(10)),
+                min_file_bytes: 64 << 20,
+                ratio: 4,
+                max_live_bytes: 16 << 20,
+            },
+            publish_flow_backlog: 10_000,
+            publish_flow_stall: Duration::from_millis(100),
+            publish_flow_max_pause: Duration::from_secs(1),
+            publish_flow_exempt: Duration::from_secs(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_relate_as_documented() {
+        let l = Limits::default();
+        assert!(l.paging.page_size <= l.paging.keep_in_memory);
+        assert!(l.publish_flow_stall < l.publish_flow_max_pause);
+        assert!(l.frame_max_bytes >= 4096);
+        assert!(l.store_compaction.max_live_bytes < l.store_compaction.min_file_bytes);
+    }
+}
