@@ -1,6 +1,9 @@
 //! The on-disk byte layout of every record: explicit, little code, no serializer whose
 //! format could change under us. Lengths are LEB128 varints, fixed-width integers are
 //! big-endian (so numeric keys sort in order). Any change here bumps `FORMAT_VERSION`.
+//!
+//! One idea (the record codec) with its unit tests below it, which are most of the
+//! file's length beyond ~400 lines; kept together so the cases sit next to the rules.
 
 use bytes::Bytes;
 

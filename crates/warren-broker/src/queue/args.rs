@@ -1,5 +1,8 @@
 //! Queue arguments (`x-…`): parsing and validation with RabbitMQ's reply texts, and the
 //! equivalence check a redeclaration must pass.
+//!
+//! One idea (the queue-argument parser) with its unit tests below it, which are most of the
+//! file's length beyond ~400 lines; kept together so the cases sit next to the rules.
 
 use std::sync::Arc;
 

@@ -15,6 +15,9 @@
 //!
 //! These rules, the value comparisons of [`values_match`] and the error texts of
 //! [`validate_headers_binding`] were checked against RabbitMQ 3.10.8.
+//!
+//! One idea (the headers matcher) with its unit tests below it, which are most of the
+//! file's length beyond ~400 lines; kept together so the cases sit next to the rules.
 
 use std::fmt::Write as _;
 use std::sync::Arc;

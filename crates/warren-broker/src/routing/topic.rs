@@ -11,6 +11,9 @@
 //! nodes reachable after each word of the routing key (deduplicated), so its cost is
 //! bounded by `words × reachable nodes` whatever the patterns, never exponential (as a
 //! naive backtracking matcher is on keys like `"#.#.#.#.#"`).
+//!
+//! One idea (the topic trie) with its unit tests below it, which are most of the
+//! file's length beyond ~400 lines; kept together so the cases sit next to the rules.
 
 use std::collections::HashMap;
 use std::mem;

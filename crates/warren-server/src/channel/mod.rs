@@ -9,6 +9,7 @@ pub(crate) mod confirms;
 pub(crate) mod context;
 mod expiration;
 mod publish;
+mod publish_mode;
 mod reply_to;
 mod topology;
 mod unacked;
@@ -21,7 +22,8 @@ use warren_protocol::method::channel as ch;
 use warren_protocol::Method;
 
 pub(crate) use context::{ClientCapabilities, ConnCtx};
-use publish::{ContentState, PublishMode};
+use publish::ContentState;
+use publish_mode::PublishMode;
 use unacked::{Unacked, UnackedMap};
 
 /// A consumer of this channel and the queue it consumes from. The consumer holds its
