@@ -393,3 +393,53 @@ async fn a_slow_disk_stalls_no_other_connection() {
         "only {round_trips} round trips while the disk was slow"
     );
 }
+
+/// While a durable declare waits for a slow commit on one connection, the broker keeps
+/// heart-beating another connection (one thread runs everything).
+#[tokio::test(flavor = "current_thread")]
+async fn heartbeats_flow_while_a_commit_is_slow() {
+    use warren_protocol::Frame;
+    use warren_testkit::raw::{Event, RawClient, TuneOk};
+    const DELAY: Duration = Duration::from_millis(2_500);
+    let b = FaultyBroker::start().await;
+    let addr = b.server.as_ref().expect("running").addrs[0];
+    let mut beating = RawClient::open_with(
+        addr,
+        TuneOk {
+            heartbeat: 1,
+            ..TuneOk::default()
+        },
+    )
+    .await;
+    let (_slow_conn, slow) = b.channel().await;
+    b.faults.set_sync_delay(DELAY);
+    let started = Instant::now();
+    let declare = tokio::spawn(async move {
+        slow.queue_declare("durable".into(), durable(), FieldTable::default())
+            .await
+            .expect("the slow declare completes");
+        started.elapsed()
+    });
+    let mut heartbeats = 0;
+    while started.elapsed() < DELAY - Duration::from_millis(500) {
+        match beating.next_event(Duration::from_millis(200)).await {
+            Event::Frame(Frame::Heartbeat) => {
+                heartbeats += 1;
+                // Answer, as a client must, or the broker drops it after two intervals.
+                beating.send_heartbeat().await;
+            }
+            Event::Eof => panic!("the heart-beating connection was closed"),
+            _ => {}
+        }
+    }
+    assert!(
+        !declare.is_finished(),
+        "the declare is still waiting for its commit"
+    );
+    assert!(
+        heartbeats >= 2,
+        "{heartbeats} heartbeats in {:?} while the other connection waited for the disk",
+        started.elapsed()
+    );
+    assert!(declare.await.unwrap() >= DELAY);
+}

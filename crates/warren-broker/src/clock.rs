@@ -39,10 +39,14 @@ fn wall_clock_ms() -> u64 {
 pub fn now_ms() -> u64 {
     let (base_ms, base) = BASE.get_or_init(|| (wall_clock_ms(), Instant::now()));
     let now = Instant::now();
-    let offset_ns: i128 = match now.checked_duration_since(*base) {
-        Some(after) => after.as_nanos() as i128,
-        None => -(base.duration_since(now).as_nanos() as i128),
-    };
+    // The usual case, on the publish and delivery paths: integer milliseconds, no
+    // 128-bit division.
+    if let Some(after) = now.checked_duration_since(*base) {
+        return base_ms
+            .saturating_add(after.as_secs().saturating_mul(1_000))
+            .saturating_add(u64::from(after.subsec_millis()));
+    }
+    let offset_ns = -(base.duration_since(now).as_nanos() as i128);
     let ms = i128::from(*base_ms) + offset_ns.div_euclid(1_000_000);
     ms.clamp(0, i128::from(u64::MAX)) as u64
 }

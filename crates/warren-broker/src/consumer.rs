@@ -268,6 +268,23 @@ impl Consumer {
         self.channel.release(n);
     }
 
+    /// Like [`Consumer::wake_if_blocked`], for a caller that already holds the queues
+    /// its consumers may belong to (the ack path): the consumer's queue is found among
+    /// `queues` by address, so an ack costs no upgrade of the weak handle.
+    pub fn wake_if_blocked_among(&self, queues: &[Arc<Queue>]) {
+        if self.blocked.swap(false, Ordering::AcqRel) {
+            let mine = self.queue.as_ptr();
+            match queues.iter().find(|q| std::ptr::eq(Arc::as_ptr(q), mine)) {
+                Some(queue) => queue.dispatch(),
+                None => {
+                    if let Some(queue) = self.queue.upgrade() {
+                        queue.dispatch();
+                    }
+                }
+            }
+        }
+    }
+
     /// Runs the queue's dispatch again if it had found this consumer without credit.
     pub fn wake_if_blocked(&self) {
         if self.blocked.swap(false, Ordering::AcqRel) {

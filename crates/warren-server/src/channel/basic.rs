@@ -28,7 +28,9 @@ pub(crate) enum Settle {
 pub(crate) fn settle(entries: Vec<Unacked>, how: Settle) {
     let mut consumers: Vec<Arc<Consumer>> = Vec::new();
     let mut run: Vec<QueuedMessage> = Vec::new();
-    let mut run_queue: Option<Arc<Queue>> = None;
+    // The queues settled, kept (moved from the entries, not cloned) so the consumers can
+    // be woken without upgrading their weak handles.
+    let mut queues: Vec<Arc<Queue>> = Vec::new();
     let flush = |queue: &Arc<Queue>, run: &mut Vec<QueuedMessage>| match how {
         Settle::Ack => {
             queue.ack(run);
@@ -44,22 +46,22 @@ pub(crate) fn settle(entries: Vec<Unacked>, how: Settle) {
                 consumers.push(c);
             }
         }
-        match &run_queue {
+        match queues.last() {
             Some(q) if Arc::ptr_eq(q, &e.queue) => {}
             _ => {
-                if let Some(q) = run_queue.take() {
-                    flush(&q, &mut run);
+                if let Some(q) = queues.last() {
+                    flush(q, &mut run);
                 }
-                run_queue = Some(e.queue);
+                queues.push(e.queue);
             }
         }
         run.push(e.message);
     }
-    if let Some(q) = run_queue {
-        flush(&q, &mut run);
+    if let Some(q) = queues.last() {
+        flush(q, &mut run);
     }
     for c in consumers {
-        c.wake_if_blocked();
+        c.wake_if_blocked_among(&queues);
     }
 }
 
