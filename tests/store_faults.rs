@@ -11,83 +11,23 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use lapin::options::*;
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use warren_server::{RunningServer, Server, ServerConfig};
+use lapin::BasicProperties;
 use warren_store::faults::{Faults, FaultyStore};
-use warren_store::Store;
-use warren_testkit::reply;
+use warren_testkit::{reply, TestBroker};
 
-/// A broker whose store injects faults, on a real sled store in a temp dir.
-struct FaultyBroker {
-    server: Option<RunningServer>,
-    faults: Arc<Faults>,
-    uri: String,
-    config: ServerConfig,
-    _dir: tempfile::TempDir,
-}
-
-impl FaultyBroker {
-    async fn start() -> FaultyBroker {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let config = ServerConfig {
-            listen: vec!["127.0.0.1:0".parse().unwrap()],
-            data_dir: dir.path().to_path_buf(),
-            ..ServerConfig::default()
-        };
-        let real = warren_broker::recovery::open_store(dir.path(), &config.limits).expect("store");
+/// A broker whose store injects faults, on a real sled store in its temp data
+/// directory (a restart brings the same data back on a plain store).
+async fn faulty_broker() -> (TestBroker, Arc<Faults>) {
+    let mut faults = None;
+    let broker = TestBroker::start_with_store(|config| {
+        let real = warren_broker::recovery::open_store(&config.data_dir, &config.limits)
+            .expect("store opens");
         let faulty = FaultyStore::wrap(real);
-        let faults = faulty.faults().clone();
-        let store: Arc<dyn Store> = faulty;
-        let server = Server::start_with_store(config.clone(), store)
-            .await
-            .expect("server starts");
-        FaultyBroker {
-            uri: format!("amqp://guest:guest@{}/%2f", server.addrs[0]),
-            server: Some(server),
-            faults,
-            config,
-            _dir: dir,
-        }
-    }
-
-    async fn channel(&self) -> (Connection, Channel) {
-        let conn = Connection::connect(&self.uri, ConnectionProperties::default())
-            .await
-            .expect("connects");
-        let ch = conn.create_channel().await.expect("channel");
-        (conn, ch)
-    }
-
-    /// Stops the broker and starts a plain one (no faults) on the same data directory.
-    async fn restart_without_faults(&mut self) {
-        if let Some(s) = self.server.take() {
-            s.stop().await;
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let server = loop {
-            match Server::start(self.config.clone()).await {
-                Ok(s) => break s,
-                Err(e) if Instant::now() < deadline && e.to_string().contains("locked") => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("server restarts: {e}"),
-            }
-        };
-        self.uri = format!("amqp://guest:guest@{}/%2f", server.addrs[0]);
-        self.server = Some(server);
-    }
-
-    fn broker(&self) -> Arc<warren_broker::Broker> {
-        self.server.as_ref().expect("running").broker.clone()
-    }
-}
-
-impl Drop for FaultyBroker {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            s.shutdown.shutdown();
-        }
-    }
+        faults = Some(faulty.faults().clone());
+        faulty
+    })
+    .await;
+    (broker, faults.expect("store made"))
 }
 
 fn durable() -> QueueDeclareOptions {
@@ -115,15 +55,15 @@ fn assert_store_failure<T: std::fmt::Debug>(result: lapin::Result<T>) {
 
 #[tokio::test]
 async fn a_durable_declare_the_store_refuses_closes_541_and_leaves_nothing() {
-    let b = FaultyBroker::start().await;
+    let (b, faults) = faulty_broker().await;
     let (_conn, ch) = b.channel().await;
-    b.faults.set_fail_writes(true);
+    faults.set_fail_writes(true);
     assert_store_failure(
         ch.queue_declare("q".into(), durable(), FieldTable::default())
             .await,
     );
-    b.faults.clear();
-    assert!(b.faults.writes_refused() > 0);
+    faults.clear();
+    assert!(faults.writes_refused() > 0);
     let vhost = b.broker().vhost("/").unwrap();
     assert!(
         vhost.queue("q", 0).is_err(),
@@ -135,7 +75,7 @@ async fn a_durable_declare_the_store_refuses_closes_541_and_leaves_nothing() {
         .await
         .expect("declare after the fault cleared");
     let (_conn, ch) = b.channel().await;
-    b.faults.set_disk_full(true);
+    faults.set_disk_full(true);
     let ex = ExchangeDeclareOptions {
         durable: true,
         ..Default::default()
@@ -157,14 +97,14 @@ async fn a_durable_declare_the_store_refuses_closes_541_and_leaves_nothing() {
 
 #[tokio::test]
 async fn a_declare_whose_sync_fails_closes_541() {
-    let b = FaultyBroker::start().await;
+    let (b, faults) = faulty_broker().await;
     let (_conn, ch) = b.channel().await;
-    b.faults.set_fail_syncs(true);
+    faults.set_fail_syncs(true);
     assert_store_failure(
         ch.queue_declare("q".into(), durable(), FieldTable::default())
             .await,
     );
-    assert!(b.faults.syncs_failed() > 0);
+    assert!(faults.syncs_failed() > 0);
     // A transient queue needs no commit: it is declared even while syncs fail.
     let (_conn, ch) = b.channel().await;
     ch.queue_declare(
@@ -178,12 +118,12 @@ async fn a_declare_whose_sync_fails_closes_541() {
 
 #[tokio::test]
 async fn a_binding_the_store_refuses_closes_541_and_is_not_made() {
-    let b = FaultyBroker::start().await;
+    let (b, faults) = faulty_broker().await;
     let (_conn, ch) = b.channel().await;
     ch.queue_declare("q".into(), durable(), FieldTable::default())
         .await
         .unwrap();
-    b.faults.set_fail_writes(true);
+    faults.set_fail_writes(true);
     assert_store_failure(
         ch.queue_bind(
             "q".into(),
@@ -202,7 +142,7 @@ async fn a_binding_the_store_refuses_closes_541_and_is_not_made() {
 
 #[tokio::test]
 async fn persistent_publishes_the_store_cannot_keep_are_nacked() {
-    let b = FaultyBroker::start().await;
+    let (b, faults) = faulty_broker().await;
     let (_conn, ch) = b.channel().await;
     ch.queue_declare("q".into(), durable(), FieldTable::default())
         .await
@@ -226,16 +166,16 @@ async fn persistent_publishes_the_store_cannot_keep_are_nacked() {
             .expect("confirm")
         }
     };
-    b.faults.set_disk_full(true);
+    faults.set_disk_full(true);
     assert!(publish(persistent()).await.is_nack(), "disk full: nack");
     assert!(
         publish(BasicProperties::default()).await.is_ack(),
         "a transient message needs no disk"
     );
-    b.faults.set_disk_full(false);
-    b.faults.set_fail_syncs(true);
+    faults.set_disk_full(false);
+    faults.set_fail_syncs(true);
     assert!(publish(persistent()).await.is_nack(), "sync failed: nack");
-    b.faults.clear();
+    faults.clear();
     assert!(
         publish(persistent()).await.is_ack(),
         "the store works again"
@@ -244,7 +184,7 @@ async fn persistent_publishes_the_store_cannot_keep_are_nacked() {
 
 #[tokio::test]
 async fn a_tx_commit_whose_sync_fails_closes_541() {
-    let b = FaultyBroker::start().await;
+    let (b, faults) = faulty_broker().await;
     let (_conn, ch) = b.channel().await;
     ch.queue_declare("q".into(), durable(), FieldTable::default())
         .await
@@ -259,13 +199,13 @@ async fn a_tx_commit_whose_sync_fails_closes_541() {
     )
     .await
     .unwrap();
-    b.faults.set_fail_syncs(true);
+    faults.set_fail_syncs(true);
     assert_store_failure(ch.tx_commit().await);
 }
 
 #[tokio::test]
 async fn an_ack_the_store_cannot_record_is_redelivered_after_a_restart() {
-    let mut b = FaultyBroker::start().await;
+    let (mut b, faults) = faulty_broker().await;
     {
         let (_conn, ch) = b.channel().await;
         ch.queue_declare("q".into(), durable(), FieldTable::default())
@@ -292,7 +232,7 @@ async fn an_ack_the_store_cannot_record_is_redelivered_after_a_restart() {
             .await
             .unwrap()
             .expect("the message");
-        b.faults.set_fail_writes(true);
+        faults.set_fail_writes(true);
         ch.basic_ack(m.delivery_tag, BasicAckOptions::default())
             .await
             .expect("the client's ack is accepted");
@@ -311,7 +251,7 @@ async fn an_ack_the_store_cannot_record_is_redelivered_after_a_restart() {
             .message_count();
         assert_eq!(count, 0);
     }
-    b.restart_without_faults().await;
+    b.restart().await;
     let (_conn, ch) = b.channel().await;
     let m = ch
         .basic_get("q".into(), BasicGetOptions::default())
@@ -328,7 +268,7 @@ async fn an_ack_the_store_cannot_record_is_redelivered_after_a_restart() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_slow_disk_stalls_no_other_connection() {
     const DELAY: Duration = Duration::from_millis(500);
-    let b = FaultyBroker::start().await;
+    let (b, faults) = faulty_broker().await;
     let (_slow_conn, slow) = b.channel().await;
     let (_conn, ch) = b.channel().await;
     ch.queue_declare(
@@ -350,7 +290,7 @@ async fn a_slow_disk_stalls_no_other_connection() {
         )
         .await
         .unwrap();
-    b.faults.set_sync_delay(DELAY);
+    faults.set_sync_delay(DELAY);
     let started = Instant::now();
     let declare = tokio::spawn(async move {
         slow.queue_declare("durable".into(), durable(), FieldTable::default())
@@ -401,8 +341,8 @@ async fn heartbeats_flow_while_a_commit_is_slow() {
     use warren_protocol::Frame;
     use warren_testkit::raw::{Event, RawClient, TuneOk};
     const DELAY: Duration = Duration::from_millis(2_500);
-    let b = FaultyBroker::start().await;
-    let addr = b.server.as_ref().expect("running").addrs[0];
+    let (b, faults) = faulty_broker().await;
+    let addr = b.addr;
     let mut beating = RawClient::open_with(
         addr,
         TuneOk {
@@ -412,7 +352,7 @@ async fn heartbeats_flow_while_a_commit_is_slow() {
     )
     .await;
     let (_slow_conn, slow) = b.channel().await;
-    b.faults.set_sync_delay(DELAY);
+    faults.set_sync_delay(DELAY);
     let started = Instant::now();
     let declare = tokio::spawn(async move {
         slow.queue_declare("durable".into(), durable(), FieldTable::default())

@@ -27,6 +27,26 @@ impl TestBroker {
 
     /// Starts a broker after `configure` adjusts its configuration.
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        let (dir, config) = Self::config(configure);
+        let server = Server::start(config.clone()).await.expect("server starts");
+        Self::running(server, dir, config)
+    }
+
+    /// Starts a broker on the store `make_store` returns for the default configuration
+    /// (e.g. a `FaultyStore` wrapping the data directory's): the durable state stays in
+    /// the temp data directory, so [`Self::restart`] brings it back on a plain store.
+    pub async fn start_with_store(
+        make_store: impl FnOnce(&ServerConfig) -> Arc<dyn warren_broker::persist::Store>,
+    ) -> Self {
+        let (dir, config) = Self::config(|_| {});
+        let store = make_store(&config);
+        let server = Server::start_with_store(config.clone(), store)
+            .await
+            .expect("server starts");
+        Self::running(server, dir, config)
+    }
+
+    fn config(configure: impl FnOnce(&mut ServerConfig)) -> (tempfile::TempDir, ServerConfig) {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig {
             listen: vec!["127.0.0.1:0".parse().unwrap()],
@@ -34,7 +54,10 @@ impl TestBroker {
             ..ServerConfig::default()
         };
         configure(&mut config);
-        let server = Server::start(config.clone()).await.expect("server starts");
+        (dir, config)
+    }
+
+    fn running(server: RunningServer, dir: tempfile::TempDir, config: ServerConfig) -> Self {
         TestBroker {
             addr: server.addrs[0],
             server: Some(server),
