@@ -14,7 +14,6 @@ use crate::delayed::DelayedMessages;
 use crate::queue::ConnectionId;
 use crate::scheduler::Scheduler;
 use crate::vhost::{Persistence, VHost};
-use warren_store::SyncTicket;
 
 /// The whole broker state shared by every connection.
 #[derive(Debug)]
@@ -62,15 +61,6 @@ impl Broker {
         };
         broker.add_vhost("/");
         broker
-    }
-
-    /// A commit covering every store write made so far (resolved at once without a
-    /// store).
-    pub fn sync(&self) -> SyncTicket {
-        match &self.persistence {
-            Some(p) => p.sync(),
-            None => SyncTicket::ready(Ok(())),
-        }
     }
 
     /// The virtual host called `name`, if it exists.

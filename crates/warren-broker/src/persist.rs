@@ -89,20 +89,3 @@ pub fn encode_table(table: &FieldTable) -> Bytes {
 pub fn decode_table(bytes: &[u8]) -> Result<FieldTable, ProtocolError> {
     Reader::new(bytes, "stored arguments").table()
 }
-
-/// A shared store handle that can sit in `Debug` structs.
-#[derive(Clone)]
-pub struct SharedStore(pub Arc<dyn Store>);
-
-impl std::fmt::Debug for SharedStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SharedStore")
-    }
-}
-
-impl std::ops::Deref for SharedStore {
-    type Target = Arc<dyn Store>;
-    fn deref(&self) -> &Arc<dyn Store> {
-        &self.0
-    }
-}
