@@ -37,6 +37,7 @@ pub mod broker;
 pub mod clock;
 pub mod consumer;
 pub mod dead_letter;
+pub mod definitions;
 pub mod delayed;
 pub mod error;
 pub mod exchange;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use warren_protocol::wire::Reader;
 use warren_protocol::FieldValue;
 
-use crate::config::User;
+use crate::config::ServerConfig;
 
 /// Mechanisms offered in `connection.start`, in preference order.
 pub const MECHANISMS: &str = "PLAIN AMQPLAIN";
@@ -75,32 +75,30 @@ pub fn parse_response(mechanism: &str, response: &[u8]) -> Result<Credentials, A
     }
 }
 
-/// Checks credentials against the configured users and the peer's address.
-pub fn authenticate<'u>(
-    users: &'u [User],
+/// Checks credentials against the configured default user and the peer's address.
+/// Returns the user's name.
+pub fn authenticate(
+    config: &ServerConfig,
     creds: &Credentials,
     peer: IpAddr,
-) -> Result<&'u User, AuthError> {
-    let user = users
-        .iter()
-        .find(|u| u.name == creds.user && u.password == creds.password)
+) -> Result<String, AuthError> {
+    let user = config
+        .default_user
+        .as_ref()
+        .filter(|u| u.name == creds.user && u.password == creds.password)
         .ok_or_else(|| AuthError::InvalidCredentials(creds.user.clone()))?;
-    if user.loopback_only && !peer.is_loopback() {
+    if config.loopback_users.contains(&user.name) && !peer.is_loopback() {
         return Err(AuthError::LoopbackOnly(user.name.clone()));
     }
-    Ok(user)
+    Ok(user.name.clone())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn guest() -> Vec<User> {
-        vec![User {
-            name: "guest".into(),
-            password: "guest".into(),
-            loopback_only: true,
-        }]
+    fn guest() -> ServerConfig {
+        ServerConfig::default()
     }
 
     #[test]

@@ -4,18 +4,32 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use warren_broker::definitions::Definitions;
 pub use warren_broker::{Limits, MemoryWatermark};
 
-/// A user allowed to log in.
+/// The user a fresh broker creates on its first boot (RabbitMQ's `default_user`,
+/// `default_pass`, `default_user_tags`, `default_permissions`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// Login name.
+pub struct DefaultUser {
+    /// Login name (`default_user`).
     pub name: String,
-    /// Password (compared as given).
+    /// Password in clear (`default_pass`); stored hashed.
     pub password: String,
-    /// Only connections from a loopback address may log in as this user (RabbitMQ's
-    /// rule for `guest`).
-    pub loopback_only: bool,
+    /// Tags (`default_user_tags`).
+    pub tags: Vec<String>,
+    /// Configure, write and read patterns on the default vhost (`default_permissions`).
+    pub permissions: [String; 3],
+}
+
+impl Default for DefaultUser {
+    fn default() -> Self {
+        DefaultUser {
+            name: "guest".into(),
+            password: "guest".into(),
+            tags: vec!["administrator".into()],
+            permissions: [".*".into(), ".*".into(), ".*".into()],
+        }
+    }
 }
 
 /// Everything the server needs to start.
@@ -27,8 +41,17 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Limits.
     pub limits: Limits,
-    /// Users; the default is RabbitMQ's `guest`/`guest`, loopback only.
-    pub users: Vec<User>,
+    /// The virtual host a fresh broker creates (`default_vhost`).
+    pub default_vhost: String,
+    /// The user a fresh broker creates, or none (`default_user = ""`).
+    pub default_user: Option<DefaultUser>,
+    /// Users who may only log in from a loopback address (RabbitMQ's `loopback_users`;
+    /// `guest` by default).
+    pub loopback_users: Vec<String>,
+    /// Topology, users and policies applied at every boot before the listeners open:
+    /// the `load_definitions` files and the config file's own `[[queues]]` etc., merged
+    /// in that order.
+    pub definitions: Definitions,
 }
 
 impl Default for ServerConfig {
@@ -37,11 +60,10 @@ impl Default for ServerConfig {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 5672))],
             data_dir: PathBuf::from("warren-data"),
             limits: Limits::default(),
-            users: vec![User {
-                name: "guest".into(),
-                password: "guest".into(),
-                loopback_only: true,
-            }],
+            default_vhost: "/".into(),
+            default_user: Some(DefaultUser::default()),
+            loopback_users: vec!["guest".into()],
+            definitions: Definitions::default(),
         }
     }
 }

@@ -9,5 +9,5 @@ mod connection;
 pub mod memory;
 pub mod server;
 
-pub use config::{Limits, MemoryWatermark, ServerConfig, User};
+pub use config::{DefaultUser, Definitions, Limits, MemoryWatermark, ServerConfig};
 pub use server::{shutdown_channel, RunningServer, Server, ServerContext, ShutdownHandle};

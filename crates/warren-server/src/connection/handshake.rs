@@ -322,8 +322,8 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Err(e) => return Err(HandshakeError::Silent(e.to_string())),
     };
-    let user = match auth::authenticate(&ctx.config.users, &creds, peer.ip()) {
-        Ok(user) => user.name.clone(),
+    let user = match auth::authenticate(&ctx.config, &creds, peer.ip()) {
+        Ok(user) => user,
         Err(e) => {
             warn!(%peer, error = %e, "{} login refused", start_ok.mechanism);
             if !wants_auth_failure_close(&start_ok.client_properties) {
