@@ -21,8 +21,8 @@ use std::time::Duration;
 use crate::commit::SyncTicket;
 use crate::error::{StoreError, StoreResult};
 use crate::records::{
-    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord, QueueId,
-    QueueRecord, Recovered,
+    BindingRecord, DefinitionRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord,
+    MessageRecord, QueueId, QueueRecord, Recovered,
 };
 use crate::store::{EntryIter, Store};
 
@@ -200,6 +200,16 @@ impl Store for FaultyStore {
     fn remove_delayed(&self, key: DelayedKey) -> StoreResult<bool> {
         self.faults.write_fault()?;
         self.inner.remove_delayed(key)
+    }
+
+    fn put_definition(&self, record: &DefinitionRecord) -> StoreResult<()> {
+        self.faults.write_fault()?;
+        self.inner.put_definition(record)
+    }
+
+    fn delete_definition(&self, kind: &str, key: &str) -> StoreResult<()> {
+        self.faults.write_fault()?;
+        self.inner.delete_definition(kind, key)
     }
 
     fn recover(&self) -> StoreResult<Recovered> {

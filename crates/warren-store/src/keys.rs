@@ -11,6 +11,17 @@ pub fn named(vhost: &str, name: &str) -> Vec<u8> {
     w.0
 }
 
+/// Splits a [`named`] key back into its two parts (both must be UTF-8).
+pub fn split_named(key: &[u8]) -> Option<(String, String)> {
+    let mut r = crate::codec::Reader::new(key);
+    let first = r.bytes("kind").ok()?;
+    let second = r.bytes("key").ok()?;
+    Some((
+        String::from_utf8(first.to_vec()).ok()?,
+        String::from_utf8(second.to_vec()).ok()?,
+    ))
+}
+
 /// Messages: the id.
 pub fn message(id: u64) -> [u8; 8] {
     id.to_be_bytes()
@@ -68,6 +79,15 @@ mod tests {
         let split: Vec<_> = keys.iter().map(|k| split_entry(k).unwrap()).collect();
         assert_eq!(split, vec![(1, 2), (1, 256), (1, 300), (2, 1)]);
         assert_eq!(split_entry(&[0; 15]), None);
+    }
+
+    #[test]
+    fn named_keys_split_back_into_their_parts() {
+        assert_eq!(
+            split_named(&named("user", "bob")),
+            Some(("user".to_owned(), "bob".to_owned()))
+        );
+        assert_eq!(split_named(&[3, b'a']), None);
     }
 
     #[test]

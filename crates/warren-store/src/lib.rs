@@ -21,8 +21,9 @@ pub mod store;
 pub use commit::{SyncCompleter, SyncTicket};
 pub use error::{StoreError, StoreResult};
 pub use records::{
-    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, EntryStats, ExchangeRecord,
-    MessageRecord, QueueId, QueueRecord, Recovered, RecoveredQueue, Repairs, StoredEntry,
+    BindingRecord, DefinitionRecord, DelayedKey, DelayedRecord, EntryRecord, EntryStats,
+    ExchangeRecord, MessageRecord, QueueId, QueueRecord, Recovered, RecoveredQueue, Repairs,
+    StoredEntry,
 };
 pub use sled_store::{
     Compaction, CompactionConfig, SledStore, StoreConfig, StoreStats, FORMAT_VERSION,

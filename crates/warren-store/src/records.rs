@@ -166,6 +166,18 @@ impl EntryStats {
     }
 }
 
+/// An access or configuration definition (a vhost, user, permission, policy, limit):
+/// the broker names the kind and encodes the value; the store keeps both opaque.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefinitionRecord {
+    /// What it is (`vhost`, `user`, `permission`, ...), chosen by the broker.
+    pub kind: String,
+    /// Its identity within the kind (e.g. user and vhost for a permission).
+    pub key: String,
+    /// Its encoded value.
+    pub value: Bytes,
+}
+
 /// What `recover` returns: everything but the queue entries, which stream per queue
 /// from `Store::entries` so a broker can accept connections as soon as this is back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -178,6 +190,8 @@ pub struct Recovered {
     pub bindings: Vec<BindingRecord>,
     /// Delayed messages, in due order.
     pub delayed: Vec<(DelayedKey, DelayedRecord)>,
+    /// Vhosts, users, permissions, policies and limits, by kind then key.
+    pub definitions: Vec<DefinitionRecord>,
     /// What the open-time consistency pass repaired.
     pub repairs: Repairs,
 }

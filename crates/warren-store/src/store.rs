@@ -3,8 +3,8 @@
 use crate::commit::SyncTicket;
 use crate::error::StoreResult;
 use crate::records::{
-    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord, QueueId,
-    QueueRecord, Recovered, StoredEntry,
+    BindingRecord, DefinitionRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord,
+    MessageRecord, QueueId, QueueRecord, Recovered, StoredEntry,
 };
 
 /// A queue's stored entries, in seq order.
@@ -72,6 +72,13 @@ pub trait Store: Send + Sync {
 
     /// Removes a delayed message (routed when due). Returns whether it was stored.
     fn remove_delayed(&self, key: DelayedKey) -> StoreResult<bool>;
+
+    /// Stores (or overwrites) a definition: a vhost, user, permission, policy or limit,
+    /// encoded by the broker.
+    fn put_definition(&self, record: &DefinitionRecord) -> StoreResult<()>;
+
+    /// Deletes a definition. Absent is not an error.
+    fn delete_definition(&self, kind: &str, key: &str) -> StoreResult<()>;
 
     /// Topology and delayed messages, for start-up. Entries stream per queue from
     /// [`Store::entries`].

@@ -5,7 +5,8 @@ mod common;
 use bytes::Bytes;
 use common::{bodies, entries, entry, open, publish, queue, queue_id};
 use warren_store::{
-    BindingRecord, DelayedKey, DelayedRecord, ExchangeRecord, SledStore, Store, StoreError,
+    BindingRecord, DefinitionRecord, DelayedKey, DelayedRecord, ExchangeRecord, SledStore, Store,
+    StoreError,
 };
 
 fn exchange(name: &str) -> ExchangeRecord {
@@ -71,6 +72,46 @@ fn topology_survives_a_reopen() {
         "bindings of a deleted exchange go with it"
     );
     assert_eq!(r.repairs, Default::default());
+}
+
+fn definition(kind: &str, key: &str, value: &str) -> DefinitionRecord {
+    DefinitionRecord {
+        kind: kind.into(),
+        key: key.into(),
+        value: Bytes::copy_from_slice(value.as_bytes()),
+    }
+}
+
+#[test]
+fn definitions_survive_a_reopen_overwritten_and_deleted_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store
+            .put_definition(&definition("vhost", "/", "{}"))
+            .unwrap();
+        store
+            .put_definition(&definition("user", "bob", "v1"))
+            .unwrap();
+        store
+            .put_definition(&definition("user", "bob", "v2"))
+            .unwrap();
+        store
+            .put_definition(&definition("user", "eve", "x"))
+            .unwrap();
+        store.delete_definition("user", "eve").unwrap();
+        store.delete_definition("user", "never-there").unwrap();
+        store.sync().wait().unwrap();
+    }
+    let mut got = open(dir.path()).recover().unwrap().definitions;
+    got.sort_by(|a, b| (&a.kind, &a.key).cmp(&(&b.kind, &b.key)));
+    assert_eq!(
+        got,
+        vec![
+            definition("user", "bob", "v2"),
+            definition("vhost", "/", "{}")
+        ]
+    );
 }
 
 #[test]

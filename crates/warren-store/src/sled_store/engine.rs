@@ -19,16 +19,18 @@ pub(crate) struct Trees {
     pub messages: sled::Tree,
     pub entries: sled::Tree,
     pub delayed: sled::Tree,
+    pub definitions: sled::Tree,
 }
 
 /// Names of the trees, in the order compaction copies them.
-pub(super) const TREE_NAMES: [&str; 6] = [
+pub(super) const TREE_NAMES: [&str; 7] = [
     "exchanges",
     "queues",
     "bindings",
     "messages",
     "entries",
     "delayed",
+    "definitions",
 ];
 
 /// An open sled database.
@@ -59,6 +61,7 @@ impl Engine {
             messages: tree(TREE_NAMES[3])?,
             entries: tree(TREE_NAMES[4])?,
             delayed: tree(TREE_NAMES[5])?,
+            definitions: tree(TREE_NAMES[6])?,
         };
         let id_base = match db.get(ID_BASE_KEY).map_err(err)? {
             Some(v) => {

@@ -38,8 +38,8 @@ use crate::commit::{GroupCommit, SyncTicket};
 use crate::error::StoreResult;
 use crate::lock::DirLock;
 use crate::records::{
-    BindingRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord,
-    OpenTimings, QueueId, QueueRecord, Recovered, Repairs,
+    BindingRecord, DefinitionRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord,
+    MessageRecord, OpenTimings, QueueId, QueueRecord, Recovered, Repairs,
 };
 use crate::refcount::RefCounts;
 use crate::store::{EntryIter, Store};
@@ -318,6 +318,14 @@ impl Store for SledStore {
 
     fn remove_delayed(&self, key: DelayedKey) -> StoreResult<bool> {
         self.remove_delayed_record(key)
+    }
+
+    fn put_definition(&self, record: &DefinitionRecord) -> StoreResult<()> {
+        self.put_definition_record(record)
+    }
+
+    fn delete_definition(&self, kind: &str, key: &str) -> StoreResult<()> {
+        self.delete_definition_record(kind, key)
     }
 
     fn recover(&self) -> StoreResult<Recovered> {

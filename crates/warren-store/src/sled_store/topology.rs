@@ -8,7 +8,8 @@ use crate::codec;
 use crate::error::{StoreError, StoreResult};
 use crate::keys;
 use crate::records::{
-    BindingRecord, ExchangeRecord, QueueId, QueueRecord, Recovered, RecoveredQueue,
+    BindingRecord, DefinitionRecord, ExchangeRecord, QueueId, QueueRecord, Recovered,
+    RecoveredQueue,
 };
 
 impl SledStore {
@@ -134,7 +135,35 @@ impl SledStore {
                 .map_err(|err| e.corrupt("delayed message", err))?;
             out.delayed.push((key, record));
         }
+        for item in e.trees.definitions.iter() {
+            let (k, v) = item.map_err(|err| e.sled_err(err))?;
+            let (kind, key) = keys::split_named(&k)
+                .ok_or_else(|| e.corrupt("definition key", format!("{} bytes", k.len())))?;
+            out.definitions.push(DefinitionRecord {
+                kind,
+                key,
+                value: Bytes::copy_from_slice(&v),
+            });
+        }
         Ok(out)
+    }
+
+    pub(super) fn put_definition_record(&self, d: &DefinitionRecord) -> StoreResult<()> {
+        let e = self.shared.engine.read();
+        e.trees
+            .definitions
+            .insert(keys::named(&d.kind, &d.key), d.value.as_ref())
+            .map_err(|err| e.sled_err(err))?;
+        Ok(())
+    }
+
+    pub(super) fn delete_definition_record(&self, kind: &str, key: &str) -> StoreResult<()> {
+        let e = self.shared.engine.read();
+        e.trees
+            .definitions
+            .remove(keys::named(kind, key))
+            .map_err(|err| e.sled_err(err))?;
+        Ok(())
     }
 }
 
