@@ -32,6 +32,7 @@
 //! and its cancelled consumers are freed. Time comes from [`clock`] everywhere.
 #![deny(missing_docs, unsafe_code)]
 
+pub mod access;
 pub mod applied;
 pub mod broker;
 pub mod clock;
