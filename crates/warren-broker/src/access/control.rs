@@ -175,8 +175,9 @@ impl AccessControl {
     pub fn clear_topic_permission(&self, user: &str, vhost: &str, exchange: Option<&str>) -> usize {
         let mut t = self.tables.write();
         let before = t.topic.len();
-        t.topic
-            .retain(|(v, u, x), _| !(v == vhost && u == user && exchange.map_or(true, |e| e == x)));
+        t.topic.retain(|(v, u, x), _| {
+            !(v == vhost && u == user && !matches!(exchange, Some(e) if e != x))
+        });
         let removed = before - t.topic.len();
         drop(t);
         self.changed();
