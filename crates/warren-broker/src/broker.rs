@@ -5,11 +5,16 @@
 //! it writes the store and changes the in-memory state together. Start-up recovery
 //! ([`crate::recovery`]) builds a `Broker` from the store.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use parking_lot::RwLock;
 
+use crate::access::AccessControl;
+use crate::connections::Connections;
+use crate::definitions::VHostDef;
 use crate::delayed::DelayedMessages;
 use crate::queue::ConnectionId;
 use crate::scheduler::Scheduler;
@@ -22,7 +27,15 @@ pub struct Broker {
     next_connection: AtomicU64,
     scheduler: Arc<Scheduler>,
     delayed: Arc<DelayedMessages>,
-    persistence: Option<Persistence>,
+    pub(crate) persistence: Option<Persistence>,
+    access: Arc<AccessControl>,
+    connections: Arc<Connections>,
+    /// Each vhost's definition (description, tags), as created.
+    pub(crate) vhost_defs: RwLock<BTreeMap<String, VHostDef>>,
+    /// Whether the first boot's defaults were created (kept in the store).
+    pub(crate) initialized: AtomicBool,
+    /// Policies and operator policies as they were set.
+    pub(crate) policy_defs: crate::admin::PolicyDefs,
 }
 
 impl Default for Broker {
@@ -35,13 +48,16 @@ impl Broker {
     /// A broker with the default virtual host `/` that persists nothing (tests,
     /// benchmarks).
     pub fn new() -> Self {
-        Self::build(None)
+        let broker = Self::build(None);
+        broker.add_vhost("/");
+        broker
     }
 
-    /// A broker with the default virtual host `/` that keeps its durable exchanges,
-    /// queues, bindings, persistent messages and delayed messages in `persistence`'s
-    /// store. Start-up goes through [`crate::recovery::recover`], which also brings back
-    /// what the store already holds.
+    /// A broker with no virtual host yet that keeps its durable state (vhosts, users,
+    /// policies, exchanges, queues, bindings, persistent and delayed messages) in
+    /// `persistence`'s store. Start-up goes through [`crate::recovery::recover`], which
+    /// brings back what the store holds; a fresh store gets its defaults from
+    /// [`Broker::initialize`].
     pub fn with_persistence(persistence: Persistence) -> Self {
         Self::build(Some(persistence))
     }
@@ -52,15 +68,34 @@ impl Broker {
         if let Some(p) = &persistence {
             delayed.set_store(p.store.clone());
         }
-        let broker = Broker {
+        Broker {
             vhosts: DashMap::new(),
             next_connection: AtomicU64::new(1),
             delayed,
             scheduler,
             persistence,
-        };
-        broker.add_vhost("/");
-        broker
+            access: Arc::new(AccessControl::new()),
+            connections: Connections::new(),
+            vhost_defs: RwLock::new(BTreeMap::new()),
+            initialized: AtomicBool::new(false),
+            policy_defs: Default::default(),
+        }
+    }
+
+    /// Users, permissions and limits.
+    pub fn access(&self) -> &Arc<AccessControl> {
+        &self.access
+    }
+
+    /// The open client connections.
+    pub fn connections(&self) -> &Arc<Connections> {
+        &self.connections
+    }
+
+    /// Whether this broker's first-boot defaults exist (always false for a broker
+    /// without a store until [`Broker::initialize`] runs).
+    pub fn is_initialized(&self) -> bool {
+        self.initialized.load(Ordering::Acquire)
     }
 
     /// The virtual host called `name`, if it exists.
@@ -68,7 +103,8 @@ impl Broker {
         self.vhosts.get(name).map(|v| v.clone())
     }
 
-    /// Creates a virtual host if it does not exist yet.
+    /// Creates a virtual host in memory if it does not exist yet (recovery, tests; the
+    /// durable way is [`Broker::create_vhost`]).
     pub fn add_vhost(&self, name: &str) -> Arc<VHost> {
         self.vhosts
             .entry(name.to_owned())
@@ -83,9 +119,17 @@ impl Broker {
             .clone()
     }
 
-    /// Every virtual host.
+    /// Every virtual host, by name.
     pub fn vhosts(&self) -> Vec<Arc<VHost>> {
-        self.vhosts.iter().map(|v| v.clone()).collect()
+        let mut v: Vec<_> = self.vhosts.iter().map(|v| v.clone()).collect();
+        v.sort_by(|a, b| a.name().cmp(b.name()));
+        v
+    }
+
+    /// Forgets a virtual host in memory (its entities must be gone already).
+    pub(crate) fn remove_vhost_entry(&self, name: &str) -> Option<Arc<VHost>> {
+        self.vhost_defs.write().remove(name);
+        self.vhosts.remove(name).map(|(_, v)| v)
     }
 
     /// Messages held by delayed-message exchanges.

@@ -33,9 +33,11 @@
 #![deny(missing_docs, unsafe_code)]
 
 pub mod access;
+pub mod admin;
 pub mod applied;
 pub mod broker;
 pub mod clock;
+pub mod connections;
 pub mod consumer;
 pub mod dead_letter;
 pub mod definitions;

@@ -97,6 +97,21 @@ struct Recovering {
 fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recovering, RecoveryError> {
     let mut queues = Vec::new();
     let rec: Recovered = store.recover().map_err(RecoveryError::Read)?;
+    broker.restore_definitions(&rec.definitions);
+    // A store written before vhosts were recorded names its vhosts only through what
+    // they hold: those vhosts are created (and recorded by `Broker::initialize`). Once
+    // vhosts are recorded, anything left of a deleted vhost is ignored.
+    let legacy = !broker.is_initialized();
+    let vhost_of = |name: &str, what: &str| {
+        if legacy {
+            return Some(broker.add_vhost(name));
+        }
+        let v = broker.vhost(name);
+        if v.is_none() {
+            warn!(vhost = %name, entity = %what, "stored entity of a deleted vhost ignored");
+        }
+        v
+    };
     let r = rec.repairs;
     if r.orphan_messages + r.orphan_entries + r.dangling_entries > 0 {
         warn!(
@@ -108,7 +123,9 @@ fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recoverin
     }
     for x in &rec.exchanges {
         let arguments = arguments(&x.arguments, &x.name)?;
-        let vhost = broker.add_vhost(&x.vhost);
+        let Some(vhost) = vhost_of(&x.vhost, &x.name) else {
+            continue;
+        };
         if let Err(e) = vhost.restore_exchange(&ExchangeDeclare {
             name: x.name.clone(),
             kind: x.kind.clone(),
@@ -123,7 +140,9 @@ fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recoverin
     }
     for q in &rec.queues {
         let arguments = arguments(&q.record.arguments, &q.record.name)?;
-        let vhost = broker.add_vhost(&q.record.vhost);
+        let Some(vhost) = vhost_of(&q.record.vhost, &q.record.name) else {
+            continue;
+        };
         let declare = QueueDeclare {
             name: q.record.name.clone(),
             passive: false,
@@ -141,7 +160,9 @@ fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recoverin
     }
     for b in &rec.bindings {
         let arguments = arguments(&b.arguments, &b.source)?;
-        let vhost = broker.add_vhost(&b.vhost);
+        let Some(vhost) = vhost_of(&b.vhost, &b.source) else {
+            continue;
+        };
         if let Err(e) = vhost.restore_binding(b, &arguments) {
             error!(source = %b.source, destination = %b.destination, error = %e.reply_text(), "stored binding not restored");
         }
@@ -168,7 +189,14 @@ fn recover_delayed(
 ) -> Result<(), RecoveryError> {
     let count = delayed.len();
     for (key, d) in delayed {
-        let vhost = broker.add_vhost(&d.vhost);
+        let vhost = match broker.vhost(&d.vhost) {
+            Some(v) => v,
+            None if !broker.is_initialized() => broker.add_vhost(&d.vhost),
+            None => {
+                warn!(vhost = %d.vhost, exchange = %d.exchange, "delayed message of a deleted vhost dropped");
+                continue;
+            }
+        };
         let message = message_from_stored(d.message).map_err(|e| RecoveryError::Message {
             id: key.seq,
             detail: e.to_string(),

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use warren_broker::admin::FirstBoot;
 use warren_broker::recovery::{open_store, recover};
 use warren_broker::{Broker, ExchangeDeclare, Limits, QueueDeclare};
 use warren_protocol::FieldTable;
@@ -27,9 +28,16 @@ fn exchange(name: &str) -> ExchangeDeclare {
     }
 }
 
+/// A broker on `dir`'s store; the first start creates the default vhost `/`.
 fn start(dir: &std::path::Path) -> Broker {
     let store = open_store(dir, &Limits::default()).expect("store opens");
-    recover(store, &Limits::default()).expect("broker recovers")
+    let broker = recover(store, &Limits::default()).expect("broker recovers");
+    let first = FirstBoot {
+        vhost: Some("/".into()),
+        user: None,
+    };
+    let _ = broker.initialize(&first).expect("defaults created");
+    broker
 }
 
 #[tokio::test]
@@ -123,6 +131,11 @@ async fn a_failed_store_write_leaves_nothing_in_memory_or_on_disk() {
         let faulty = FaultyStore::wrap(real);
         let store: Arc<dyn Store> = faulty.clone();
         let broker = recover(store, &Limits::default()).unwrap();
+        let first = FirstBoot {
+            vhost: Some("/".into()),
+            user: None,
+        };
+        let _ = broker.initialize(&first).unwrap();
         let vhost = broker.vhost("/").unwrap();
         vhost
             .declare_exchange(&exchange("x"))

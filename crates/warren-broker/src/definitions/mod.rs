@@ -6,8 +6,11 @@
 //! [`arguments`] converts argument maps between JSON and AMQP field tables.
 
 pub mod arguments;
+mod export;
+pub mod import;
 pub mod model;
 
+pub use import::{ImportMode, ImportReport};
 pub use model::{
     BindingDef, Definitions, ExchangeDef, GlobalParameterDef, ParameterDef, PermissionDef,
     PolicyDef, QueueDef, Tags, TopicPermissionDef, UserDef, VHostDef,

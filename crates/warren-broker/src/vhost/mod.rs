@@ -25,6 +25,7 @@ mod bindings;
 mod durable;
 mod exchanges;
 mod queues;
+mod teardown;
 pub use durable::Persistence;
 
 /// Arguments of `exchange.declare`.

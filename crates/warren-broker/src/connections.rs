@@ -1,0 +1,295 @@
+//! The open client connections: who is connected to which vhost, counted against the
+//! per-vhost and per-user limits, and a way to close them from outside (deleting their
+//! vhost closes them with 320 CONNECTION_FORCED).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+use crate::access::{UserLimits, VHostLimits};
+use crate::queue::ConnectionId;
+
+/// Who a connection is.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// Its id.
+    pub id: ConnectionId,
+    /// The authenticated user.
+    pub user: String,
+    /// The vhost it opened.
+    pub vhost: String,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// When it opened, milliseconds since the Unix epoch.
+    pub connected_at_ms: u64,
+}
+
+/// A limit that refused a connection or channel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitReached {
+    /// The vhost's `max-connections`.
+    #[error("access to vhost '{vhost}' refused for user '{user}': connection limit ({limit}) is reached")]
+    VHostConnections {
+        /// The vhost.
+        vhost: String,
+        /// The user refused.
+        user: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The user's `max-connections`.
+    #[error("Connection refused for user '{user}'. User connection limit ({limit}) is reached")]
+    UserConnections {
+        /// The user.
+        user: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// The user's `max-channels`.
+    #[error("number of channels opened for user '{user}' has reached the maximum allowed user limit of ({limit})")]
+    UserChannels {
+        /// The user.
+        user: String,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// One open connection.
+#[derive(Debug)]
+pub struct ConnectionEntry {
+    /// Who it is.
+    pub info: ConnectionInfo,
+    forced: watch::Sender<Option<String>>,
+}
+
+impl ConnectionEntry {
+    /// Resolves to the reason once someone closes the connection from outside.
+    pub fn forced_close(&self) -> watch::Receiver<Option<String>> {
+        self.forced.subscribe()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    entries: HashMap<ConnectionId, Arc<ConnectionEntry>>,
+    per_vhost: HashMap<String, u64>,
+    per_user: HashMap<String, u64>,
+    channels_per_user: HashMap<String, u64>,
+}
+
+fn decrement(map: &mut HashMap<String, u64>, key: &str, by: u64) {
+    if let Some(n) = map.get_mut(key) {
+        *n = n.saturating_sub(by);
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}
+
+/// Every open connection.
+#[derive(Debug, Default)]
+pub struct Connections {
+    counts: Mutex<Counts>,
+}
+
+impl Connections {
+    /// No connections.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Registers a connection that has been allowed into its vhost, unless a limit
+    /// refuses it. It is unregistered when the returned handle is dropped.
+    pub fn register(
+        self: &Arc<Self>,
+        info: ConnectionInfo,
+        vhost_limits: VHostLimits,
+        user_limits: UserLimits,
+    ) -> Result<Registration, LimitReached> {
+        let mut c = self.counts.lock();
+        let in_vhost = c.per_vhost.get(&info.vhost).copied().unwrap_or(0);
+        if let Some(limit) = vhost_limits.max_connections.filter(|l| in_vhost >= *l) {
+            return Err(LimitReached::VHostConnections {
+                vhost: info.vhost.clone(),
+                user: info.user.clone(),
+                limit,
+            });
+        }
+        let of_user = c.per_user.get(&info.user).copied().unwrap_or(0);
+        if let Some(limit) = user_limits.max_connections.filter(|l| of_user >= *l) {
+            return Err(LimitReached::UserConnections {
+                user: info.user.clone(),
+                limit,
+            });
+        }
+        *c.per_vhost.entry(info.vhost.clone()).or_default() += 1;
+        *c.per_user.entry(info.user.clone()).or_default() += 1;
+        let entry = Arc::new(ConnectionEntry {
+            info,
+            forced: watch::channel(None).0,
+        });
+        c.entries.insert(entry.info.id, entry.clone());
+        Ok(Registration {
+            entry,
+            connections: self.clone(),
+            channels: Mutex::new(0),
+        })
+    }
+
+    /// Every open connection.
+    pub fn list(&self) -> Vec<Arc<ConnectionEntry>> {
+        let mut v: Vec<_> = self.counts.lock().entries.values().cloned().collect();
+        v.sort_by_key(|e| e.info.id);
+        v
+    }
+
+    /// How many connections are open to `vhost`.
+    pub fn count_in_vhost(&self, vhost: &str) -> u64 {
+        self.counts
+            .lock()
+            .per_vhost
+            .get(vhost)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Asks every connection to `vhost` to close with `reason` (320 CONNECTION_FORCED).
+    /// Returns how many were asked.
+    pub fn close_vhost(&self, vhost: &str, reason: &str) -> usize {
+        self.close_where(|e| e.info.vhost == vhost, reason)
+    }
+
+    /// Asks every connection of `user` to close with `reason`.
+    pub fn close_user(&self, user: &str, reason: &str) -> usize {
+        self.close_where(|e| e.info.user == user, reason)
+    }
+
+    /// Asks connection `id` to close with `reason`. Returns whether it was open.
+    pub fn close(&self, id: ConnectionId, reason: &str) -> bool {
+        self.close_where(|e| e.info.id == id, reason) > 0
+    }
+
+    fn close_where(&self, doomed: impl Fn(&ConnectionEntry) -> bool, reason: &str) -> usize {
+        let entries = self.list();
+        let mut n = 0;
+        for e in entries.iter().filter(|e| doomed(e)) {
+            e.forced.send_replace(Some(reason.to_owned()));
+            n += 1;
+        }
+        n
+    }
+}
+
+/// A registered connection; dropping it unregisters the connection and its channels.
+#[derive(Debug)]
+pub struct Registration {
+    entry: Arc<ConnectionEntry>,
+    connections: Arc<Connections>,
+    channels: Mutex<u64>,
+}
+
+impl Registration {
+    /// The connection's entry.
+    pub fn entry(&self) -> &Arc<ConnectionEntry> {
+        &self.entry
+    }
+
+    /// Counts a channel being opened, unless the user's `max-channels` refuses it.
+    pub fn open_channel(&self, user_limits: UserLimits) -> Result<(), LimitReached> {
+        let mut c = self.connections.counts.lock();
+        let user = &self.entry.info.user;
+        let open = c.channels_per_user.get(user).copied().unwrap_or(0);
+        if let Some(limit) = user_limits.max_channels.filter(|l| open >= *l) {
+            return Err(LimitReached::UserChannels {
+                user: user.clone(),
+                limit,
+            });
+        }
+        *c.channels_per_user.entry(user.clone()).or_default() += 1;
+        *self.channels.lock() += 1;
+        Ok(())
+    }
+
+    /// Counts a channel closed.
+    pub fn close_channel(&self) {
+        let mut mine = self.channels.lock();
+        if *mine == 0 {
+            return;
+        }
+        *mine -= 1;
+        decrement(
+            &mut self.connections.counts.lock().channels_per_user,
+            &self.entry.info.user,
+            1,
+        );
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let channels = *self.channels.lock();
+        let info = &self.entry.info;
+        let mut c = self.connections.counts.lock();
+        c.entries.remove(&info.id);
+        decrement(&mut c.per_vhost, &info.vhost, 1);
+        decrement(&mut c.per_user, &info.user, 1);
+        decrement(&mut c.channels_per_user, &info.user, channels);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: u64, user: &str, vhost: &str) -> ConnectionInfo {
+        ConnectionInfo {
+            id,
+            user: user.into(),
+            vhost: vhost.into(),
+            peer: "127.0.0.1:1".parse().unwrap(),
+            connected_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn limits_refuse_and_a_dropped_registration_frees_its_slots() {
+        let conns = Connections::new();
+        let vl = VHostLimits {
+            max_connections: Some(1),
+            max_queues: None,
+        };
+        let ul = UserLimits {
+            max_connections: None,
+            max_channels: Some(1),
+        };
+        let a = conns.register(info(1, "bob", "/"), vl, ul).unwrap();
+        assert!(matches!(
+            conns.register(info(2, "bob", "/"), vl, ul),
+            Err(LimitReached::VHostConnections { limit: 1, .. })
+        ));
+        a.open_channel(ul).unwrap();
+        assert!(a.open_channel(ul).is_err());
+        a.close_channel();
+        a.open_channel(ul).unwrap();
+        drop(a);
+        let b = conns.register(info(3, "bob", "/"), vl, ul).unwrap();
+        b.open_channel(ul).unwrap();
+        assert_eq!(conns.count_in_vhost("/"), 1);
+    }
+
+    #[test]
+    fn closing_a_vhost_signals_only_its_connections() {
+        let conns = Connections::new();
+        let none = (VHostLimits::default(), UserLimits::default());
+        let a = conns.register(info(1, "u", "a"), none.0, none.1).unwrap();
+        let b = conns.register(info(2, "u", "b"), none.0, none.1).unwrap();
+        let (ra, rb) = (a.entry().forced_close(), b.entry().forced_close());
+        assert_eq!(conns.close_vhost("a", "vhost 'a' is deleted"), 1);
+        assert_eq!(ra.borrow().as_deref(), Some("vhost 'a' is deleted"));
+        assert!(rb.borrow().is_none());
+    }
+}
