@@ -29,9 +29,7 @@ impl Broker {
 
     /// The definition of vhost `name` (its description and tags).
     pub fn vhost_def(&self, name: &str) -> Option<VHostDef> {
-        if self.vhost(name).is_none() {
-            return None;
-        }
+        self.vhost(name)?;
         Some(
             self.vhost_defs
                 .read()
