@@ -150,6 +150,8 @@ fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recoverin
             exclusive: false,
             auto_delete: q.record.auto_delete,
             arguments,
+            // Stored under the name it was declared with, generated or not.
+            server_named: true,
         };
         match vhost.restore_queue(&declare, q.id) {
             Ok(queue) => queues.push((queue, q.entries)),

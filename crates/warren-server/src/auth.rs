@@ -5,7 +5,11 @@ use std::net::IpAddr;
 use warren_protocol::wire::Reader;
 use warren_protocol::FieldValue;
 
-use crate::config::ServerConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use warren_broker::access::{AccessControl, User};
 
 /// Mechanisms offered in `connection.start`, in preference order.
 pub const MECHANISMS: &str = "PLAIN AMQPLAIN";
@@ -75,48 +79,83 @@ pub fn parse_response(mechanism: &str, response: &[u8]) -> Result<Credentials, A
     }
 }
 
-/// Checks credentials against the configured default user and the peer's address.
-/// Returns the user's name.
+/// Checks credentials against the broker's users and the peer's address: users named
+/// in `loopback_users` may only log in from a loopback address.
 pub fn authenticate(
-    config: &ServerConfig,
+    access: &AccessControl,
+    loopback_users: &[String],
     creds: &Credentials,
     peer: IpAddr,
-) -> Result<String, AuthError> {
-    let user = config
-        .default_user
-        .as_ref()
-        .filter(|u| u.name == creds.user && u.password == creds.password)
+) -> Result<Arc<User>, AuthError> {
+    let user = access
+        .authenticate(&creds.user, &creds.password)
         .ok_or_else(|| AuthError::InvalidCredentials(creds.user.clone()))?;
-    if config.loopback_users.contains(&user.name) && !peer.is_loopback() {
+    if loopback_users.contains(&user.name) && !peer.is_loopback() {
         return Err(AuthError::LoopbackOnly(user.name.clone()));
     }
-    Ok(user.name.clone())
+    Ok(user)
+}
+
+/// Slows down password guessing: a failed login is answered only after
+/// [`FailedLogins::DELAY`]. At most [`FailedLogins::MAX_WAITING`] failures wait at once;
+/// past that a failed login's socket is closed at once without an answer, so a flood of
+/// bad logins holds neither memory nor connections.
+#[derive(Debug)]
+pub struct FailedLogins {
+    waiting: Arc<Semaphore>,
+}
+
+impl Default for FailedLogins {
+    fn default() -> Self {
+        FailedLogins {
+            waiting: Arc::new(Semaphore::new(Self::MAX_WAITING)),
+        }
+    }
+}
+
+impl FailedLogins {
+    /// How long a failed login waits for its answer.
+    pub const DELAY: Duration = Duration::from_secs(1);
+    /// Most failed logins waiting at once.
+    pub const MAX_WAITING: usize = 256;
+
+    /// A slot to wait in, or `None` if too many failures are waiting already.
+    pub fn wait_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.waiting.clone().try_acquire_owned().ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn guest() -> ServerConfig {
-        ServerConfig::default()
+    fn guest() -> AccessControl {
+        let access = AccessControl::new();
+        access.put_user(User::with_password("guest", "guest", vec![]));
+        access
+    }
+
+    fn loopback() -> Vec<String> {
+        vec!["guest".into()]
     }
 
     #[test]
     fn plain_response_parses_and_authenticates_from_loopback_only() {
         let creds = parse_response("PLAIN", b"\0guest\0guest").unwrap();
         assert_eq!(creds.user, "guest");
-        assert!(authenticate(&guest(), &creds, "127.0.0.1".parse().unwrap()).is_ok());
+        assert!(authenticate(&guest(), &loopback(), &creds, "127.0.0.1".parse().unwrap()).is_ok());
         assert_eq!(
-            authenticate(&guest(), &creds, "10.1.2.3".parse().unwrap()),
-            Err(AuthError::LoopbackOnly("guest".into()))
+            authenticate(&guest(), &loopback(), &creds, "10.1.2.3".parse().unwrap()).unwrap_err(),
+            AuthError::LoopbackOnly("guest".into())
         );
+        assert!(authenticate(&guest(), &[], &creds, "10.1.2.3".parse().unwrap()).is_ok());
     }
 
     #[test]
     fn wrong_password_and_malformed_responses_are_refused() {
         let creds = parse_response("PLAIN", b"\0guest\0nope").unwrap();
         assert!(matches!(
-            authenticate(&guest(), &creds, "127.0.0.1".parse().unwrap()),
+            authenticate(&guest(), &loopback(), &creds, "127.0.0.1".parse().unwrap()),
             Err(AuthError::InvalidCredentials(_))
         ));
         assert!(parse_response("PLAIN", b"guest").is_err());

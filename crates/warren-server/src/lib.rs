@@ -3,6 +3,7 @@
 #![deny(missing_docs, unsafe_code)]
 
 pub mod auth;
+pub mod boot;
 mod channel;
 pub mod config;
 mod connection;

@@ -23,6 +23,8 @@ pub struct ServerContext {
     pub config: ServerConfig,
     /// Set while resident memory is above the high watermark.
     pub memory: Arc<MemoryAlarm>,
+    /// Failed logins waiting to be answered.
+    pub failed_logins: crate::auth::FailedLogins,
 }
 
 /// A bound, not yet running server. Binding first lets callers (and tests) learn the
@@ -61,6 +63,7 @@ impl Server {
         store: Arc<dyn Store>,
     ) -> std::io::Result<Server> {
         let broker = Arc::new(recovery::recover(store, &config.limits)?);
+        crate::boot::apply(&broker, &config).await?;
         let mut listeners = Vec::new();
         for addr in &config.listen {
             let listener = TcpListener::bind(addr).await?;
@@ -72,6 +75,7 @@ impl Server {
                 broker,
                 config,
                 memory: Arc::new(MemoryAlarm::default()),
+                failed_logins: crate::auth::FailedLogins::default(),
             }),
             listeners,
         })

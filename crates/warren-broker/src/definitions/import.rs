@@ -187,6 +187,7 @@ impl Broker {
                         exclusive: false,
                         auto_delete: q.auto_delete,
                         arguments: table_from_json(&q.arguments),
+                        server_named: false,
                     },
                     0,
                 )

@@ -96,7 +96,7 @@ impl VHost {
             self.check_queue_equivalent(&existing, d, conn)?;
             return Ok(Applied::in_memory(declared(existing)));
         }
-        if !d.name.is_empty() && d.name.starts_with("amq.") {
+        if !d.name.is_empty() && !d.server_named && d.name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
                 "queue name '{}' contains reserved prefix 'amq.*'",
                 d.name

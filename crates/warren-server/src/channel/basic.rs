@@ -126,6 +126,7 @@ impl Channel {
         let queue = if name == super::reply_to::PSEUDO_QUEUE {
             self.reply_to_queue(cx, m.no_ack)?
         } else {
+            super::authorize::queue_read(cx, &name)?;
             cx.vhost.queue(&name, cx.id)?
         };
         let tag: Arc<str> = if m.consumer_tag.is_empty() {
@@ -182,6 +183,7 @@ impl Channel {
 
     pub(super) fn get(&mut self, cx: &mut ConnCtx, m: basic::Get) -> AmqpResult<()> {
         let name = self.queue_name(m.queue)?;
+        super::authorize::queue_read(cx, &name)?;
         let queue = cx.vhost.queue(&name, cx.id)?;
         let Some((message, remaining)) = queue.get(m.no_ack) else {
             cx.send(self.id, basic::GetEmpty::default());

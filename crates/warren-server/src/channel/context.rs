@@ -43,8 +43,13 @@ pub(crate) struct ConnCtx {
     pub id: ConnectionId,
     /// The virtual host it opened.
     pub vhost: Arc<VHost>,
-    /// The authenticated user.
+    /// The authenticated user's name.
     pub user: String,
+    /// The user's permissions in the vhost, checked where RabbitMQ checks them.
+    pub access: warren_broker::access::SessionAccess,
+    /// The connection among the broker's connections: channels count against the
+    /// user's `max-channels` through it; a forced close (vhost deleted) arrives there.
+    pub registration: warren_broker::connections::Registration,
     /// Pending output.
     pub out: OutBuffer,
     /// Where this connection's queues send deliveries.

@@ -4,6 +4,7 @@
 //! Handlers return `Err(AmqpError)` for protocol exceptions; the connection turns those
 //! into `channel.close` or `connection.close` according to the error's scope.
 
+mod authorize;
 mod basic;
 pub(crate) mod confirms;
 pub(crate) mod context;

@@ -213,6 +213,7 @@ impl Channel {
         body: Bytes,
     ) -> AmqpResult<()> {
         check_immediate(&publish)?;
+        super::authorize::publish(cx, &publish.exchange)?;
         let target = if publish.exchange.is_empty() {
             None
         } else {
@@ -224,6 +225,7 @@ impl Channel {
                     cx.vhost.name()
                 )));
             }
+            super::authorize::publish_topic(cx, &exchange, &publish.routing_key)?;
             Some(exchange)
         };
         let exchange = target
@@ -231,7 +233,7 @@ impl Channel {
             .map_or_else(default_exchange_name, |e| e.name().clone());
         let props = &header.properties;
         if let Some(user_id) = &props.user_id {
-            if *user_id != cx.user {
+            if *user_id != cx.user && !cx.access.is_impersonator() {
                 return Err(AmqpError::precondition_failed(format!(
                     "user_id property set to '{user_id}' but authenticated user was '{}'",
                     cx.user

@@ -6,7 +6,9 @@ use warren_broker::{AmqpError, AmqpResult, ExchangeDeclare, QueueDeclare};
 use warren_protocol::method::{exchange, queue};
 use warren_protocol::Method;
 
-use super::{Channel, ConnCtx};
+use warren_broker::access::Resource;
+
+use super::{authorize, Channel, ConnCtx};
 
 impl Channel {
     /// Resolves an empty queue name to the channel's last declared queue, as RabbitMQ does.
@@ -29,6 +31,7 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Declare,
     ) -> AmqpResult<()> {
+        authorize::exchange_declare(cx, &m.exchange, m.passive, &m.arguments)?;
         let (_, commit) = cx
             .vhost
             .declare_exchange(&ExchangeDeclare {
@@ -56,6 +59,7 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Delete,
     ) -> AmqpResult<()> {
+        authorize::exchange_delete(cx, &m.exchange)?;
         let (_, commit) = cx
             .vhost
             .delete_exchange(&m.exchange, m.if_unused)?
@@ -71,6 +75,13 @@ impl Channel {
     }
 
     pub(super) fn exchange_bind(&mut self, cx: &mut ConnCtx, m: exchange::Bind) -> AmqpResult<()> {
+        authorize::binding(
+            cx,
+            Resource::Exchange,
+            &m.destination,
+            &m.source,
+            &m.routing_key,
+        )?;
         let (_, commit) = cx
             .vhost
             .bind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?
@@ -90,6 +101,13 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Unbind,
     ) -> AmqpResult<()> {
+        authorize::binding(
+            cx,
+            Resource::Exchange,
+            &m.destination,
+            &m.source,
+            &m.routing_key,
+        )?;
         let (_, commit) = cx
             .vhost
             .unbind_exchange(&m.destination, &m.source, &m.routing_key, &m.arguments)?
@@ -108,11 +126,20 @@ impl Channel {
         if m.queue == super::reply_to::PSEUDO_QUEUE {
             return self.declare_reply_to_pseudo_queue(cx, m.no_wait);
         }
+        // A server-named queue is checked under the name it will have, as in RabbitMQ.
+        let server_named = m.queue.is_empty() && !m.passive;
+        let name = if server_named {
+            warren_broker::names::generated_queue_name()
+        } else {
+            m.queue
+        };
+        authorize::queue_declare(cx, &name, m.passive, &m.arguments)?;
         let (declared, commit) = cx
             .vhost
             .declare_queue(
                 &QueueDeclare {
-                    name: m.queue,
+                    name,
+                    server_named,
                     passive: m.passive,
                     durable: m.durable,
                     exclusive: m.exclusive,
@@ -156,6 +183,7 @@ impl Channel {
 
     pub(super) fn queue_bind(&mut self, cx: &mut ConnCtx, m: queue::Bind) -> AmqpResult<()> {
         let (name, key) = self.binding_target(m.queue, m.routing_key)?;
+        authorize::binding(cx, Resource::Queue, &name, &m.exchange, &key)?;
         let (_, commit) = cx
             .vhost
             .bind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?
@@ -172,6 +200,7 @@ impl Channel {
 
     pub(super) fn queue_unbind(&mut self, cx: &mut ConnCtx, m: queue::Unbind) -> AmqpResult<()> {
         let (name, key) = self.binding_target(m.queue, m.routing_key)?;
+        authorize::binding(cx, Resource::Queue, &name, &m.exchange, &key)?;
         let (_, commit) = cx
             .vhost
             .unbind_queue(&name, &m.exchange, &key, &m.arguments, cx.id)?
@@ -189,6 +218,7 @@ impl Channel {
 
     pub(super) fn queue_purge(&mut self, cx: &mut ConnCtx, m: queue::Purge) -> AmqpResult<()> {
         let name = self.queue_name(m.queue)?;
+        authorize::queue_read(cx, &name)?;
         let message_count = cx.vhost.purge_queue(&name, cx.id)?;
         if !m.no_wait {
             cx.send(self.id, queue::PurgeOk { message_count });
@@ -198,6 +228,7 @@ impl Channel {
 
     pub(super) fn queue_delete(&mut self, cx: &mut ConnCtx, m: queue::Delete) -> AmqpResult<()> {
         let name = self.queue_name(m.queue)?;
+        authorize::queue_delete(cx, &name)?;
         let (message_count, commit) = cx
             .vhost
             .delete_queue(&name, m.if_unused, m.if_empty, cx.id)?

@@ -105,6 +105,11 @@ impl Connection {
                 method: Method::ChannelOpen(_),
                 ..
             } => {
+                let limits = self.cx.access.user().limits;
+                if let Err(e) = self.cx.registration.open_channel(limits) {
+                    let e = ConnectionError::new(ConnectionCode::NotAllowed, e.to_string());
+                    return self.close_connection(e, 20, 10);
+                }
                 self.channels.insert(channel_id, Channel::new(channel_id));
                 self.cx.send(channel_id, chm::OpenOk::default());
             }
@@ -188,6 +193,7 @@ impl Connection {
     pub(super) fn close_channel_by_client(&mut self, id: u16) {
         if let Some(mut ch) = self.channels.remove(&id) {
             ch.release(&self.cx);
+            self.cx.registration.close_channel();
         }
         self.content.forget(id);
         self.cx.send(id, chm::CloseOk {});
@@ -223,6 +229,7 @@ impl Connection {
         };
         warn!(peer = %self.peer, channel = channel_id, error = %e, "channel exception");
         ch.release(&self.cx);
+        self.cx.registration.close_channel();
         self.content.forget(channel_id);
         self.closing_channels.insert(channel_id);
         self.cx.send(
@@ -255,6 +262,7 @@ impl Connection {
     pub(super) fn release_channels(&mut self) {
         for (_, mut ch) in self.channels.drain() {
             ch.release(&self.cx);
+            self.cx.registration.close_channel();
         }
         self.content.clear();
     }

@@ -9,6 +9,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::Decoder;
 use tracing::{info, warn};
+use warren_broker::access::SessionAccess;
+use warren_broker::connections::{ConnectionInfo, Registration};
 use warren_broker::{ConnectionCode, ConnectionError, VHost};
 use warren_protocol::constants::FRAME_MIN_SIZE;
 use warren_protocol::frame::write_method;
@@ -36,8 +38,13 @@ pub(crate) const SILENT_CLOSE_DELAY: Duration = Duration::from_secs(3);
 pub(crate) struct Negotiated {
     /// The opened virtual host.
     pub vhost: Arc<VHost>,
-    /// The authenticated user.
-    pub user: String,
+    /// The connection's id.
+    pub id: warren_broker::ConnectionId,
+    /// The user's access to the vhost.
+    pub access: SessionAccess,
+    /// The connection's place among the broker's connections (counted against limits
+    /// until dropped).
+    pub registration: Registration,
     /// Most channels open at once (0 = no limit).
     pub channel_max: u16,
     /// Largest frame allowed.
@@ -255,6 +262,45 @@ async fn expect_open<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// `connection.open`: the vhost must exist, the user must have permissions in it, and
+/// neither the vhost's nor the user's connection limit may be reached (530 NOT_ALLOWED
+/// otherwise, with RabbitMQ's texts).
+fn open_vhost(
+    ctx: &ServerContext,
+    user: &Arc<warren_broker::access::User>,
+    name: &str,
+    peer: SocketAddr,
+) -> Result<(Arc<VHost>, SessionAccess, Registration), ConnectionError> {
+    let not_allowed = |text: String| ConnectionError::new(ConnectionCode::NotAllowed, text);
+    let broker = &ctx.broker;
+    let vhost = broker
+        .vhost(name)
+        .ok_or_else(|| not_allowed(format!("vhost {name} not found")))?;
+    let mut access =
+        SessionAccess::new(broker.access().clone(), user.clone(), vhost.name().clone());
+    if !access.can_open_vhost() {
+        return Err(not_allowed(format!(
+            "access to vhost '{name}' refused for user '{}'",
+            user.name
+        )));
+    }
+    let registration = broker
+        .connections()
+        .register(
+            ConnectionInfo {
+                id: broker.next_connection_id(),
+                user: user.name.clone(),
+                vhost: name.to_owned(),
+                peer,
+                connected_at_ms: warren_broker::clock::now_ms(),
+            },
+            broker.access().vhost_limits(name),
+            user.limits,
+        )
+        .map_err(|e| not_allowed(e.to_string()))?;
+    Ok((vhost, access, registration))
+}
+
 /// Checks the client's `tune-ok` against what the server offered, as RabbitMQ does:
 /// zero means "no limit", which is only acceptable if the server has none either.
 fn negotiate(what: &str, client: u32, server: u32, min: u32) -> Result<u32, HandshakeError> {
@@ -322,10 +368,20 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         }
         Err(e) => return Err(HandshakeError::Silent(e.to_string())),
     };
-    let user = match auth::authenticate(&ctx.config, &creds, peer.ip()) {
+    let user = match auth::authenticate(
+        ctx.broker.access(),
+        &ctx.config.loopback_users,
+        &creds,
+        peer.ip(),
+    ) {
         Ok(user) => user,
         Err(e) => {
             warn!(%peer, error = %e, "{} login refused", start_ok.mechanism);
+            let Some(_waiting) = ctx.failed_logins.wait_slot() else {
+                warn!(%peer, "too many failed logins waiting: closing at once");
+                return Err(HandshakeError::Eof);
+            };
+            tokio::time::sleep(auth::FailedLogins::DELAY).await;
             if !wants_auth_failure_close(&start_ok.client_properties) {
                 return Err(HandshakeError::Silent(e.to_string()));
             }
@@ -375,18 +431,20 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     codec.set_frame_max(frame_max);
 
     let open = expect_open(stream, inbuf, codec).await?;
-    let Some(vhost) = ctx.broker.vhost(&open.virtual_host) else {
-        let err = ConnectionError::new(
-            ConnectionCode::NotAllowed,
-            format!("vhost {} not found", open.virtual_host),
-        );
-        return Err(refuse(stream, inbuf, codec, err, 10, 40).await);
+    let (vhost, access, registration) = match open_vhost(ctx, &user, &open.virtual_host, peer) {
+        Ok(opened) => opened,
+        Err(err) => {
+            warn!(%peer, user = %user.name, vhost = %open.virtual_host, error = %err, "connection.open refused");
+            return Err(refuse(stream, inbuf, codec, err, 10, 40).await);
+        }
     };
     send(stream, conn::OpenOk::default()).await?;
-    info!(%peer, %user, vhost = %open.virtual_host, "connection opened");
+    info!(%peer, user = %user.name, vhost = %open.virtual_host, "connection opened");
     Ok(Negotiated {
+        id: registration.entry().info.id,
         vhost,
-        user,
+        access,
+        registration,
         channel_max,
         frame_max,
         heartbeat_secs: tune_ok.heartbeat,

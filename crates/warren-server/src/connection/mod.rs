@@ -160,9 +160,11 @@ impl Connection {
         let (tx, rx) = mpsc::unbounded_channel();
         let (sync_tx, sync_rx) = mpsc::unbounded_channel();
         let cx = ConnCtx {
-            id: ctx.broker.next_connection_id(),
+            id: n.id,
             vhost: n.vhost,
-            user: n.user,
+            user: n.access.user().name.clone(),
+            access: n.access,
+            registration: n.registration,
             out: OutBuffer::default(),
             outbound: tx,
             frame_max: n.frame_max,

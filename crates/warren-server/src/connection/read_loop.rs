@@ -40,6 +40,7 @@ impl Connection {
         let mut maintenance = interval_at(Instant::now() + MAINTENANCE_TICK, MAINTENANCE_TICK);
         maintenance.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut close_deadline: Option<Instant> = None;
+        let mut forced = self.cx.registration.entry().forced_close();
         loop {
             if self.state == State::Closed {
                 break;
@@ -110,6 +111,10 @@ impl Connection {
                         0,
                         0,
                     );
+                },
+                Ok(()) = forced.changed(), if self.state == State::Open => {
+                    let reason = forced.borrow().clone().unwrap_or_default();
+                    self.close_connection(ConnectionError::new(ConnectionCode::ConnectionForced, reason), 0, 0);
                 },
                 _ = sleep_until_opt(close_deadline) => {
                     debug!(peer = %self.peer, "no connection.close-ok in time");
