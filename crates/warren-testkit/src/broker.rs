@@ -10,6 +10,18 @@ use warren_server::{RunningServer, Server, ServerConfig};
 
 use crate::poll::{eventually, WAIT};
 
+/// Percent-encodes a URI component (user, password, vhost).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A broker running in-process for one test.
 pub struct TestBroker {
     /// Where it listens.
@@ -76,6 +88,24 @@ impl TestBroker {
         Connection::connect(&self.uri(), ConnectionProperties::default())
             .await
             .expect("lapin connects")
+    }
+
+    /// A lapin connection as `user` to `vhost` (the result: the login or the vhost may
+    /// be refused).
+    pub async fn connect_as(
+        &self,
+        user: &str,
+        password: &str,
+        vhost: &str,
+    ) -> lapin::Result<Connection> {
+        let uri = format!(
+            "amqp://{}:{}@{}/{}",
+            encode(user),
+            encode(password),
+            self.addr,
+            encode(vhost)
+        );
+        Connection::connect(&uri, ConnectionProperties::default()).await
     }
 
     /// A connection and one open channel.
