@@ -114,6 +114,18 @@ impl RawClient {
     /// Sends `tune-ok` (unset values echo the server's tune) and `connection.open` on
     /// vhost `/`, and expects `open-ok`.
     async fn finish_opening(&mut self, tune: TuneOk) {
+        self.finish_opening_in(tune, "/").await
+    }
+
+    /// A connection opened as guest on `vhost`, with the server's tune values and no
+    /// heartbeat.
+    pub async fn open_in(addr: SocketAddr, vhost: &str) -> Self {
+        let mut c = Self::tuning(addr).await;
+        c.finish_opening_in(TuneOk::default(), vhost).await;
+        c
+    }
+
+    async fn finish_opening_in(&mut self, tune: TuneOk, vhost: &str) {
         let offered = self.tune.clone().expect("connection.tune was read");
         self.frame_max = tune.frame_max.unwrap_or(offered.frame_max);
         self.send_method(
@@ -128,7 +140,7 @@ impl RawClient {
         self.send_method(
             0,
             conn::Open {
-                virtual_host: "/".into(),
+                virtual_host: vhost.into(),
                 ..Default::default()
             },
         )

@@ -104,7 +104,12 @@ impl Broker {
             match records::value::<JsonMap>(r)
                 .and_then(|m| VHostLimits::from_json(&m).map_err(|e| e.to_string()))
             {
-                Ok(limits) => self.access().set_vhost_limits(&r.key, limits),
+                Ok(limits) => {
+                    self.access().set_vhost_limits(&r.key, limits);
+                    if let Some(v) = self.vhost(&r.key) {
+                        v.set_max_queues(limits.max_queues);
+                    }
+                }
                 Err(e) => report(r, e),
             }
         }

@@ -84,6 +84,9 @@ impl Broker {
             self.write_record(records::VHOST_LIMITS, vhost.to_owned(), &limits.to_json())?
         };
         self.access().set_vhost_limits(vhost, limits);
+        if let Some(v) = self.vhost(vhost) {
+            v.set_max_queues(limits.max_queues);
+        }
         Ok(Applied::written((), commit))
     }
 }

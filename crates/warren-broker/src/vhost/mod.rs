@@ -98,6 +98,8 @@ pub struct VHost {
     me: Weak<VHost>,
     /// Where durable exchanges, queues and bindings are kept (None: nothing is).
     persistence: Option<Persistence>,
+    /// The vhost's `max-queues` limit (`u64::MAX`: none).
+    max_queues: std::sync::atomic::AtomicU64,
 }
 
 fn bool_text(b: bool) -> &'static str {
@@ -135,6 +137,7 @@ impl VHost {
             delayed,
             me,
             persistence,
+            max_queues: std::sync::atomic::AtomicU64::new(u64::MAX),
         };
         for &(ex_name, kind) in STANDARD_EXCHANGES {
             let name: Arc<str> = Arc::from(ex_name);

@@ -49,6 +49,27 @@ pub(super) fn unstore_queue(q: &Queue) -> warren_store::StoreResult<Option<SyncT
 }
 
 impl VHost {
+    /// Sets the vhost's `max-queues` (None: no limit). Existing queues stay.
+    pub fn set_max_queues(&self, limit: Option<u64>) {
+        self.max_queues.store(
+            limit.unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Refuses a new queue when the vhost holds `max-queues` already (406, RabbitMQ's
+    /// text).
+    fn check_queue_limit(&self, name: &str) -> AmqpResult<()> {
+        let limit = self.max_queues.load(std::sync::atomic::Ordering::Relaxed);
+        if limit != u64::MAX && self.queues.len() as u64 >= limit {
+            return Err(AmqpError::precondition_failed(format!(
+                "cannot declare queue '{name}': queue limit in vhost '{}' ({limit}) is reached",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
     /// `queue.declare` on behalf of connection `conn`: a new durable queue is stored
     /// before it is used.
     pub fn declare_queue(
@@ -101,6 +122,9 @@ impl VHost {
                 "queue name '{}' contains reserved prefix 'amq.*'",
                 d.name
             )));
+        }
+        if matches!(link, QueueLink::Store) {
+            self.check_queue_limit(&name)?;
         }
         let args = QueueArgs::parse(
             &name,
