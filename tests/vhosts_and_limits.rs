@@ -182,8 +182,7 @@ async fn vhost_limits_refuse_connections_and_queues_and_leave_nothing_behind() {
 async fn user_limits_refuse_connections_and_channels() {
     let broker = TestBroker::start().await;
     let b = broker.broker();
-    let _ = b
-        .put_user(User::with_password("svc", "pw", vec![]))
+    b.put_user(User::with_password("svc", "pw", vec![]))
         .unwrap()
         .committed()
         .await
