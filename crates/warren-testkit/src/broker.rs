@@ -148,6 +148,14 @@ impl TestBroker {
 
     /// Starts a server on the data directory of the one [`Self::stop_server`] stopped.
     pub async fn start_again(&mut self) {
+        if let Err(e) = self.try_start_again().await {
+            panic!("server restarts: {e}");
+        }
+    }
+
+    /// Like [`Self::start_again`], returning why the server did not start (e.g. a
+    /// changed configuration it refuses).
+    pub async fn try_start_again(&mut self) -> std::io::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         let server = loop {
             match Server::start(self.config.clone()).await {
@@ -155,11 +163,17 @@ impl TestBroker {
                 Err(e) if Instant::now() < deadline && e.to_string().contains("locked") => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Err(e) => panic!("server restarts: {e}"),
+                Err(e) => return Err(e),
             }
         };
         self.addr = server.addrs[0];
         self.server = Some(server);
+        Ok(())
+    }
+
+    /// The configuration the next [`Self::start_again`] uses.
+    pub fn config_mut(&mut self) -> &mut ServerConfig {
+        &mut self.config
     }
 
     /// Shuts the broker down gracefully and waits for it.

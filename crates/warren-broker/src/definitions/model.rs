@@ -141,7 +141,7 @@ impl<'de> Deserialize<'de> for Tags {
 }
 
 /// A user.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserDef {
     /// Login name.
@@ -166,6 +166,19 @@ pub struct UserDef {
     /// them on the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<JsonMap>,
+}
+
+impl Default for UserDef {
+    fn default() -> Self {
+        UserDef {
+            name: String::new(),
+            password_hash: String::new(),
+            hashing_algorithm: default_hashing(),
+            password: None,
+            tags: Tags::default(),
+            limits: None,
+        }
+    }
 }
 
 /// A virtual host.
