@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use warren_broker::routing::{Binding, Destination, ExchangeKind, RoutingTable};
 use warren_broker::vhost::{ExchangeDeclare, QueueDeclare};
-use warren_broker::{Broker, VHost};
+use warren_broker::{Applied, Broker, VHost};
 use warren_protocol::{FieldTable, FieldValue};
 
 fn queue(name: String) -> Destination {
@@ -94,6 +94,13 @@ fn direct(c: &mut Criterion) {
     );
 }
 
+/// The value of a change made without a store (nothing to commit).
+fn no_store<T>(change: Applied<T>) -> T {
+    let (value, commit) = change.into_parts();
+    assert!(commit.is_none(), "no store");
+    value
+}
+
 /// A vhost with direct exchange `plain` (no alternate exchange) and `with-ae` (alternate
 /// exchange `ae`, a fanout to queue `unrouted`), both binding `q` with key `k`.
 fn vhost_with_exchanges() -> std::sync::Arc<VHost> {
@@ -105,7 +112,7 @@ fn vhost_with_exchanges() -> std::sync::Arc<VHost> {
             arguments,
             ..ExchangeDeclare::default()
         };
-        v.declare_exchange(&d).expect("exchange declared");
+        no_store(v.declare_exchange(&d).expect("exchange declared"));
     };
     let mut ae = FieldTable::new();
     ae.insert("alternate-exchange", FieldValue::string("ae"));
@@ -117,15 +124,17 @@ fn vhost_with_exchanges() -> std::sync::Arc<VHost> {
             name: q.to_owned(),
             ..QueueDeclare::default()
         };
-        v.declare_queue(&d, 1).expect("queue declared");
+        no_store(v.declare_queue(&d, 1).expect("queue declared"));
     }
     for (q, ex, key) in [
         ("q", "plain", "k"),
         ("q", "with-ae", "k"),
         ("unrouted", "ae", ""),
     ] {
-        v.bind_queue(q, ex, key, &FieldTable::new(), 1)
-            .expect("bound");
+        no_store(
+            v.bind_queue(q, ex, key, &FieldTable::new(), 1)
+                .expect("bound"),
+        );
     }
     v
 }
