@@ -119,11 +119,15 @@ impl VHost {
             auto_delete: d.auto_delete,
             arguments: without_classic_type(&d.arguments),
         };
+        // Held until the queue is in the map, so a policy change either sees it or
+        // happens before its selection is taken.
+        let policies = self.policies.read();
         let slot = match self.queues.entry(key) {
             // Declared by another connection since the check above: theirs stands.
             Entry::Occupied(e) => return Ok(Applied::in_memory(declared(e.get().clone()))),
             Entry::Vacant(slot) => slot,
         };
+        let selected = policies.for_queue(&name, args.queue_type);
         let queue = Queue::new(
             config,
             args,
@@ -131,6 +135,11 @@ impl VHost {
             self.me.clone(),
             self.scheduler.clone(),
         );
+        if !selected.is_empty() {
+            // An empty queue: nothing is dropped or dead-lettered (which would route
+            // through the map whose entry is held here).
+            queue.apply_policy(selected.policy, selected.operator_policy);
+        }
         let commit = match (link, self.store_for(queue.config().durable)) {
             (QueueLink::Store, Some(p)) => {
                 // Stored first (a cheap buffered write), so a failed write leaves nothing.
@@ -146,6 +155,7 @@ impl VHost {
             (_, None) => None,
         };
         slot.insert(queue.clone());
+        drop(policies);
         Ok(Applied::written(declared(queue), commit))
     }
 
