@@ -90,6 +90,24 @@ async fn without_a_dead_letter_exchange_the_head_is_just_dropped() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_lowered_limit_with_reject_publish_keeps_the_messages_and_refuses_more() {
+    let v = vhost();
+    let q = declare(
+        &v,
+        "q",
+        &[("x-overflow", FieldValue::string("reject-publish"))],
+    );
+    send_all(&v, "q", &["1", "2", "3"]);
+    set_policy(&v, "limit", "^q$", 0, json!({"max-length": 1}));
+    assert_eq!(q.message_count(), 3, "nothing dropped");
+    assert_eq!(
+        send(&v, "q", BasicProperties::default(), "4"),
+        PublishOutcome::Rejected
+    );
+    assert_eq!(get_all(&q), ["1", "2", "3"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn clearing_the_policy_lifts_the_limit() {
     let v = vhost();
     let q = declare(&v, "q", &[]);
@@ -325,6 +343,19 @@ async fn exclusive_queues_get_policies_too() {
     let q = applied(v.declare_queue(&d, CONN).expect("declared")).queue;
     set_policy(&v, "limit", "excl", 0, json!({"max-length": 1}));
     assert_eq!(q.args().max_length, Some(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn direct_reply_to_queues_get_no_policy() {
+    let v = vhost();
+    set_policy(&v, "all", ".*", 0, json!({"max-length": 1}));
+    let before = v.declare_reply_to_queue(CONN);
+    set_policy(&v, "all", ".*", 0, json!({"max-length": 2}));
+    let after = v.declare_reply_to_queue(CONN);
+    for q in [before, after] {
+        assert!(q.policy_name().is_none(), "{}", q.name());
+        assert_eq!(q.args().max_length, None);
+    }
 }
 
 fn unroutable_setup(v: &VHost) -> Arc<warren_broker::Queue> {

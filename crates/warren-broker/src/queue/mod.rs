@@ -387,12 +387,14 @@ impl Queue {
     }
 
     /// After recovery: drops (dead-letters) messages whose TTL ran out while the broker
-    /// was down and arms the timer for the rest.
+    /// was down and arms the timer for the rest, then drops the head beyond the length
+    /// limits in effect (a policy set before the messages were loaded).
     pub fn resume(&self) {
         let mut after = AfterUnlock::default();
         {
             let mut st = self.state.lock();
             self.expire_locked(&mut st, now_ms(), &mut after);
+            self.enforce_limits(&mut st, &mut after);
         }
         self.finish(after);
     }

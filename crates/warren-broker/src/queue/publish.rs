@@ -99,8 +99,13 @@ impl Queue {
         Ok(true)
     }
 
-    /// Drops (dead-letters) head messages until the queue is within its limits.
+    /// Drops (dead-letters) head messages until the queue is within its limits, if the
+    /// overflow mode is drop-head. The reject modes refuse publishes instead, and leave
+    /// a queue over a lowered limit as it is (RabbitMQ's `maybe_drop_head`).
     pub(super) fn enforce_limits(&self, st: &mut QueueState, after: &mut AfterUnlock) {
+        if st.args.overflow != Overflow::DropHead {
+            return;
+        }
         let over = |st: &QueueState| {
             st.args
                 .max_length

@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use super::queues::REPLY_TO_QUEUE_PREFIX;
 use super::VHost;
 use crate::policy::{Policy, PolicyError, PolicySet};
 
@@ -91,10 +92,12 @@ impl VHost {
         removed
     }
 
-    /// Applies `set`'s selection to every queue and exchange whose selection changed.
-    /// Called with the set locked, so declarations wait for it.
+    /// Applies `set`'s selection to every queue and exchange whose selection changed
+    /// (not to direct reply-to queues, which get none at declaration either). Called with
+    /// the set locked, so declarations wait for it.
     fn reapply(&self, set: &PolicySet) {
-        for q in self.queues() {
+        let queues = self.queues().into_iter();
+        for q in queues.filter(|q| !q.name().starts_with(REPLY_TO_QUEUE_PREFIX)) {
             let selected = set.for_queue(q.name(), q.declared_args().queue_type);
             if !selected.same_as(&q.selected_policies()) {
                 q.apply_policy(selected.policy, selected.operator_policy);

@@ -28,6 +28,10 @@ pub(super) fn without_classic_type(args: &FieldTable) -> FieldTable {
     args
 }
 
+/// The name prefix of the hidden queues behind direct reply-to consumers. They stand
+/// for RabbitMQ's pseudo-queue, so no policy applies to them.
+pub(super) const REPLY_TO_QUEUE_PREFIX: &str = "amq.rabbitmq.reply-to.";
+
 /// Whether a queue being declared is written to the store or was read from it.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum QueueLink {
@@ -226,7 +230,7 @@ impl VHost {
     /// named `amq.rabbitmq.reply-to.<random>` so only the requester's reply_to reaches it.
     pub fn declare_reply_to_queue(&self, conn: ConnectionId) -> Arc<Queue> {
         let name: Arc<str> = Arc::from(format!(
-            "amq.rabbitmq.reply-to.{}",
+            "{REPLY_TO_QUEUE_PREFIX}{}",
             crate::names::generated_queue_name().trim_start_matches("amq.gen-")
         ));
         let config = QueueConfig {
