@@ -1,4 +1,6 @@
-//! Routing-table benchmarks: one route call against large binding sets.
+//! Routing benchmarks: one route call against large binding sets (the routing table
+//! alone), and whole-vhost routing through exchanges with and without an alternate
+//! exchange (`VHost::route`, what a publish costs before it reaches its queues).
 //!
 //! Run with `cargo bench -p warren-broker --bench routing`.
 
@@ -6,7 +8,9 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use warren_broker::routing::{Binding, Destination, ExchangeKind, RoutingTable};
-use warren_protocol::FieldTable;
+use warren_broker::vhost::{ExchangeDeclare, QueueDeclare};
+use warren_broker::{Applied, Broker, VHost};
+use warren_protocol::{FieldTable, FieldValue};
 
 fn queue(name: String) -> Destination {
     Destination::Queue(name.into())
@@ -90,5 +94,76 @@ fn direct(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, topic, direct);
+/// The value of a change made without a store (nothing to commit).
+fn no_store<T>(change: Applied<T>) -> T {
+    let (value, commit) = change.into_parts();
+    assert!(commit.is_none(), "no store");
+    value
+}
+
+/// A vhost with direct exchange `plain` (no alternate exchange) and `with-ae` (alternate
+/// exchange `ae`, a fanout to queue `unrouted`), both binding `q` with key `k`.
+fn vhost_with_exchanges() -> std::sync::Arc<VHost> {
+    let v = Broker::new().vhost("/").expect("default vhost");
+    let exchange = |name: &str, kind: &str, arguments: FieldTable| {
+        let d = ExchangeDeclare {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            arguments,
+            ..ExchangeDeclare::default()
+        };
+        no_store(v.declare_exchange(&d).expect("exchange declared"));
+    };
+    let mut ae = FieldTable::new();
+    ae.insert("alternate-exchange", FieldValue::string("ae"));
+    exchange("plain", "direct", FieldTable::new());
+    exchange("with-ae", "direct", ae);
+    exchange("ae", "fanout", FieldTable::new());
+    for q in ["q", "unrouted"] {
+        let d = QueueDeclare {
+            name: q.to_owned(),
+            ..QueueDeclare::default()
+        };
+        no_store(v.declare_queue(&d, 1).expect("queue declared"));
+    }
+    for (q, ex, key) in [
+        ("q", "plain", "k"),
+        ("q", "with-ae", "k"),
+        ("unrouted", "ae", ""),
+    ] {
+        no_store(
+            v.bind_queue(q, ex, key, &FieldTable::new(), 1)
+                .expect("bound"),
+        );
+    }
+    v
+}
+
+fn vhost_route(c: &mut Criterion) {
+    let v = vhost_with_exchanges();
+    let mut g = c.benchmark_group("vhost_route");
+    let mut out = Vec::with_capacity(4);
+    for (name, exchange, key, expected) in [
+        ("routed", "plain", "k", "q"),
+        ("unroutable_no_ae", "plain", "x", ""),
+        ("routed_with_ae", "with-ae", "k", "q"),
+        ("unroutable_to_ae", "with-ae", "x", "unrouted"),
+    ] {
+        out.clear();
+        v.route(exchange, key, None, &mut out).expect("routed");
+        let got: Vec<&str> = out.iter().map(|q| q.name().as_ref()).collect();
+        assert_eq!(got.join(","), expected, "vhost_route/{name}");
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                v.route(black_box(exchange), black_box(key), None, &mut out)
+                    .expect("routed");
+                black_box(out.len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, topic, direct, vhost_route);
 criterion_main!(benches);

@@ -1,12 +1,16 @@
-//! Exchanges: a name, a type and a routing table.
+//! Exchanges: a name, a type and a routing table, and the policies that apply.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 use warren_protocol::FieldTable;
 
 use crate::clock::now_ms;
+use crate::definitions::JsonMap;
 use crate::message::Message;
+use crate::policy::effective::{alternate_exchange, merged_definition};
+use crate::policy::{Policy, Selected};
 use crate::queue::args::DedupConfig;
 use crate::queue::dedup::DedupCache;
 use crate::routing::{Binding, Destination, ExchangeKind, RoutingTable};
@@ -46,10 +50,24 @@ impl ExchangeConfig {
 #[derive(Debug)]
 pub struct Exchange {
     config: ExchangeConfig,
+    /// The `alternate-exchange` argument.
     alternate: Option<Arc<str>>,
+    /// Whether the policies make the alternate exchange other than the argument:
+    /// routing reads `policy` only then, so an exchange without policies (or whose
+    /// argument wins) takes no lock for it.
+    policy_alternate: AtomicBool,
+    policy: RwLock<ExchangePolicy>,
     table: RwLock<RoutingTable>,
     /// Recently seen message ids, if `x-message-deduplication` is on.
     dedup: Option<Mutex<DedupCache>>,
+}
+
+/// The policies an exchange runs with and the alternate exchange they give it.
+#[derive(Debug, Default)]
+struct ExchangePolicy {
+    policy: Option<Arc<Policy>>,
+    operator_policy: Option<Arc<Policy>>,
+    alternate: Option<Arc<str>>,
 }
 
 impl Exchange {
@@ -84,6 +102,8 @@ impl Exchange {
             dedup,
             table: RwLock::new(RoutingTable::new(config.kind)),
             alternate,
+            policy_alternate: AtomicBool::new(false),
+            policy: RwLock::default(),
             config,
         })
     }
@@ -98,9 +118,63 @@ impl Exchange {
         &self.config
     }
 
-    /// The `alternate-exchange` argument, if any.
-    pub fn alternate(&self) -> Option<&Arc<str>> {
-        self.alternate.as_ref()
+    /// The alternate exchange unroutable messages go to: the `alternate-exchange`
+    /// argument, else the policies' (the merge table's rule,
+    /// [`Setting::AlternateExchange`](crate::policy::effective::Setting)).
+    pub fn alternate(&self) -> Option<Arc<str>> {
+        if self.policy_alternate.load(Ordering::Acquire) {
+            self.policy.read().alternate.clone()
+        } else {
+            self.alternate.clone()
+        }
+    }
+
+    /// Runs the exchange with `policy` and `operator_policy` (None: none of that kind)
+    /// from now on; `(None, None)` goes back to the declared arguments.
+    pub fn apply_policy(&self, policy: Option<Arc<Policy>>, operator_policy: Option<Arc<Policy>>) {
+        let alternate = alternate_exchange(
+            self.alternate.as_ref(),
+            policy.as_deref().map(Policy::definition),
+            operator_policy.as_deref().map(Policy::definition),
+        );
+        let mut applied = self.policy.write();
+        self.policy_alternate
+            .store(alternate != self.alternate, Ordering::Release);
+        *applied = ExchangePolicy {
+            policy,
+            operator_policy,
+            alternate,
+        };
+    }
+
+    /// The name of the policy applied, if any.
+    pub fn policy_name(&self) -> Option<Arc<str>> {
+        self.policy.read().policy.as_ref().map(|p| p.name().clone())
+    }
+
+    /// The name of the operator policy applied, if any.
+    pub fn operator_policy_name(&self) -> Option<Arc<str>> {
+        let applied = self.policy.read();
+        applied.operator_policy.as_ref().map(|p| p.name().clone())
+    }
+
+    /// The policy and the operator policy applied.
+    pub fn selected_policies(&self) -> Selected {
+        let applied = self.policy.read();
+        Selected {
+            policy: applied.policy.clone(),
+            operator_policy: applied.operator_policy.clone(),
+        }
+    }
+
+    /// The policy's and operator policy's definitions merged, as RabbitMQ's
+    /// `/api/exchanges` shows `effective_policy_definition` (empty without policies).
+    pub fn effective_policy_definition(&self) -> JsonMap {
+        let applied = self.policy.read();
+        merged_definition(
+            applied.policy.as_deref().map(Policy::definition),
+            applied.operator_policy.as_deref().map(Policy::definition),
+        )
     }
 
     /// Appends the destinations a message with this key and headers goes to.

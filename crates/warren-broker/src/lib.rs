@@ -11,14 +11,19 @@
 //!       │
 //!  4  broker ............. the virtual hosts, the shared scheduler and delayed store
 //!       │
-//!  3  vhost (+ durable) .. exchanges + queues by name; implements RouteBack, QueueHost
+//!  3  vhost (+ durable) .. exchanges + queues by name, their policies (PolicySet);
+//!                         implements RouteBack, QueueHost
 //!       │
 //!  2  exchange ─────────► routing, delayed (type name, x-delay), queue::{args, dedup}
 //!     delayed ──────────► scheduler, route_back      holds Weak<dyn RouteBack>
 //!       │
 //!  1  queue ◄──► consumer  queue → consumer strong (Arc), consumer → queue weak (Weak)
 //!     queue ────────────► dead_letter, scheduler, persist   holds Weak<dyn QueueHost>
+//!     queue, exchange ──► policy (what applies, merged with the declare arguments)
 //!     dead_letter ──────► route_back
+//!       │
+//!  ½  policy ............ validated policies, their selection, the merge with declare
+//!       │                 arguments ──► definitions (model), queue::args (a leaf)
 //!       │
 //!  0  routing · route_back · scheduler · persist · message · clock · applied · error
 //!     · names
@@ -48,6 +53,7 @@ pub mod limits;
 pub mod message;
 pub mod names;
 pub mod persist;
+pub mod policy;
 pub mod queue;
 pub mod recovery;
 pub mod route_back;

@@ -41,7 +41,10 @@ pub const EQUIVALENCE_CHECKED: &[&str] = &[
 ];
 
 /// What happens when a publish would exceed `x-max-length` or `x-max-length-bytes`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+///
+/// Ordered only so the policy merge table can treat every setting alike (the order,
+/// drop-head < reject-publish < reject-publish-dlx, decides nothing there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Overflow {
     /// Drop (dead-letter) the oldest messages.
     #[default]

@@ -46,7 +46,7 @@ impl Queue {
                 self.expire_locked(st, now, after);
                 continue;
             }
-            let Some(consumer) = st.consumers.pick(self.args.single_active_consumer) else {
+            let Some(consumer) = st.consumers.pick(self.declared.single_active_consumer) else {
                 return;
             };
             let Some(message) = st.ready.pop_front() else {
@@ -90,7 +90,7 @@ impl Timed for Queue {
             let mut st = self.state.lock();
             st.timer_due_ms = None;
             self.expire_locked(&mut st, now, &mut after);
-            match self.args.expires_ms {
+            match st.args.expires_ms {
                 Some(expires) if st.consumers.is_empty() => {
                     let due = st.last_used_ms + expires;
                     if now >= due {

@@ -13,6 +13,7 @@ pub(crate) mod dedup;
 mod dispatch;
 mod host;
 mod paging;
+mod policy;
 mod publish;
 mod ready;
 mod recover;
@@ -21,7 +22,7 @@ mod settle;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use warren_protocol::{FieldTable, FieldValue};
 
 use crate::clock::now_ms;
@@ -37,6 +38,7 @@ use dedup::DedupCache;
 pub use host::QueueHost;
 use paging::Pager;
 pub use paging::{Paging, StoredRun};
+use policy::AppliedPolicy;
 use ready::ReadyQueue;
 pub use recover::RecoverError;
 
@@ -70,9 +72,18 @@ pub enum PublishOutcome {
 }
 
 /// A queue.
+///
+/// Its arguments exist twice: as declared (what a redeclaration is compared with) and
+/// as in effect (declared, merged with the policies that apply; see
+/// [`Queue::apply_policy`]). The effective ones live in the state, under the lock every
+/// operation takes anyway, and are mirrored in `policy` for readers outside it.
 pub struct Queue {
     config: QueueConfig,
-    args: QueueArgs,
+    /// The arguments as declared.
+    declared: QueueArgs,
+    /// The policies applied and the effective arguments (written only with the state
+    /// locked, so it always matches `QueueState::args`).
+    policy: RwLock<AppliedPolicy>,
     vhost_name: Arc<str>,
     /// The virtual host, through the narrow handle a queue needs of it.
     host: Weak<dyn QueueHost>,
@@ -94,6 +105,8 @@ impl std::fmt::Debug for Queue {
 
 #[derive(Debug)]
 struct QueueState {
+    /// The arguments in effect (declared, merged with the policies).
+    args: Arc<QueueArgs>,
     ready: ReadyQueue,
     next_seq: u64,
     /// Consumers in rotation order.
@@ -132,8 +145,11 @@ impl Queue {
         scheduler: Arc<Scheduler>,
     ) -> Arc<Self> {
         let now = now_ms();
+        let effective = Arc::new(args.clone());
         let queue = Arc::new_cyclic(|me| Queue {
+            policy: RwLock::new(AppliedPolicy::none(effective.clone())),
             state: Mutex::new(QueueState {
+                args: effective,
                 ready: ReadyQueue::new(args.max_priority),
                 next_seq: 0,
                 consumers: ConsumerRing::default(),
@@ -144,7 +160,7 @@ impl Queue {
                 dedup: args.dedup.as_ref().map(DedupCache::new),
             }),
             config,
-            args,
+            declared: args,
             vhost_name,
             host,
             scheduler,
@@ -152,7 +168,7 @@ impl Queue {
             deleted: AtomicBool::new(false),
             persist: OnceLock::new(),
         });
-        if let Some(expires) = queue.args.expires_ms {
+        if let Some(expires) = queue.declared.expires_ms {
             let mut st = queue.state.lock();
             queue.arm_timer(&mut st, now + expires);
         }
@@ -169,9 +185,14 @@ impl Queue {
         &self.config
     }
 
-    /// Its parsed arguments.
-    pub fn args(&self) -> &QueueArgs {
-        &self.args
+    /// The arguments in effect: as declared, merged with the policies that apply.
+    pub fn args(&self) -> Arc<QueueArgs> {
+        self.policy.read().args.clone()
+    }
+
+    /// The arguments as declared (parsed from the declare's `x-` arguments).
+    pub fn declared_args(&self) -> &QueueArgs {
+        &self.declared
     }
 
     /// Links this durable queue to its record in `store` (the first link wins: a
@@ -282,19 +303,21 @@ impl Queue {
         self.scheduler.schedule(due_ms, me);
     }
 
-    /// Dead-letters what was collected under the lock.
+    /// Dead-letters what was collected under the lock, to the dead-letter exchange in
+    /// effect now.
     fn finish(&self, after: AfterUnlock) {
-        let Some(exchange) = &self.args.dead_letter_exchange else {
-            return;
-        };
         if after.dead.is_empty() {
             return;
         }
+        let args = self.args();
+        let Some(exchange) = &args.dead_letter_exchange else {
+            return;
+        };
         if let Some(host) = self.host.upgrade() {
             let to = DeadLetterTo {
                 queue: &self.config.name,
                 exchange,
-                routing_key: self.args.dead_letter_routing_key.as_deref(),
+                routing_key: args.dead_letter_routing_key.as_deref(),
             };
             dead_letter(host.as_ref(), to, after.dead);
         }
@@ -312,7 +335,8 @@ impl Queue {
                     self.config.name, self.vhost_name
                 )));
             }
-            st.consumers.add(consumer, self.args.single_active_consumer);
+            st.consumers
+                .add(consumer, self.declared.single_active_consumer);
             st.ever_consumed = true;
             st.last_used_ms = now_ms();
             self.dispatch_locked(&mut st, &mut after);
@@ -328,7 +352,7 @@ impl Queue {
             let mut st = self.state.lock();
             st.consumers.remove(consumer);
             st.last_used_ms = now_ms();
-            if let Some(expires) = self.args.expires_ms {
+            if let Some(expires) = st.args.expires_ms {
                 if st.consumers.is_empty() {
                     let due = st.last_used_ms + expires;
                     st.timer_due_ms = None;
@@ -363,12 +387,14 @@ impl Queue {
     }
 
     /// After recovery: drops (dead-letters) messages whose TTL ran out while the broker
-    /// was down and arms the timer for the rest.
+    /// was down and arms the timer for the rest, then drops the head beyond the length
+    /// limits in effect (a policy set before the messages were loaded).
     pub fn resume(&self) {
         let mut after = AfterUnlock::default();
         {
             let mut st = self.state.lock();
             self.expire_locked(&mut st, now_ms(), &mut after);
+            self.enforce_limits(&mut st, &mut after);
         }
         self.finish(after);
     }

@@ -28,10 +28,10 @@ impl Queue {
                 return PublishOutcome::Duplicate;
             }
         }
-        let expires_at_ms = self.expiry_for(&message, now);
+        let expires_at_ms = expiry_for(&st.args, &message, now);
         let body = message.body.len() as u64;
-        if self.would_overflow(st, body) {
-            match self.args.overflow {
+        if would_overflow(st, body) {
+            match st.args.overflow {
                 Overflow::DropHead => {}
                 Overflow::RejectPublish => return PublishOutcome::Rejected,
                 Overflow::RejectPublishDlx => {
@@ -99,32 +99,18 @@ impl Queue {
         Ok(true)
     }
 
-    pub(super) fn expiry_for(&self, message: &Message, now: u64) -> Option<u64> {
-        let ttl = match (self.args.message_ttl_ms, message.expiration_ms) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }?;
-        Some(now.saturating_add(ttl))
-    }
-
-    /// Whether adding a body of `body` bytes would break a length limit.
-    pub(super) fn would_overflow(&self, st: &QueueState, body: u64) -> bool {
-        self.args
-            .max_length
-            .is_some_and(|max| st.ready.len() as u64 >= max)
-            || self
-                .args
-                .max_length_bytes
-                .is_some_and(|max| st.ready.bytes() as u64 + body > max)
-    }
-
-    /// Drops (dead-letters) head messages until the queue is within its limits.
+    /// Drops (dead-letters) head messages until the queue is within its limits, if the
+    /// overflow mode is drop-head. The reject modes refuse publishes instead, and leave
+    /// a queue over a lowered limit as it is (RabbitMQ's `maybe_drop_head`).
     pub(super) fn enforce_limits(&self, st: &mut QueueState, after: &mut AfterUnlock) {
+        if st.args.overflow != Overflow::DropHead {
+            return;
+        }
         let over = |st: &QueueState| {
-            self.args
+            st.args
                 .max_length
                 .is_some_and(|max| st.ready.len() as u64 > max)
-                || self
+                || st
                     .args
                     .max_length_bytes
                     .is_some_and(|max| st.ready.bytes() as u64 > max)
@@ -157,4 +143,26 @@ impl Queue {
             self.arm_timer(st, next);
         }
     }
+}
+
+/// When a message enqueued now expires: the earlier of the queue's TTL in effect and
+/// the message's own `expiration`. It is stamped at enqueue, so a TTL changed later (by
+/// a policy) applies to messages enqueued from then on, as in RabbitMQ.
+pub(super) fn expiry_for(args: &QueueArgs, message: &Message, now: u64) -> Option<u64> {
+    let ttl = match (args.message_ttl_ms, message.expiration_ms) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }?;
+    Some(now.saturating_add(ttl))
+}
+
+/// Whether adding a body of `body` bytes would break a length limit in effect.
+pub(super) fn would_overflow(st: &QueueState, body: u64) -> bool {
+    st.args
+        .max_length
+        .is_some_and(|max| st.ready.len() as u64 >= max)
+        || st
+            .args
+            .max_length_bytes
+            .is_some_and(|max| st.ready.bytes() as u64 + body > max)
 }

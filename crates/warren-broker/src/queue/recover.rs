@@ -61,7 +61,7 @@ impl Queue {
         let Some(p) = self.persistence() else {
             return Ok(0);
         };
-        if self.args.max_priority.is_none() {
+        if self.declared.max_priority.is_none() {
             let stats = match counted {
                 Some(stats) => stats,
                 None => {

@@ -72,7 +72,7 @@ impl Queue {
             for mut m in messages {
                 m.redelivered = true;
                 m.delivery_count = m.delivery_count.saturating_add(1);
-                if let Some(limit) = self.args.delivery_limit {
+                if let Some(limit) = st.args.delivery_limit {
                     if m.delivery_count > limit {
                         if m.stored {
                             self.forget([m.seq]);

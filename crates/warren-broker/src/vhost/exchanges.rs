@@ -119,6 +119,9 @@ impl VHost {
             arguments: d.arguments.clone(),
             delayed,
         };
+        // Held until the exchange is in the map, so a policy change either sees it or
+        // happens before its selection is taken.
+        let policies = self.policies.read();
         match self.exchanges.entry(name) {
             // Declared by another connection since the check above: theirs stands.
             Entry::Occupied(e) => Ok(Applied::in_memory(e.get().clone())),
@@ -132,7 +135,12 @@ impl VHost {
                     }
                     None => None,
                 };
-                let exchange = slot.insert(Exchange::new(config)).clone();
+                let selected = policies.for_exchange(&config.name);
+                let exchange = Exchange::new(config);
+                if !selected.is_empty() {
+                    exchange.apply_policy(selected.policy, selected.operator_policy);
+                }
+                let exchange = slot.insert(exchange).clone();
                 Ok(Applied::written(exchange, commit))
             }
         }

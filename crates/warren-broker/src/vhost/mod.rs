@@ -4,11 +4,13 @@
 //! in-memory state and returns [`Applied`](crate::Applied) with the commit to await.
 //!
 //! This file holds the state, lookups and routing; `exchanges.rs`, `bindings.rs` and
-//! `queues.rs` the operations on each; `durable.rs` the store records.
+//! `queues.rs` the operations on each; `policies.rs` the policies and their
+//! application; `durable.rs` the store records.
 
 use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
+use parking_lot::RwLock;
 use warren_protocol::FieldTable;
 use warren_store::SyncTicket;
 
@@ -16,6 +18,7 @@ use crate::delayed::DelayedMessages;
 use crate::error::{AmqpError, AmqpResult};
 use crate::exchange::{Exchange, ExchangeConfig};
 use crate::message::Message;
+use crate::policy::PolicySet;
 use crate::queue::{ConnectionId, Queue, QueueHost};
 use crate::route_back::RouteBack;
 use crate::routing::{Destination, ExchangeKind};
@@ -24,6 +27,7 @@ use crate::scheduler::Scheduler;
 mod bindings;
 mod durable;
 mod exchanges;
+mod policies;
 mod queues;
 mod teardown;
 pub use durable::Persistence;
@@ -93,6 +97,9 @@ pub struct VHost {
     name: Arc<str>,
     exchanges: DashMap<Arc<str>, Arc<Exchange>>,
     queues: DashMap<Arc<str>, Arc<Queue>>,
+    /// Policies and operator policies. Taken by policy changes (write) and by
+    /// declarations of new queues and exchanges (read), never on the message path.
+    policies: RwLock<PolicySet>,
     scheduler: Arc<Scheduler>,
     delayed: Arc<DelayedMessages>,
     me: Weak<VHost>,
@@ -133,6 +140,7 @@ impl VHost {
             name: Arc::from(name),
             exchanges: DashMap::new(),
             queues: DashMap::new(),
+            policies: RwLock::default(),
             scheduler,
             delayed,
             me,
@@ -269,9 +277,9 @@ impl VHost {
             ex.route(routing_key, headers, &mut dests);
             if dests.is_empty() {
                 if let Some(alt) = ex.alternate() {
-                    if !visited.contains(alt) {
+                    if !visited.contains(&alt) {
                         if let Some(alt_ex) = self.exchanges.get(alt.as_ref()) {
-                            visited.push(alt.clone());
+                            visited.push(alt);
                             pending.push(alt_ex.clone());
                         }
                     }

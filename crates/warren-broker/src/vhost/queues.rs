@@ -28,6 +28,10 @@ pub(super) fn without_classic_type(args: &FieldTable) -> FieldTable {
     args
 }
 
+/// The name prefix of the hidden queues behind direct reply-to consumers. They stand
+/// for RabbitMQ's pseudo-queue, so no policy applies to them.
+pub(super) const REPLY_TO_QUEUE_PREFIX: &str = "amq.rabbitmq.reply-to.";
+
 /// Whether a queue being declared is written to the store or was read from it.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum QueueLink {
@@ -143,11 +147,15 @@ impl VHost {
             auto_delete: d.auto_delete,
             arguments: without_classic_type(&d.arguments),
         };
+        // Held until the queue is in the map, so a policy change either sees it or
+        // happens before its selection is taken.
+        let policies = self.policies.read();
         let slot = match self.queues.entry(key) {
             // Declared by another connection since the check above: theirs stands.
             Entry::Occupied(e) => return Ok(Applied::in_memory(declared(e.get().clone()))),
             Entry::Vacant(slot) => slot,
         };
+        let selected = policies.for_queue(&name, args.queue_type);
         let queue = Queue::new(
             config,
             args,
@@ -155,6 +163,11 @@ impl VHost {
             self.me.clone(),
             self.scheduler.clone(),
         );
+        if !selected.is_empty() {
+            // An empty queue: nothing is dropped or dead-lettered (which would route
+            // through the map whose entry is held here).
+            queue.apply_policy(selected.policy, selected.operator_policy);
+        }
         let commit = match (link, self.store_for(queue.config().durable)) {
             (QueueLink::Store, Some(p)) => {
                 // Stored first (a cheap buffered write), so a failed write leaves nothing.
@@ -170,6 +183,7 @@ impl VHost {
             (_, None) => None,
         };
         slot.insert(queue.clone());
+        drop(policies);
         Ok(Applied::written(declared(queue), commit))
     }
 
@@ -240,7 +254,7 @@ impl VHost {
     /// named `amq.rabbitmq.reply-to.<random>` so only the requester's reply_to reaches it.
     pub fn declare_reply_to_queue(&self, conn: ConnectionId) -> Arc<Queue> {
         let name: Arc<str> = Arc::from(format!(
-            "amq.rabbitmq.reply-to.{}",
+            "{REPLY_TO_QUEUE_PREFIX}{}",
             crate::names::generated_queue_name().trim_start_matches("amq.gen-")
         ));
         let config = QueueConfig {
