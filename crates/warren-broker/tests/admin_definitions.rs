@@ -32,7 +32,12 @@ const TOPOLOGY: &str = r#"{
                          "write": "^orders\\.", "read": ".*"}],
   "parameters": [{"vhost": "orders", "component": "vhost-limits", "name": "limits",
                   "value": {"max-queues": 10}},
-                 {"vhost": "orders", "component": "shovel", "name": "s", "value": {}}],
+                 {"vhost": "orders", "component": "shovel", "name": "s", "value": {}},
+                 {"vhost": "orders", "component": "operator_policy", "name": "cap",
+                  "value": {"pattern": ".*", "apply-to": "queues", "priority": 0,
+                            "definition": {"max-length": 1000}}}],
+  "policies": [{"vhost": "orders", "name": "ttl", "pattern": "^orders\\.", "apply-to": "queues",
+                "priority": 1, "definition": {"message-ttl": 60000}}],
   "global_parameters": [{"name": "cluster_name", "value": "x"}],
   "exchanges": [{"name": "jobs", "vhost": "orders", "type": "direct"}],
   "queues": [{"name": "orders.resize", "vhost": "orders",
@@ -76,6 +81,9 @@ async fn a_boot_import_is_idempotent_survives_restarts_and_skips_what_it_cannot_
     let p = broker.access().permission("svc", "orders").unwrap();
     assert!(p.configure.allows("orders.x") && !p.configure.allows("billing"));
     assert_eq!(broker.access().vhost_limits("orders").max_queues, Some(10));
+    let q = broker.vhost("orders").unwrap().queue("orders.resize", 0).unwrap();
+    assert_eq!(q.policy_name().as_deref(), Some("ttl"), "policy restored before the queue");
+    assert_eq!(q.operator_policy_name().as_deref(), Some("cap"));
     let vhost = broker.vhost("orders").expect("vhost restored");
     assert!(vhost.exchange("jobs").is_ok());
     assert!(vhost.queue("orders.resize", 0).is_ok());

@@ -58,11 +58,11 @@ impl Broker {
         };
         let policy = super::policy_hook::compile(def, operator)?;
         let commit = self.write_record(kind(operator), key(&[&def.vhost, &def.name]), def)?;
+        super::policy_hook::apply(&vhost, policy, operator)?;
         self.policy_defs
             .0
             .write()
             .insert((operator, def.vhost.clone(), def.name.clone()), def.clone());
-        super::policy_hook::apply(&vhost, policy, operator);
         Ok(Applied::written((), commit))
     }
 
@@ -111,13 +111,38 @@ impl Broker {
         Ok(())
     }
 
+    /// Adds the vhost's policies and operator policies to an export.
+    pub(crate) fn export_policies(&self, vhost: &VHost, d: &mut crate::definitions::Definitions) {
+        let name = vhost.name().to_string();
+        for ((operator, v, n), def) in self.policy_defs.0.read().iter() {
+            if *v != name {
+                continue;
+            }
+            if *operator {
+                let mut value = serde_json::to_value(def).expect("policies serialize");
+                if let Some(map) = value.as_object_mut() {
+                    map.remove("vhost");
+                    map.remove("name");
+                }
+                d.parameters.push(crate::definitions::ParameterDef {
+                    vhost: v.clone(),
+                    component: "operator_policy".into(),
+                    name: n.clone(),
+                    value,
+                });
+            } else {
+                d.policies.push(def.clone());
+            }
+        }
+    }
+
     /// Brings a stored policy back at start-up (before the queues it applies to).
     pub(crate) fn restore_policy(&self, def: PolicyDef, operator: bool) -> Result<(), String> {
         let vhost = self
             .vhost(&def.vhost)
             .ok_or_else(|| format!("vhost '{}' not found", def.vhost))?;
         let policy = super::policy_hook::compile(&def, operator).map_err(|e| e.to_string())?;
-        super::policy_hook::apply(&vhost, policy, operator);
+        super::policy_hook::apply(&vhost, policy, operator).map_err(|e| e.to_string())?;
         self.policy_defs
             .0
             .write()

@@ -1,24 +1,43 @@
-//! Where the admin layer hands a validated policy to its vhost. (Interim: until the
-//! policy module lands, every policy is refused as unsupported.)
+//! Where the admin layer hands a validated policy to its vhost, which applies it at
+//! once to the matching queues and exchanges (`vhost/policies.rs`).
 
 use crate::definitions::PolicyDef;
+use crate::policy::Policy;
 use crate::vhost::VHost;
 
 use super::{AdminError, AdminResult};
 
-/// A validated policy.
-pub(crate) struct Compiled;
-
-/// Validates a policy definition.
-pub(crate) fn compile(def: &PolicyDef, _operator: bool) -> AdminResult<Compiled> {
-    Err(AdminError::Invalid(format!(
-        "policy '{}': policies are not supported yet",
-        def.name
-    )))
+/// Validates a policy definition (RabbitMQ's keys, values and texts).
+pub(crate) fn compile(def: &PolicyDef, operator: bool) -> AdminResult<Policy> {
+    Policy::from_def(def, operator).map_err(|e| {
+        AdminError::Invalid(format!(
+            "{} '{}' in vhost '{}': {e}",
+            if operator {
+                "operator policy"
+            } else {
+                "policy"
+            },
+            def.name,
+            def.vhost
+        ))
+    })
 }
 
-/// Applies a policy to a vhost's queues and exchanges.
-pub(crate) fn apply(_vhost: &VHost, _policy: Compiled, _operator: bool) {}
+/// Sets a policy on its vhost.
+pub(crate) fn apply(vhost: &VHost, policy: Policy, operator: bool) -> AdminResult<()> {
+    let set = if operator {
+        vhost.set_operator_policy(policy)
+    } else {
+        vhost.set_policy(policy)
+    };
+    set.map_err(|e| AdminError::Invalid(e.to_string()))
+}
 
-/// Removes a policy from a vhost.
-pub(crate) fn remove(_vhost: &VHost, _name: &str, _operator: bool) {}
+/// Clears a policy from its vhost.
+pub(crate) fn remove(vhost: &VHost, name: &str, operator: bool) {
+    if operator {
+        vhost.clear_operator_policy(name);
+    } else {
+        vhost.clear_policy(name);
+    }
+}

@@ -49,6 +49,7 @@ impl Broker {
                 name: name.clone(),
                 ..VHostDef::default()
             }));
+            self.export_policies(&vhost, &mut d);
             for x in vhost.exchanges() {
                 let c = x.config();
                 if !c.durable || c.name.is_empty() || c.name.starts_with("amq.") {
