@@ -81,8 +81,16 @@ async fn a_boot_import_is_idempotent_survives_restarts_and_skips_what_it_cannot_
     let p = broker.access().permission("svc", "orders").unwrap();
     assert!(p.configure.allows("orders.x") && !p.configure.allows("billing"));
     assert_eq!(broker.access().vhost_limits("orders").max_queues, Some(10));
-    let q = broker.vhost("orders").unwrap().queue("orders.resize", 0).unwrap();
-    assert_eq!(q.policy_name().as_deref(), Some("ttl"), "policy restored before the queue");
+    let q = broker
+        .vhost("orders")
+        .unwrap()
+        .queue("orders.resize", 0)
+        .unwrap();
+    assert_eq!(
+        q.policy_name().as_deref(),
+        Some("ttl"),
+        "policy restored before the queue"
+    );
     assert_eq!(q.operator_policy_name().as_deref(), Some("cap"));
     let vhost = broker.vhost("orders").expect("vhost restored");
     assert!(vhost.exchange("jobs").is_ok());

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::access::{User, VHostLimits};
 use crate::admin::{AdminError, AdminResult};
 use crate::definitions::arguments::table_from_json;
-use crate::definitions::{Definitions, PolicyDef};
+use crate::definitions::{Definitions, PolicyDef, VHostDef};
 use crate::error::AmqpError;
 use crate::{Broker, ExchangeDeclare, QueueDeclare};
 
@@ -81,7 +81,15 @@ impl Broker {
         let mut r = ImportReport::default();
         let boot = mode == ImportMode::Boot;
         for v in &defs.vhosts {
-            if self.vhost(&v.name).is_some() {
+            let stored = VHostDef {
+                limits: None,
+                ..v.clone()
+            };
+            if self.vhost_def(&v.name).as_ref() == Some(&stored)
+                || (boot && self.vhost(&v.name).is_some())
+            {
+                // At boot an existing vhost is left as it is (its description is no
+                // property worth refusing a start for).
                 r.unchanged += 1;
             } else {
                 let _ = self
