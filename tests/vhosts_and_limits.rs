@@ -215,7 +215,7 @@ async fn user_limits_refuse_connections_and_channels() {
         reply(&e),
         Some((
             530,
-            "NOT_ALLOWED - Connection refused for user 'svc'. User connection limit (1) is reached"
+            "NOT_ALLOWED - connection refused for user 'svc': user connection limit (1) is reached"
                 .into()
         ))
     );

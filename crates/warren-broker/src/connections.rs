@@ -41,7 +41,7 @@ pub enum LimitReached {
         limit: u64,
     },
     /// The user's `max-connections`.
-    #[error("Connection refused for user '{user}'. User connection limit ({limit}) is reached")]
+    #[error("connection refused for user '{user}': user connection limit ({limit}) is reached")]
     UserConnections {
         /// The user.
         user: String,
