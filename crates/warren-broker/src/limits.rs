@@ -1,7 +1,9 @@
 //! Every limit Warren enforces, in one place, each with its default and why. Nothing
 //! else in the workspace holds a limit constant: the server, the queue core and the
-//! store take their values from here. Field names are snake_case with the unit last,
-//! so each can become a config-file key unchanged.
+//! store take their values from here. Field names are snake_case with the unit last;
+//! each is set by the key of the same name in the config file's `[limits]` table
+//! (durations with `_ms` appended, paging and compaction as flat `paging_*` and
+//! `store_compaction_*` keys: see `deploy/warren.toml`).
 
 use std::time::Duration;
 
@@ -89,6 +91,16 @@ pub struct Limits {
     /// How long a queue whose consumers stalled does not pause its publishers.
     /// Default 1 s.
     pub publish_flow_exempt: Duration,
+    /// How long a failed login waits for its answer, so password guessing is slow.
+    /// Default 1 s.
+    pub failed_login_delay: Duration,
+    /// Most failed logins waiting for their answer at once; past it a failed login's
+    /// socket is closed at once, so a flood holds no memory. Default 256.
+    pub failed_login_max_waiting: usize,
+    /// Free space on the data directory's file system below which publishing
+    /// connections are blocked (RabbitMQ's `disk_free_limit`; 0 turns the disk alarm
+    /// off). Default 50 MB, RabbitMQ's.
+    pub disk_free_limit_bytes: u64,
 }
 
 impl Default for Limits {
@@ -120,6 +132,9 @@ impl Default for Limits {
             publish_flow_stall: Duration::from_millis(100),
             publish_flow_max_pause: Duration::from_secs(1),
             publish_flow_exempt: Duration::from_secs(1),
+            failed_login_delay: Duration::from_secs(1),
+            failed_login_max_waiting: 256,
+            disk_free_limit_bytes: 50_000_000,
         }
     }
 }

@@ -97,27 +97,24 @@ pub fn authenticate(
 }
 
 /// Slows down password guessing: a failed login is answered only after
-/// [`FailedLogins::DELAY`]. At most [`FailedLogins::MAX_WAITING`] failures wait at once;
-/// past that a failed login's socket is closed at once without an answer, so a flood of
-/// bad logins holds neither memory nor connections.
+/// `Limits::failed_login_delay`. At most `Limits::failed_login_max_waiting` failures
+/// wait at once; past that a failed login's socket is closed at once without an answer,
+/// so a flood of bad logins holds neither memory nor connections.
 #[derive(Debug)]
 pub struct FailedLogins {
     waiting: Arc<Semaphore>,
-}
-
-impl Default for FailedLogins {
-    fn default() -> Self {
-        FailedLogins {
-            waiting: Arc::new(Semaphore::new(Self::MAX_WAITING)),
-        }
-    }
+    /// How long a failed login waits for its answer.
+    pub delay: Duration,
 }
 
 impl FailedLogins {
-    /// How long a failed login waits for its answer.
-    pub const DELAY: Duration = Duration::from_secs(1);
-    /// Most failed logins waiting at once.
-    pub const MAX_WAITING: usize = 256;
+    /// A gate for `max_waiting` failures at once, each answered after `delay`.
+    pub fn new(delay: Duration, max_waiting: usize) -> Self {
+        FailedLogins {
+            waiting: Arc::new(Semaphore::new(max_waiting)),
+            delay,
+        }
+    }
 
     /// A slot to wait in, or `None` if too many failures are waiting already.
     pub fn wait_slot(&self) -> Option<OwnedSemaphorePermit> {

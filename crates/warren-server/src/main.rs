@@ -5,42 +5,90 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use warren_server::{shutdown_channel, Server, ServerConfig};
+use warren_server::config::{self, CliOverrides, LogFormat};
+use warren_server::{shutdown_channel, Server};
 
-/// Warren, an AMQP 0-9-1 message broker.
+/// Warren, a message broker that speaks AMQP 0-9-1: RabbitMQ's clients connect to it
+/// unmodified.
 #[derive(Debug, Parser)]
-#[command(name = "warren", version, about)]
+#[command(
+    name = "warren",
+    version,
+    about = "Warren, a message broker that speaks AMQP 0-9-1: RabbitMQ's clients connect to it unmodified.",
+    long_about = "Warren, a message broker that speaks AMQP 0-9-1: RabbitMQ's clients connect to it unmodified.\n\n\
+Settings come from, lowest precedence first: built-in defaults, WARREN_* environment variables \
+(the key path upper-cased, tables joined by __: WARREN_DATA_DIR, WARREN_LIMITS__CHANNEL_MAX), \
+the config file (--config), and these flags. `warren --print-config` shows the result; \
+deploy/warren.toml lists every key with its default."
+)]
 struct Args {
-    /// Address to accept AMQP connections on; repeat for several.
-    #[arg(long = "listen", default_value = "0.0.0.0:5672")]
+    /// Config file (TOML; see deploy/warren.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Apply a RabbitMQ definitions.json at boot; repeatable, after the config's own
+    /// [config: load_definitions] [env: WARREN_LOAD_DEFINITIONS].
+    #[arg(long = "load-definitions", value_name = "FILE")]
+    load_definitions: Vec<PathBuf>,
+    /// Print the effective configuration (every key, as TOML) and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Address to accept AMQP connections on; repeat for several
+    /// [config: listeners.amqp, default 0.0.0.0:5672] [env: WARREN_LISTENERS__AMQP].
+    #[arg(long = "listen", value_name = "ADDR")]
     listen: Vec<SocketAddr>,
-    /// Directory for durable state (created if missing).
-    #[arg(long, default_value = "warren-data")]
-    data_dir: PathBuf,
-    /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive.
-    #[arg(long, default_value = "info")]
-    log: String,
-    /// Memory for the store's page cache, in MiB.
-    #[arg(long, default_value_t = 128)]
-    store_cache_mib: u64,
+    /// Directory for durable state, created if missing
+    /// [config: data_dir, default warren-data] [env: WARREN_DATA_DIR].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log filter: a level (error, warn, info, debug, trace) or a tracing directive
+    /// [config: log.level, default info] [env: WARREN_LOG__LEVEL].
+    #[arg(long, value_name = "LEVEL")]
+    log: Option<String>,
+    /// Log format: text, or json (one object per line, for log shippers)
+    /// [config: log.format, default text] [env: WARREN_LOG__FORMAT].
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
+    /// Memory for the store's page cache, in MiB
+    /// [config: limits.store_cache_bytes, default 128 MiB].
+    #[arg(long, value_name = "MIB")]
+    store_cache_mib: Option<u64>,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        // Colour codes only for a person at a terminal, never into a log file or journal.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_new(&args.log).unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
-    let mut config = ServerConfig {
+    let cli = CliOverrides {
+        config: args.config,
+        load_definitions: args.load_definitions,
         listen: args.listen,
         data_dir: args.data_dir,
-        ..ServerConfig::default()
+        log_level: args.log,
+        log_format: args.log_format,
+        store_cache_mib: args.store_cache_mib,
     };
-    config.limits.store_cache_bytes = args.store_cache_mib << 20;
-    let server = match Server::bind(config).await {
+    let loaded = match config::load(&cli, std::env::vars()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("warren: configuration error: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if args.print_config {
+        print!("{}", config::print::to_toml(&loaded));
+        return std::process::ExitCode::SUCCESS;
+    }
+    let filter = EnvFilter::try_new(&loaded.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match loaded.log_format {
+        // Colour codes only for a person at a terminal, never into a log file or journal.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+    let server = match Server::bind(loaded.server).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot start");

@@ -70,12 +70,16 @@ impl Server {
             info!(addr = %listener.local_addr()?, "listening for AMQP 0-9-1");
             listeners.push(listener);
         }
+        let failed_logins = crate::auth::FailedLogins::new(
+            config.limits.failed_login_delay,
+            config.limits.failed_login_max_waiting,
+        );
         Ok(Server {
             ctx: Arc::new(ServerContext {
                 broker,
                 config,
                 memory: Arc::new(MemoryAlarm::default()),
-                failed_logins: crate::auth::FailedLogins::default(),
+                failed_logins,
             }),
             listeners,
         })

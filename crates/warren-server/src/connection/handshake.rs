@@ -381,7 +381,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 warn!(%peer, "too many failed logins waiting: closing at once");
                 return Err(HandshakeError::Eof);
             };
-            tokio::time::sleep(auth::FailedLogins::DELAY).await;
+            tokio::time::sleep(ctx.failed_logins.delay).await;
             if !wants_auth_failure_close(&start_ok.client_properties) {
                 return Err(HandshakeError::Silent(e.to_string()));
             }

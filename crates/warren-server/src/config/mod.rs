@@ -1,5 +1,15 @@
-//! Server settings. The limits live in one place, [`warren_broker::Limits`], re-exported
-//! here.
+//! Server settings: [`ServerConfig`] is what the server runs with; [`load`] builds it
+//! from defaults, `WARREN_*` environment variables, the config file and the command line
+//! (in that order of precedence). The limits live in one place,
+//! [`warren_broker::Limits`], re-exported here.
+
+mod env;
+pub mod file;
+pub mod load;
+pub mod print;
+mod units;
+
+pub use load::{load, CliOverrides, ConfigError, Loaded, LogFormat};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,0 +1,426 @@
+//! Building the effective configuration. Precedence, lowest first:
+//!
+//! 1. built-in defaults (`ServerConfig::default()`, `Limits::default()`);
+//! 2. `WARREN_*` environment variables (`WARREN_DATA_DIR`, `WARREN_LIMITS__CHANNEL_MAX`:
+//!    the key path upper-cased, tables joined by `__`; lists comma-separated);
+//! 3. the config file given with `--config`;
+//! 4. command-line flags.
+//!
+//! An unknown key or a bad value stops the start with an error naming the key and where
+//! it came from (the file and line, or the variable).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use warren_broker::definitions::Definitions;
+use warren_broker::{Limits, MemoryWatermark};
+
+use super::file::{ConfigFile, LimitsFile, SizeOrFraction};
+use super::units::parse_size;
+use super::{DefaultUser, ServerConfig};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (colours only on a terminal).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// What the command line sets (each `None`/empty: not given).
+#[derive(Debug, Clone, Default)]
+pub struct CliOverrides {
+    /// `--config FILE`.
+    pub config: Option<PathBuf>,
+    /// `--load-definitions FILE`, repeatable: appended after the file's.
+    pub load_definitions: Vec<PathBuf>,
+    /// `--listen ADDR`, repeatable: replaces `listeners.amqp`.
+    pub listen: Vec<SocketAddr>,
+    /// `--data-dir DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log LEVEL`.
+    pub log_level: Option<String>,
+    /// `--log-format text|json`.
+    pub log_format: Option<String>,
+    /// `--store-cache-mib N`.
+    pub store_cache_mib: Option<u64>,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// What the server runs with (its `definitions` are the files' and the config
+    /// file's topology, merged).
+    pub server: ServerConfig,
+    /// Log filter.
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// The definitions files, in load order.
+    pub definitions_files: Vec<PathBuf>,
+    /// The config file's own topology (`[[queues]]` and so on).
+    pub topology: Definitions,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file cannot be read or parsed (the message has the line).
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and key.
+        message: String,
+    },
+    /// A key's value is invalid.
+    #[error("{origin}: `{key}`: {message}")]
+    Value {
+        /// Where it was set (`warren.toml:12`, `environment variable WARREN_X`, `--listen`).
+        origin: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable is not a known key or has a bad value.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A definitions file cannot be read or parsed.
+    #[error("definitions file {path}: {message}")]
+    Definitions {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (with line and column).
+        message: String,
+    },
+}
+
+/// Where a layer of settings came from, for error messages.
+enum Origin<'a> {
+    Env,
+    File { path: &'a Path, text: &'a str },
+}
+
+impl Origin<'_> {
+    fn of(&self, key: &str) -> String {
+        match self {
+            Origin::Env => format!("environment variable {}", env_name(key)),
+            Origin::File { path, text } => {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
+                match line_of(text, leaf) {
+                    Some(line) => format!("{}:{line}", path.display()),
+                    None => path.display().to_string(),
+                }
+            }
+        }
+    }
+}
+
+/// The environment variable that sets `key` (`limits.channel_max` →
+/// `WARREN_LIMITS__CHANNEL_MAX`).
+pub fn env_name(key: &str) -> String {
+    format!("WARREN_{}", key.replace('.', "__").to_ascii_uppercase())
+}
+
+fn line_of(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// Loads the configuration from the environment `vars`, the config file and `cli`.
+pub fn load(
+    cli: &CliOverrides,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, ConfigError> {
+    let mut loaded = Loaded {
+        server: ServerConfig::default(),
+        log_level: "info".into(),
+        log_format: LogFormat::Text,
+        definitions_files: Vec::new(),
+        topology: Definitions::default(),
+    };
+    let env = super::env::from_vars(vars)?;
+    apply(&mut loaded, env, &Origin::Env, Path::new("."))?;
+    if let Some(path) = &cli.config {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            message: e.to_string().trim_end().replace("TOML parse error at ", ""),
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        apply(&mut loaded, file, &Origin::File { path, text: &text }, dir)?;
+    }
+    apply_cli(&mut loaded, cli)?;
+    let mut definitions = Definitions::default();
+    for path in &loaded.definitions_files {
+        definitions.extend(read_definitions(path)?);
+    }
+    definitions.extend(loaded.topology.clone());
+    loaded.server.definitions = definitions;
+    Ok(loaded)
+}
+
+/// Reads a RabbitMQ definitions file.
+pub fn read_definitions(path: &Path) -> Result<Definitions, ConfigError> {
+    let err = |message: String| ConfigError::Definitions {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| err(format!("line {}, column {}: {e}", e.line(), e.column())))
+}
+
+fn value_err(origin: &Origin<'_>, key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Value {
+        origin: origin.of(key),
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn apply(
+    loaded: &mut Loaded,
+    f: ConfigFile,
+    origin: &Origin<'_>,
+    base: &Path,
+) -> Result<(), ConfigError> {
+    let s = &mut loaded.server;
+    if let Some(dir) = f.data_dir {
+        s.data_dir = PathBuf::from(dir);
+    }
+    if let Some(v) = f.default_vhost {
+        s.default_vhost = v;
+    }
+    if let Some(name) = f.default_user {
+        if name.is_empty() {
+            s.default_user = None;
+        } else {
+            s.default_user.get_or_insert_with(DefaultUser::default).name = name;
+        }
+    }
+    if let (Some(pass), Some(u)) = (f.default_pass, s.default_user.as_mut()) {
+        u.password = pass;
+    }
+    if let (Some(tags), Some(u)) = (f.default_user_tags, s.default_user.as_mut()) {
+        u.tags = tags.into_vec();
+    }
+    if let (Some(p), Some(u)) = (f.default_permissions, s.default_user.as_mut()) {
+        u.permissions = [p.configure, p.write, p.read];
+    }
+    if let Some(users) = f.loopback_users {
+        s.loopback_users = users.into_vec();
+    }
+    if let Some(paths) = f.load_definitions {
+        loaded.definitions_files = paths.into_vec().into_iter().map(|p| base.join(p)).collect();
+    }
+    if let Some(amqp) = f.listeners.and_then(|l| l.amqp) {
+        s.listen = amqp
+            .into_vec()
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e| value_err(origin, "listeners.amqp", format!("'{a}': {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        if s.listen.is_empty() {
+            return Err(value_err(
+                origin,
+                "listeners.amqp",
+                "at least one address is needed",
+            ));
+        }
+    }
+    if let Some(log) = f.log {
+        if let Some(level) = log.level {
+            tracing_subscriber::EnvFilter::try_new(&level)
+                .map_err(|e| value_err(origin, "log.level", e.to_string()))?;
+            loaded.log_level = level;
+        }
+        if let Some(format) = log.format {
+            loaded.log_format =
+                log_format(&format).map_err(|m| value_err(origin, "log.format", m))?;
+        }
+    }
+    if let Some(l) = f.limits {
+        apply_limits(&mut s.limits, l, origin)?;
+    }
+    let t = &mut loaded.topology;
+    t.vhosts.extend(f.vhosts);
+    t.users.extend(f.users);
+    t.permissions.extend(f.permissions);
+    t.topic_permissions.extend(f.topic_permissions);
+    t.parameters.extend(f.parameters);
+    t.policies.extend(f.policies);
+    t.exchanges.extend(f.exchanges);
+    t.queues.extend(f.queues);
+    t.bindings.extend(f.bindings);
+    Ok(())
+}
+
+fn log_format(text: &str) -> Result<LogFormat, String> {
+    match text {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("'{other}' is not a log format (text or json)")),
+    }
+}
+
+fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<(), ConfigError> {
+    let ms = Duration::from_millis;
+    let size = |key: &str, v: SizeOrFraction| -> Result<u64, ConfigError> {
+        let key = format!("limits.{key}");
+        match v {
+            SizeOrFraction::Bytes(n) => Ok(n),
+            SizeOrFraction::Text(t) => parse_size(&t).map_err(|m| value_err(origin, &key, m)),
+            SizeOrFraction::Fraction(x) => Err(value_err(
+                origin,
+                &key,
+                format!("{x} is not a size in bytes"),
+            )),
+        }
+    };
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = f.$field { l.$field = v; } )* };
+    }
+    set!(
+        channel_max,
+        frame_max_bytes,
+        heartbeat_secs,
+        max_connections,
+        consumer_unsent_window,
+        publish_flow_backlog,
+        failed_login_max_waiting
+    );
+    if let Some(v) = f.max_message_bytes {
+        l.max_message_bytes = size("max_message_bytes", v)?;
+    }
+    if let Some(v) = f.max_pending_write_bytes {
+        l.max_pending_write_bytes = size("max_pending_write_bytes", v)? as usize;
+    }
+    if let Some(v) = f.store_cache_bytes {
+        l.store_cache_bytes = size("store_cache_bytes", v)?;
+    }
+    if let Some(v) = f.disk_free_limit {
+        l.disk_free_limit_bytes = size("disk_free_limit", v)?;
+    }
+    if let Some(v) = f.store_compaction_min_file_bytes {
+        l.store_compaction.min_file_bytes = size("store_compaction_min_file_bytes", v)?;
+    }
+    if let Some(v) = f.store_compaction_max_live_bytes {
+        l.store_compaction.max_live_bytes = size("store_compaction_max_live_bytes", v)?;
+    }
+    if let Some(v) = f.store_compaction_ratio {
+        l.store_compaction.ratio = v;
+    }
+    if let Some(v) = f.store_compaction_check_every_ms {
+        l.store_compaction.check_every = (v > 0).then(|| ms(v));
+    }
+    if let Some(v) = f.paging_keep_in_memory {
+        l.paging.keep_in_memory = v;
+    }
+    if let Some(v) = f.paging_page_size {
+        l.paging.page_size = v;
+    }
+    for (value, target) in [
+        (f.handshake_timeout_ms, &mut l.handshake_timeout),
+        (f.close_timeout_ms, &mut l.close_timeout),
+        (f.consumer_timeout_ms, &mut l.consumer_timeout),
+        (f.publish_flow_stall_ms, &mut l.publish_flow_stall),
+        (f.publish_flow_max_pause_ms, &mut l.publish_flow_max_pause),
+        (f.publish_flow_exempt_ms, &mut l.publish_flow_exempt),
+        (f.failed_login_delay_ms, &mut l.failed_login_delay),
+    ] {
+        if let Some(v) = value {
+            *target = ms(v);
+        }
+    }
+    if let Some(v) = f.memory_high_watermark {
+        let key = "limits.memory_high_watermark";
+        l.memory_high_watermark = match v {
+            SizeOrFraction::Fraction(x) if x > 0.0 && x <= 1.0 => MemoryWatermark::Relative(x),
+            SizeOrFraction::Fraction(x) => {
+                return Err(value_err(
+                    origin,
+                    key,
+                    format!("{x}: a fraction of RAM must be in (0, 1]"),
+                ))
+            }
+            SizeOrFraction::Text(t) if t == "off" => MemoryWatermark::Off,
+            other => MemoryWatermark::Absolute(size("memory_high_watermark", other)?),
+        };
+    }
+    if l.channel_max == 0 {
+        return Err(value_err(
+            origin,
+            "limits.channel_max",
+            "must be at least 1",
+        ));
+    }
+    if l.frame_max_bytes < 4096 {
+        return Err(value_err(
+            origin,
+            "limits.frame_max_bytes",
+            format!("{} is below AMQP's minimum of 4096", l.frame_max_bytes),
+        ));
+    }
+    if l.paging.page_size == 0 || l.paging.page_size > l.paging.keep_in_memory {
+        return Err(value_err(
+            origin,
+            "limits.paging_page_size",
+            "must be between 1 and paging_keep_in_memory",
+        ));
+    }
+    if l.max_connections == 0 {
+        return Err(value_err(
+            origin,
+            "limits.max_connections",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+fn apply_cli(loaded: &mut Loaded, cli: &CliOverrides) -> Result<(), ConfigError> {
+    let flag = |key: &str, m: String| ConfigError::Value {
+        origin: "command line".into(),
+        key: key.into(),
+        message: m,
+    };
+    if !cli.listen.is_empty() {
+        loaded.server.listen = cli.listen.clone();
+    }
+    if let Some(d) = &cli.data_dir {
+        loaded.server.data_dir = d.clone();
+    }
+    if let Some(level) = &cli.log_level {
+        tracing_subscriber::EnvFilter::try_new(level).map_err(|e| flag("--log", e.to_string()))?;
+        loaded.log_level = level.clone();
+    }
+    if let Some(format) = &cli.log_format {
+        loaded.log_format = log_format(format).map_err(|m| flag("--log-format", m))?;
+    }
+    if let Some(mib) = cli.store_cache_mib {
+        loaded.server.limits.store_cache_bytes = mib << 20;
+    }
+    loaded
+        .definitions_files
+        .extend(cli.load_definitions.iter().cloned());
+    Ok(())
+}
