@@ -53,7 +53,12 @@ impl Drop for Tmpfs {
 async fn a_full_disk_nacks_persistent_publishes_and_keeps_confirmed_ones() {
     let fs = Tmpfs::mount("16m");
     let data_dir = fs.path().join("warren");
-    let broker = TestBroker::start_with(|c| c.data_dir = data_dir.clone()).await;
+    let broker = TestBroker::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        // This test fills the disk for real; the disk alarm would block first.
+        c.limits.disk_free_limit_bytes = 0;
+    })
+    .await;
     let (_conn, ch) = broker.channel().await;
     ch.confirm_select(ConfirmSelectOptions::default())
         .await

@@ -7,6 +7,7 @@ pub mod boot;
 mod channel;
 pub mod config;
 mod connection;
+pub mod disk;
 pub mod memory;
 pub mod server;
 

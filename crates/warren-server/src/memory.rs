@@ -14,16 +14,30 @@ use warren_broker::MemoryWatermark;
 /// How often resident memory is sampled.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Whether the broker is over its memory high watermark.
+/// Whether the broker is over its memory high watermark or under its disk free limit
+/// (either blocks publishers; both must clear to unblock them).
 #[derive(Debug, Default)]
 pub struct MemoryAlarm {
     on: AtomicBool,
+    disk: AtomicBool,
 }
 
 impl MemoryAlarm {
     /// Whether publishers must be blocked now.
     pub fn is_on(&self) -> bool {
-        self.on.load(Ordering::Relaxed)
+        self.on.load(Ordering::Relaxed) || self.disk.load(Ordering::Relaxed)
+    }
+
+    /// Sets the disk alarm (the disk monitor and tests use this).
+    pub fn set_disk(&self, on: bool) {
+        let was = self.disk.swap(on, Ordering::Relaxed);
+        if was != on {
+            if on {
+                warn!("disk alarm: free disk space below disk_free_limit, blocking publishers");
+            } else {
+                info!("disk alarm cleared");
+            }
+        }
     }
 
     /// Sets the alarm (tests and the monitor use this).

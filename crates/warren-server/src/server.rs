@@ -107,6 +107,18 @@ impl Server {
         if let Some(bytes) = watermark {
             info!(watermark_bytes = bytes, "memory alarm armed");
         }
+        let limits = &self.ctx.config.limits;
+        let disk_monitor = (limits.disk_free_limit_bytes > 0).then(|| {
+            info!(
+                disk_free_limit_bytes = limits.disk_free_limit_bytes,
+                "disk alarm armed"
+            );
+            tokio::spawn(crate::disk::monitor(
+                self.ctx.memory.clone(),
+                self.ctx.config.data_dir.clone(),
+                limits.disk_free_limit_bytes,
+            ))
+        });
         let memory_monitor = watermark
             .map(|bytes| tokio::spawn(crate::memory::monitor(self.ctx.memory.clone(), bytes)));
         let mut accept_tasks = JoinSet::new();
@@ -152,7 +164,7 @@ impl Server {
             "shutting down: closing connections"
         );
         while conns.join_next().await.is_some() {}
-        if let Some(m) = memory_monitor {
+        for m in [memory_monitor, disk_monitor].into_iter().flatten() {
             m.abort();
         }
         info!("shutdown complete");
