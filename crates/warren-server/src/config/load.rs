@@ -17,6 +17,7 @@ use warren_broker::definitions::Definitions;
 use warren_broker::{Limits, MemoryWatermark};
 
 use super::file::{ConfigFile, LimitsFile, SizeOrFraction};
+use super::locate;
 use super::units::parse_size;
 use super::{DefaultUser, ServerConfig};
 
@@ -67,12 +68,23 @@ pub struct Loaded {
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The config file cannot be read or parsed (the message has the line).
-    #[error("{path}: {message}")]
+    /// The config file cannot be read.
+    #[error("{}: {message}", .path.display())]
     File {
         /// The file.
         path: PathBuf,
-        /// What is wrong, with line and key.
+        /// What is wrong.
+        message: String,
+    },
+    /// The config file is not TOML, or has a key or value the schema refuses:
+    /// `warren.toml:12: unknown key `limits.chanel_max` (expected one of ...)`.
+    #[error("{}{}: {message}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The line of the key or value (1-based), where known.
+        line: Option<usize>,
+        /// What is wrong, naming the key by its dotted path.
         message: String,
     },
     /// A key's value is invalid.
@@ -115,7 +127,7 @@ impl Origin<'_> {
             Origin::Env => format!("environment variable {}", env_name(key)),
             Origin::File { path, text } => {
                 let leaf = key.rsplit('.').next().unwrap_or(key);
-                match line_of(text, leaf) {
+                match locate::line_of(text, leaf) {
                     Some(line) => format!("{}:{line}", path.display()),
                     None => path.display().to_string(),
                 }
@@ -128,16 +140,6 @@ impl Origin<'_> {
 /// `WARREN_LIMITS__CHANNEL_MAX`).
 pub fn env_name(key: &str) -> String {
     format!("WARREN_{}", key.replace('.', "__").to_ascii_uppercase())
-}
-
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|i| i + 1)
 }
 
 /// Loads the configuration from the environment `vars`, the config file and `cli`.
@@ -159,9 +161,13 @@ pub fn load(
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::File {
-            path: path.clone(),
-            message: e.to_string().trim_end().replace("TOML parse error at ", ""),
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+            let (line, message) = locate::describe(&text, &e);
+            ConfigError::Parse {
+                path: path.clone(),
+                line,
+                message,
+            }
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         apply(&mut loaded, file, &Origin::File { path, text: &text }, dir)?;

@@ -6,8 +6,10 @@
 mod env;
 pub mod file;
 pub mod load;
+mod locate;
 pub mod print;
 mod units;
+mod values;
 
 pub use load::{load, CliOverrides, ConfigError, Loaded, LogFormat};
 
