@@ -74,6 +74,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     if args.print_config {
+        for warning in &loaded.warnings {
+            eprintln!("warren: {warning}");
+        }
         print!("{}", config::print::to_toml(&loaded));
         return std::process::ExitCode::SUCCESS;
     }
@@ -87,6 +90,9 @@ async fn main() -> std::process::ExitCode {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
         LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
     }
     let server = match Server::bind(loaded.server).await {
         Ok(s) => s,

@@ -63,6 +63,9 @@ pub struct Loaded {
     pub definitions_files: Vec<PathBuf>,
     /// The config file's own topology (`[[queues]]` and so on).
     pub topology: Definitions,
+    /// Settings that were ignored, one line each (`WARREN_*` variables that name no
+    /// setting), to be logged once logging is set up.
+    pub warnings: Vec<String>,
 }
 
 /// Why the configuration cannot be used.
@@ -153,9 +156,11 @@ pub fn load(
         log_format: LogFormat::Text,
         definitions_files: Vec::new(),
         topology: Definitions::default(),
+        warnings: Vec::new(),
     };
     let env = super::env::from_vars(vars)?;
-    apply(&mut loaded, env, &Origin::Env, Path::new("."))?;
+    loaded.warnings = env.warnings;
+    apply(&mut loaded, env.settings, &Origin::Env, Path::new("."))?;
     if let Some(path) = &cli.config {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
             path: path.clone(),
