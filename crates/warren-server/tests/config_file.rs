@@ -334,3 +334,37 @@ async fn warren_started_with_a_five_line_file_has_its_topology() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Every `Limits` field's doc names its config key ("Config: `limits.x`"), and the
+/// `[limits]` table has exactly those keys: a new limit without a key, or a key the docs
+/// do not name, fails here.
+#[test]
+fn every_limit_documents_its_config_key() {
+    let source = include_str!("../../warren-broker/src/limits.rs");
+    let mut documented: Vec<&str> = source
+        .split("`limits.")
+        .skip(1)
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    documented.sort_unstable();
+    documented.dedup();
+    let printed: toml::Table = print::to_toml(&load(&CliOverrides::default(), no_env()).unwrap())
+        .parse()
+        .unwrap();
+    let mut keys: Vec<&str> = printed["limits"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(documented, keys);
+    let fields = source
+        .split("pub struct Limits {")
+        .nth(1)
+        .and_then(|s| s.split("\n}").next())
+        .unwrap();
+    let field_count = fields.matches("\n    pub ").count();
+    let config_lines = fields.matches("/// Config: `limits.").count();
+    assert_eq!(field_count, config_lines, "one Config: line per field");
+}
