@@ -100,6 +100,16 @@ fn a_bad_value_names_the_key_and_its_line() {
     );
     let path = write(
         dir.path(),
+        "w5.toml",
+        "[limits]\nmemory_high_watermark = 1\n",
+    );
+    let e = load(&with_file(&path), no_env()).unwrap_err().to_string();
+    assert!(
+        e.contains("w5.toml:2: `limits.memory_high_watermark`: 1 bytes is below 1 MiB"),
+        "{e}"
+    );
+    let path = write(
+        dir.path(),
         "w3.toml",
         "[listeners]\namqp = [\"not-an-address\"]\n",
     );

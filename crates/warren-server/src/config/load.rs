@@ -293,6 +293,10 @@ fn log_format(text: &str) -> Result<LogFormat, String> {
     }
 }
 
+/// The smallest absolute memory watermark taken: less is a fraction written without
+/// its decimal point (`1` for `1.0`).
+const MIN_ABSOLUTE_WATERMARK_BYTES: u64 = 1 << 20;
+
 fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<(), ConfigError> {
     let ms = Duration::from_millis;
     let size = |key: &str, v: SizeOrFraction| -> Result<u64, ConfigError> {
@@ -374,7 +378,21 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
                 ))
             }
             SizeOrFraction::Text(t) if t == "off" => MemoryWatermark::Off,
-            other => MemoryWatermark::Absolute(size("memory_high_watermark", other)?),
+            other => match size("memory_high_watermark", other)? {
+                // `1` meant as "all of RAM" would block every publisher at once.
+                bytes @ 1..MIN_ABSOLUTE_WATERMARK_BYTES => {
+                    return Err(value_err(
+                        origin,
+                        key,
+                        format!(
+                            "{bytes} bytes is below 1 MiB; write a fraction of RAM with a \
+                             decimal point (0.4, 1.0), a size with a unit (\"2GiB\"), or \"off\""
+                        ),
+                    ))
+                }
+                0 => MemoryWatermark::Off,
+                bytes => MemoryWatermark::Absolute(bytes),
+            },
         };
     }
     if l.channel_max == 0 {
