@@ -46,10 +46,11 @@ struct Args {
     log: Option<String>,
     /// Log format: text, or json (one object per line, for log shippers)
     /// [config: log.format, default text] [env: WARREN_LOG__FORMAT].
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
     /// Memory for the store's page cache, in MiB
-    /// [config: limits.store_cache_bytes, default 128 MiB].
+    /// [config: limits.store_cache_bytes, default 128 MiB]
+    /// [env: WARREN_LIMITS__STORE_CACHE_BYTES].
     #[arg(long, value_name = "MIB")]
     store_cache_mib: Option<u64>,
 }
