@@ -7,7 +7,9 @@
 //! 4. command-line flags.
 //!
 //! An unknown key or a bad value stops the start with an error naming the key and where
-//! it came from (the file and line, or the variable).
+//! it came from (`warren.toml:12: unknown key `limits.chanel_max` ...`, or the
+//! variable). A `WARREN_*` variable that names no setting at all is not an error (other
+//! programs use the prefix too) but a line in [`Loaded::warnings`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
