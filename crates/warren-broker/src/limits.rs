@@ -2,8 +2,10 @@
 //! else in the workspace holds a limit constant: the server, the queue core and the
 //! store take their values from here. Field names are snake_case with the unit last;
 //! each is set by the key of the same name in the config file's `[limits]` table
-//! (durations with `_ms` appended, paging and compaction as flat `paging_*` and
-//! `store_compaction_*` keys: see `deploy/warren.toml`).
+//! (durations with `_ms` appended, `disk_free_limit_bytes` as RabbitMQ's
+//! `disk_free_limit`, paging and compaction as flat `paging_*` and `store_compaction_*`
+//! keys: see `deploy/warren.toml`). Each field's doc names its key ("Config:"), and a
+//! test in `warren-server` checks those names against the `[limits]` table.
 
 use std::time::Duration;
 
@@ -29,50 +31,67 @@ pub struct Limits {
     /// Most channels a connection may have open at once (`channel_max` offered in tune;
     /// as in RabbitMQ it limits the count, not the channel numbers). Default 2047,
     /// RabbitMQ's.
+    /// Config: `limits.channel_max`.
     pub channel_max: u16,
     /// Largest frame, in bytes, offered in tune and enforced by the codec. Default
     /// 131,072, RabbitMQ's: big enough for any method, small enough to bound a read.
+    /// Config: `limits.frame_max_bytes`.
     pub frame_max_bytes: u32,
     /// Heartbeat interval offered in tune (0 disables). Default 60 s, RabbitMQ's.
+    /// Config: `limits.heartbeat_secs`.
     pub heartbeat_secs: u16,
     /// Largest message body accepted; bigger publishes fail with 406. Default 128 MiB,
     /// RabbitMQ's `max_message_size`.
+    /// Config: `limits.max_message_bytes`.
     pub max_message_bytes: u64,
     /// Time a client has to finish the handshake (header to `connection.open`), so
     /// half-open sockets cannot pile up. Default 10 s, RabbitMQ's.
+    /// Config: `limits.handshake_timeout_ms`.
     pub handshake_timeout: Duration,
     /// Connections served at once; more are refused at accept, bounding file
     /// descriptors and memory. Default 10,000.
+    /// Config: `limits.max_connections`.
     pub max_connections: usize,
     /// Bytes a connection may have waiting to be written before it stops reading from
     /// its socket, so a client that does not read cannot grow memory. Default 16 MiB.
+    /// Config: `limits.max_pending_write_bytes`.
     pub max_pending_write_bytes: usize,
     /// How long to wait for `connection.close-ok` after sending `connection.close`.
     /// Default 3 s.
+    /// Config: `limits.close_timeout_ms`.
     pub close_timeout: Duration,
     /// Resident memory above which publishing connections are blocked. Default 40% of
     /// the memory limit, as in RabbitMQ.
+    /// Config: `limits.memory_high_watermark` (a fraction such as 0.4, a size such as
+    /// "2GiB", or "off").
     pub memory_high_watermark: MemoryWatermark,
     /// How long a delivery may stay unacknowledged before its channel is closed with
     /// 406 (RabbitMQ's `consumer_timeout`); a queue's `x-consumer-timeout` overrides
     /// it. Default 30 min, RabbitMQ's.
+    /// Config: `limits.consumer_timeout_ms`.
     pub consumer_timeout: Duration,
     /// Deliveries a consumer may have staged but not yet written to its socket; it
     /// gets more once its connection's output drains. Bounds what a slow or no-ack
     /// consumer holds in memory, while being deep enough for full-speed no-ack
     /// delivery. Default 2,000.
+    /// Config: `limits.consumer_unsent_window`.
     pub consumer_unsent_window: u32,
     /// How much of a durable queue's backlog stays in memory: persistent messages
     /// beyond `keep_in_memory` ready ones are kept on disk only and read back
     /// `page_size` at a time. Default 16,384 and 1,024.
+    /// Config: `limits.paging_keep_in_memory`, `limits.paging_page_size`.
     pub paging: Paging,
     /// Memory for the store's page cache (sled's `cache_capacity`); the store's own
     /// structures and sled's index come on top of it. Default 128 MiB.
+    /// Config: `limits.store_cache_bytes`.
     pub store_cache_bytes: u64,
     /// When the store compacts its files (space is never returned otherwise). Default:
     /// check every 10 s; compact when the files are at least 64 MiB, at least 4 times
     /// the live data, and the live data is at most 16 MiB (writers wait while it is
     /// copied: 250 ms for 11 MiB measured).
+    /// Config: `limits.store_compaction_check_every_ms`,
+    /// `limits.store_compaction_min_file_bytes`, `limits.store_compaction_ratio`,
+    /// `limits.store_compaction_max_live_bytes`.
     pub store_compaction: CompactionConfig,
     /// Publisher flow control: when a publish is routed to a queue that has consumers
     /// and holds more than this many ready messages, the publishing connection stops
@@ -81,25 +100,32 @@ pub struct Limits {
     /// 10,000: deep enough that consumers with a prefetch in the hundreds never wait
     /// for a publisher, shallow enough that a publisher cannot take the CPU its
     /// queues' consumers need.
+    /// Config: `limits.publish_flow_backlog`.
     pub publish_flow_backlog: u32,
     /// A flow-control pause ends when none of its queues has shrunk for this long (its
     /// consumers are stalled, so pausing cannot help). Default 100 ms.
+    /// Config: `limits.publish_flow_stall_ms`.
     pub publish_flow_stall: Duration,
     /// Longest a connection stays paused by flow control at once, so it still reads
     /// the acks, closes and heartbeats its client sent. Default 1 s.
+    /// Config: `limits.publish_flow_max_pause_ms`.
     pub publish_flow_max_pause: Duration,
     /// How long a queue whose consumers stalled does not pause its publishers.
     /// Default 1 s.
+    /// Config: `limits.publish_flow_exempt_ms`.
     pub publish_flow_exempt: Duration,
     /// How long a failed login waits for its answer, so password guessing is slow.
     /// Default 1 s.
+    /// Config: `limits.failed_login_delay_ms`.
     pub failed_login_delay: Duration,
     /// Most failed logins waiting for their answer at once; past it a failed login's
     /// socket is closed at once, so a flood holds no memory. Default 256.
+    /// Config: `limits.failed_login_max_waiting`.
     pub failed_login_max_waiting: usize,
     /// Free space on the data directory's file system below which publishing
     /// connections are blocked (RabbitMQ's `disk_free_limit`; 0 turns the disk alarm
     /// off). Default 50 MB, RabbitMQ's.
+    /// Config: `limits.disk_free_limit` (bytes, or a size such as "1GB").
     pub disk_free_limit_bytes: u64,
 }
 

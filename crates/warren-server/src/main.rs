@@ -46,10 +46,11 @@ struct Args {
     log: Option<String>,
     /// Log format: text, or json (one object per line, for log shippers)
     /// [config: log.format, default text] [env: WARREN_LOG__FORMAT].
-    #[arg(long, value_name = "FORMAT")]
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
     /// Memory for the store's page cache, in MiB
-    /// [config: limits.store_cache_bytes, default 128 MiB].
+    /// [config: limits.store_cache_bytes, default 128 MiB]
+    /// [env: WARREN_LIMITS__STORE_CACHE_BYTES].
     #[arg(long, value_name = "MIB")]
     store_cache_mib: Option<u64>,
 }
@@ -74,6 +75,9 @@ async fn main() -> std::process::ExitCode {
         }
     };
     if args.print_config {
+        for warning in &loaded.warnings {
+            eprintln!("warren: {warning}");
+        }
         print!("{}", config::print::to_toml(&loaded));
         return std::process::ExitCode::SUCCESS;
     }
@@ -87,6 +91,9 @@ async fn main() -> std::process::ExitCode {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
         LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
     }
     let server = match Server::bind(loaded.server).await {
         Ok(s) => s,

@@ -28,6 +28,25 @@ impl MemoryAlarm {
         self.on.load(Ordering::Relaxed) || self.disk.load(Ordering::Relaxed)
     }
 
+    /// The reason `connection.blocked` gives, in RabbitMQ's words: `low on memory`
+    /// while the memory alarm is on, else `low on disk`.
+    pub fn reason(&self) -> &'static str {
+        if self.on.load(Ordering::Relaxed) {
+            "low on memory"
+        } else {
+            "low on disk"
+        }
+    }
+
+    /// How a cleared alarm is logged: publishers resume only if the other one is off.
+    fn log_cleared(&self, which: &str) {
+        if self.is_on() {
+            info!("{which} alarm cleared; publishers stay blocked by the other alarm");
+        } else {
+            info!("{which} alarm cleared, unblocking publishers");
+        }
+    }
+
     /// Sets the disk alarm (the disk monitor and tests use this).
     pub fn set_disk(&self, on: bool) {
         let was = self.disk.swap(on, Ordering::Relaxed);
@@ -35,7 +54,7 @@ impl MemoryAlarm {
             if on {
                 warn!("disk alarm: free disk space below disk_free_limit, blocking publishers");
             } else {
-                info!("disk alarm cleared");
+                self.log_cleared("disk");
             }
         }
     }
@@ -49,7 +68,7 @@ impl MemoryAlarm {
                     "memory alarm: resident memory above the high watermark, blocking publishers"
                 );
             } else {
-                info!("memory alarm cleared, unblocking publishers");
+                self.log_cleared("memory");
             }
         }
     }
@@ -224,6 +243,17 @@ mod tests {
             Some(2048 * 1024)
         );
         assert_eq!(parse_meminfo_total("nothing"), None);
+    }
+
+    #[test]
+    fn the_blocked_reason_names_the_alarm() {
+        let a = MemoryAlarm::default();
+        a.set_disk(true);
+        assert_eq!(a.reason(), "low on disk");
+        a.set(true);
+        assert_eq!(a.reason(), "low on memory");
+        a.set_disk(false);
+        assert_eq!(a.reason(), "low on memory");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use warren_broker::definitions::{
 
 /// One string or several (a comma-separated string from an environment variable is
 /// several).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     /// A list.
@@ -31,7 +31,7 @@ impl OneOrMany {
 }
 
 /// A number, or a string with a unit (`"512MiB"`, `"2GB"`), or a fraction (`0.4`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum SizeOrFraction {
     /// A whole number of bytes.

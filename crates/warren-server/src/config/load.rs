@@ -7,7 +7,9 @@
 //! 4. command-line flags.
 //!
 //! An unknown key or a bad value stops the start with an error naming the key and where
-//! it came from (the file and line, or the variable).
+//! it came from (`warren.toml:12: unknown key `limits.chanel_max` ...`, or the
+//! variable). A `WARREN_*` variable that names no setting at all is not an error (other
+//! programs use the prefix too) but a line in [`Loaded::warnings`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use warren_broker::definitions::Definitions;
 use warren_broker::{Limits, MemoryWatermark};
 
 use super::file::{ConfigFile, LimitsFile, SizeOrFraction};
+use super::locate;
 use super::units::parse_size;
 use super::{DefaultUser, ServerConfig};
 
@@ -62,17 +65,31 @@ pub struct Loaded {
     pub definitions_files: Vec<PathBuf>,
     /// The config file's own topology (`[[queues]]` and so on).
     pub topology: Definitions,
+    /// Settings that were ignored, one line each (`WARREN_*` variables that name no
+    /// setting), to be logged once logging is set up.
+    pub warnings: Vec<String>,
 }
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The config file cannot be read or parsed (the message has the line).
-    #[error("{path}: {message}")]
+    /// The config file cannot be read.
+    #[error("{}: {message}", .path.display())]
     File {
         /// The file.
         path: PathBuf,
-        /// What is wrong, with line and key.
+        /// What is wrong.
+        message: String,
+    },
+    /// The config file is not TOML, or has a key or value the schema refuses:
+    /// `warren.toml:12: unknown key `limits.chanel_max` (expected one of ...)`.
+    #[error("{}{}: {message}", .path.display(), .line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The line of the key or value (1-based), where known.
+        line: Option<usize>,
+        /// What is wrong, naming the key by its dotted path.
         message: String,
     },
     /// A key's value is invalid.
@@ -115,7 +132,7 @@ impl Origin<'_> {
             Origin::Env => format!("environment variable {}", env_name(key)),
             Origin::File { path, text } => {
                 let leaf = key.rsplit('.').next().unwrap_or(key);
-                match line_of(text, leaf) {
+                match locate::line_of(text, leaf) {
                     Some(line) => format!("{}:{line}", path.display()),
                     None => path.display().to_string(),
                 }
@@ -130,16 +147,6 @@ pub fn env_name(key: &str) -> String {
     format!("WARREN_{}", key.replace('.', "__").to_ascii_uppercase())
 }
 
-fn line_of(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map(|i| i + 1)
-}
-
 /// Loads the configuration from the environment `vars`, the config file and `cli`.
 pub fn load(
     cli: &CliOverrides,
@@ -151,17 +158,23 @@ pub fn load(
         log_format: LogFormat::Text,
         definitions_files: Vec::new(),
         topology: Definitions::default(),
+        warnings: Vec::new(),
     };
     let env = super::env::from_vars(vars)?;
-    apply(&mut loaded, env, &Origin::Env, Path::new("."))?;
+    loaded.warnings = env.warnings;
+    apply(&mut loaded, env.settings, &Origin::Env, Path::new("."))?;
     if let Some(path) = &cli.config {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::File {
-            path: path.clone(),
-            message: e.to_string().trim_end().replace("TOML parse error at ", ""),
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| {
+            let (line, message) = locate::describe(&text, &e);
+            ConfigError::Parse {
+                path: path.clone(),
+                line,
+                message,
+            }
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         apply(&mut loaded, file, &Origin::File { path, text: &text }, dir)?;
@@ -282,6 +295,10 @@ fn log_format(text: &str) -> Result<LogFormat, String> {
     }
 }
 
+/// The smallest absolute memory watermark taken: less is a fraction written without
+/// its decimal point (`1` for `1.0`).
+const MIN_ABSOLUTE_WATERMARK_BYTES: u64 = 1 << 20;
+
 fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<(), ConfigError> {
     let ms = Duration::from_millis;
     let size = |key: &str, v: SizeOrFraction| -> Result<u64, ConfigError> {
@@ -363,7 +380,21 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
                 ))
             }
             SizeOrFraction::Text(t) if t == "off" => MemoryWatermark::Off,
-            other => MemoryWatermark::Absolute(size("memory_high_watermark", other)?),
+            other => match size("memory_high_watermark", other)? {
+                // `1` meant as "all of RAM" would block every publisher at once.
+                bytes @ 1..MIN_ABSOLUTE_WATERMARK_BYTES => {
+                    return Err(value_err(
+                        origin,
+                        key,
+                        format!(
+                            "{bytes} bytes is below 1 MiB; write a fraction of RAM with a \
+                             decimal point (0.4, 1.0), a size with a unit (\"2GiB\"), or \"off\""
+                        ),
+                    ))
+                }
+                0 => MemoryWatermark::Off,
+                bytes => MemoryWatermark::Absolute(bytes),
+            },
         };
     }
     if l.channel_max == 0 {

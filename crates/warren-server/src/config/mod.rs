@@ -1,4 +1,4 @@
-//! Server settings: [`ServerConfig`] is what the server runs with; [`load`] builds it
+//! Server settings: [`ServerConfig`] is what the server runs with; [`load()`] builds it
 //! from defaults, `WARREN_*` environment variables, the config file and the command line
 //! (in that order of precedence). The limits live in one place,
 //! [`warren_broker::Limits`], re-exported here.
@@ -6,8 +6,10 @@
 mod env;
 pub mod file;
 pub mod load;
+mod locate;
 pub mod print;
 mod units;
+mod values;
 
 pub use load::{load, CliOverrides, ConfigError, Loaded, LogFormat};
 
