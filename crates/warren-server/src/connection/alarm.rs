@@ -31,7 +31,7 @@ impl Connection {
             self.cx.send(
                 0,
                 conn::Blocked {
-                    reason: "low on memory".into(),
+                    reason: self.ctx.memory.reason().into(),
                 },
             );
         }
