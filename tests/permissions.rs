@@ -88,6 +88,13 @@ async fn configure_governs_declare_and_delete_but_not_passive_declares() {
     assert_reply(declare(&ch, "jobs").await, 403, &refused("queue 'jobs'"));
 
     let (_c, ch) = bob(&broker).await;
+    assert_reply(
+        declare(&ch, "amq.foo").await,
+        403,
+        "ACCESS_REFUSED - queue name 'amq.foo' contains reserved prefix 'amq.*'",
+    );
+
+    let (_c, ch) = bob(&broker).await;
     let passive = QueueDeclareOptions {
         passive: true,
         ..Default::default()

@@ -221,7 +221,13 @@ async fn user_limits_refuse_connections_and_channels() {
     );
     let ch = conn.create_channel().await.unwrap();
     let e = conn.create_channel().await.unwrap_err();
-    assert_eq!(reply(&e).map(|r| r.0), Some(530), "{e:?}");
+    assert_eq!(
+        reply(&e),
+        Some((
+            530,
+            "NOT_ALLOWED - number of channels opened for user 'svc' has reached the maximum allowed user limit of (1)".into()
+        ))
+    );
     drop(ch);
     assert!(
         eventually(WAIT, || async {

@@ -55,10 +55,12 @@ pub(super) fn exchange_delete(cx: &mut ConnCtx, name: &str) -> AmqpResult<()> {
 pub(super) fn queue_declare(
     cx: &mut ConnCtx,
     name: &str,
+    server_named: bool,
     passive: bool,
     args: &FieldTable,
 ) -> AmqpResult<()> {
-    if passive {
+    // A reserved `amq.` name is refused by the broker with its own text first.
+    if passive || (!server_named && name.starts_with("amq.")) {
         return Ok(());
     }
     cx.access.check(Access::Configure, Resource::Queue, name)?;

@@ -133,7 +133,7 @@ impl Channel {
         } else {
             m.queue
         };
-        authorize::queue_declare(cx, &name, m.passive, &m.arguments)?;
+        authorize::queue_declare(cx, &name, server_named, m.passive, &m.arguments)?;
         let (declared, commit) = cx
             .vhost
             .declare_queue(

@@ -107,8 +107,9 @@ impl Connection {
             } => {
                 let limits = self.cx.access.user().limits;
                 if let Err(e) = self.cx.registration.open_channel(limits) {
+                    // RabbitMQ 3.10.8 reports this one with no method ids (measured).
                     let e = ConnectionError::new(ConnectionCode::NotAllowed, e.to_string());
-                    return self.close_connection(e, 20, 10);
+                    return self.close_connection(e, 0, 0);
                 }
                 self.channels.insert(channel_id, Channel::new(channel_id));
                 self.cx.send(channel_id, chm::OpenOk::default());
