@@ -9,7 +9,7 @@ use warren_protocol::FieldTable;
 use crate::clock::now_ms;
 use crate::definitions::JsonMap;
 use crate::message::Message;
-use crate::policy::effective::{alternate_exchange, merged_definition};
+use crate::policy::effective::alternate_exchange;
 use crate::policy::{Policy, Selected};
 use crate::queue::args::DedupConfig;
 use crate::queue::dedup::DedupCache;
@@ -149,13 +149,12 @@ impl Exchange {
 
     /// The name of the policy applied, if any.
     pub fn policy_name(&self) -> Option<Arc<str>> {
-        self.policy.read().policy.as_ref().map(|p| p.name().clone())
+        self.selected_policies().policy_name()
     }
 
     /// The name of the operator policy applied, if any.
     pub fn operator_policy_name(&self) -> Option<Arc<str>> {
-        let applied = self.policy.read();
-        applied.operator_policy.as_ref().map(|p| p.name().clone())
+        self.selected_policies().operator_policy_name()
     }
 
     /// The policy and the operator policy applied.
@@ -170,11 +169,7 @@ impl Exchange {
     /// The policy's and operator policy's definitions merged, as RabbitMQ's
     /// `/api/exchanges` shows `effective_policy_definition` (empty without policies).
     pub fn effective_policy_definition(&self) -> JsonMap {
-        let applied = self.policy.read();
-        merged_definition(
-            applied.policy.as_deref().map(Policy::definition),
-            applied.operator_policy.as_deref().map(Policy::definition),
-        )
+        self.selected_policies().effective_definition()
     }
 
     /// Appends the destinations a message with this key and headers goes to.

@@ -171,6 +171,27 @@ pub struct Selected {
     pub operator_policy: Option<Arc<Policy>>,
 }
 
+impl Selected {
+    /// The name of the policy, if any.
+    pub fn policy_name(&self) -> Option<Arc<str>> {
+        self.policy.as_ref().map(|p| p.name().clone())
+    }
+
+    /// The name of the operator policy, if any.
+    pub fn operator_policy_name(&self) -> Option<Arc<str>> {
+        self.operator_policy.as_ref().map(|p| p.name().clone())
+    }
+
+    /// Both definitions merged, as RabbitMQ's management API shows
+    /// `effective_policy_definition` (empty without policies).
+    pub fn effective_definition(&self) -> crate::definitions::JsonMap {
+        super::effective::merged_definition(
+            self.policy.as_deref().map(Policy::definition),
+            self.operator_policy.as_deref().map(Policy::definition),
+        )
+    }
+}
+
 fn same(a: &Option<Arc<Policy>>, b: &Option<Arc<Policy>>) -> bool {
     match (a, b) {
         (None, None) => true,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::{AfterUnlock, Queue, QueueArgs};
 use crate::clock::now_ms;
 use crate::definitions::JsonMap;
-use crate::policy::effective::{merged_definition, queue_args};
+use crate::policy::effective::queue_args;
 use crate::policy::{Policy, Selected};
 
 /// The policies a queue runs with and the arguments they give it.
@@ -77,13 +77,12 @@ impl Queue {
 
     /// The name of the policy applied, if any.
     pub fn policy_name(&self) -> Option<Arc<str>> {
-        self.policy.read().policy.as_ref().map(|p| p.name().clone())
+        self.selected_policies().policy_name()
     }
 
     /// The name of the operator policy applied, if any.
     pub fn operator_policy_name(&self) -> Option<Arc<str>> {
-        let applied = self.policy.read();
-        applied.operator_policy.as_ref().map(|p| p.name().clone())
+        self.selected_policies().operator_policy_name()
     }
 
     /// The policy and the operator policy applied.
@@ -98,10 +97,6 @@ impl Queue {
     /// The policy's and operator policy's definitions merged, as RabbitMQ's
     /// `/api/queues` shows `effective_policy_definition` (empty without policies).
     pub fn effective_policy_definition(&self) -> JsonMap {
-        let applied = self.policy.read();
-        merged_definition(
-            applied.policy.as_deref().map(Policy::definition),
-            applied.operator_policy.as_deref().map(Policy::definition),
-        )
+        self.selected_policies().effective_definition()
     }
 }
