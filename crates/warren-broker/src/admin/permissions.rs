@@ -1,12 +1,24 @@
 //! Setting and clearing permissions and topic permissions.
 
-use crate::access::{AccessError, Permission, TopicPermission};
+use crate::access::{AccessError, PatternError, Permission, TopicPermission};
 use crate::applied::Applied;
 use crate::definitions::{PermissionDef, TopicPermissionDef};
 use crate::Broker;
 
 use super::records::{self, key};
 use super::{AdminError, AdminResult};
+
+/// A pattern that does not compile, as the admin interface reports it.
+fn invalid_pattern(user: &str, vhost: &str, source: PatternError) -> AdminError {
+    AdminError::Invalid(
+        AccessError::InvalidPattern {
+            user: user.to_owned(),
+            vhost: vhost.to_owned(),
+            source,
+        }
+        .to_string(),
+    )
+}
 
 impl Broker {
     fn check_user_and_vhost(&self, user: &str, vhost: &str) -> AdminResult<()> {
@@ -22,16 +34,8 @@ impl Broker {
     /// Sets a user's configure / write / read patterns in a vhost.
     pub fn set_permissions(&self, def: &PermissionDef) -> AdminResult<Applied<()>> {
         self.check_user_and_vhost(&def.user, &def.vhost)?;
-        let p = Permission::new(&def.configure, &def.write, &def.read).map_err(|source| {
-            AdminError::Invalid(
-                AccessError::InvalidPattern {
-                    user: def.user.clone(),
-                    vhost: def.vhost.clone(),
-                    source,
-                }
-                .to_string(),
-            )
-        })?;
+        let p = Permission::new(&def.configure, &def.write, &def.read)
+            .map_err(|source| invalid_pattern(&def.user, &def.vhost, source))?;
         let commit = self.write_record(records::PERMISSION, key(&[&def.vhost, &def.user]), def)?;
         self.access().set_permission(&def.user, &def.vhost, p);
         Ok(Applied::written((), commit))
@@ -52,16 +56,8 @@ impl Broker {
     /// Sets a user's topic permission on one exchange of a vhost.
     pub fn set_topic_permissions(&self, def: &TopicPermissionDef) -> AdminResult<Applied<()>> {
         self.check_user_and_vhost(&def.user, &def.vhost)?;
-        let t = TopicPermission::from_def(def).map_err(|source| {
-            AdminError::Invalid(
-                AccessError::InvalidPattern {
-                    user: def.user.clone(),
-                    vhost: def.vhost.clone(),
-                    source,
-                }
-                .to_string(),
-            )
-        })?;
+        let t = TopicPermission::from_def(def)
+            .map_err(|source| invalid_pattern(&def.user, &def.vhost, source))?;
         let commit = self.write_record(
             records::TOPIC_PERMISSION,
             key(&[&def.vhost, &def.user, &def.exchange]),
