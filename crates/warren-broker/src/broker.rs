@@ -34,8 +34,6 @@ pub struct Broker {
     pub(crate) vhost_defs: RwLock<BTreeMap<String, VHostDef>>,
     /// Whether the first boot's defaults were created (kept in the store).
     pub(crate) initialized: AtomicBool,
-    /// Policies and operator policies as they were set.
-    pub(crate) policy_defs: crate::admin::PolicyDefs,
 }
 
 impl Default for Broker {
@@ -78,7 +76,6 @@ impl Broker {
             connections: Connections::new(),
             vhost_defs: RwLock::new(BTreeMap::new()),
             initialized: AtomicBool::new(false),
-            policy_defs: Default::default(),
         }
     }
 

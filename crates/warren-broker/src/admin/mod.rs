@@ -8,7 +8,6 @@
 mod boot;
 mod permissions;
 mod policies;
-mod policy_hook;
 pub mod records;
 mod users;
 mod vhosts;
@@ -20,7 +19,6 @@ use crate::error::AmqpError;
 use crate::Broker;
 
 pub use boot::FirstBoot;
-pub(crate) use policies::PolicyDefs;
 
 /// Why an admin operation was refused.
 #[derive(Debug, thiserror::Error)]

@@ -1,22 +1,17 @@
-//! Setting and clearing policies and operator policies. The admin layer keeps each
-//! policy's definition as given (for export and for the boot import's equality check)
-//! and the vhost applies the compiled policy to its queues and exchanges.
+//! Setting and clearing policies and operator policies: the admin layer validates and
+//! stores them; the vhost holds the compiled policies and applies them at once to its
+//! queues and exchanges (`vhost/policies.rs`), and is where they are read back from.
 
-use std::collections::BTreeMap;
-
-use parking_lot::RwLock;
+use std::sync::Arc;
 
 use crate::applied::Applied;
-use crate::definitions::PolicyDef;
+use crate::definitions::{Definitions, ParameterDef, PolicyDef};
+use crate::policy::Policy;
 use crate::vhost::VHost;
 use crate::Broker;
 
 use super::records::{self, key};
 use super::{AdminError, AdminResult};
-
-/// Policy definitions by (operator?, vhost, name).
-#[derive(Debug, Default)]
-pub(crate) struct PolicyDefs(RwLock<BTreeMap<(bool, String, String), PolicyDef>>);
 
 fn kind(operator: bool) -> &'static str {
     if operator {
@@ -26,24 +21,53 @@ fn kind(operator: bool) -> &'static str {
     }
 }
 
+fn noun(operator: bool) -> &'static str {
+    if operator {
+        "operator policy"
+    } else {
+        "policy"
+    }
+}
+
+/// Validates a policy definition (RabbitMQ's keys, values and texts).
+fn compile(def: &PolicyDef, operator: bool) -> AdminResult<Policy> {
+    Policy::from_def(def, operator).map_err(|e| {
+        AdminError::Invalid(format!(
+            "{} '{}' in vhost '{}': {e}",
+            noun(operator),
+            def.name,
+            def.vhost
+        ))
+    })
+}
+
+/// The vhost's policies (or operator policies), by name.
+fn policies_of(vhost: &VHost, operator: bool) -> Vec<Arc<Policy>> {
+    if operator {
+        vhost.operator_policies()
+    } else {
+        vhost.policies()
+    }
+}
+
 impl Broker {
     /// The policy (or operator policy) `name` of `vhost`, as it was set.
     pub fn policy_def(&self, vhost: &str, name: &str, operator: bool) -> Option<PolicyDef> {
-        self.policy_defs
-            .0
-            .read()
-            .get(&(operator, vhost.to_owned(), name.to_owned()))
-            .cloned()
+        let v = self.vhost(vhost)?;
+        let p = if operator {
+            v.operator_policy(name)
+        } else {
+            v.policy(name)
+        };
+        p.map(|p| p.to_def())
     }
 
     /// Every policy (or operator policy), by vhost then name.
     pub fn policy_defs(&self, operator: bool) -> Vec<PolicyDef> {
-        self.policy_defs
-            .0
-            .read()
+        self.vhosts()
             .iter()
-            .filter(|((op, _, _), _)| *op == operator)
-            .map(|(_, d)| d.clone())
+            .flat_map(|v| policies_of(v, operator))
+            .map(|p| p.to_def())
             .collect()
     }
 
@@ -56,13 +80,9 @@ impl Broker {
                 def.vhost
             )));
         };
-        let policy = super::policy_hook::compile(def, operator)?;
+        let policy = compile(def, operator)?;
         let commit = self.write_record(kind(operator), key(&[&def.vhost, &def.name]), def)?;
-        super::policy_hook::apply(&vhost, policy, operator)?;
-        self.policy_defs
-            .0
-            .write()
-            .insert((operator, def.vhost.clone(), def.name.clone()), def.clone());
+        apply(&vhost, policy, operator)?;
         Ok(Applied::written((), commit))
     }
 
@@ -74,65 +94,48 @@ impl Broker {
         name: &str,
         operator: bool,
     ) -> AdminResult<Applied<()>> {
-        let k = (operator, vhost.to_owned(), name.to_owned());
-        if !self.policy_defs.0.read().contains_key(&k) {
-            return Err(AdminError::NotFound(format!(
-                "no {} '{name}' in vhost '{vhost}'",
-                if operator {
-                    "operator policy"
-                } else {
-                    "policy"
-                }
-            )));
-        }
+        let v = self
+            .vhost(vhost)
+            .filter(|v| policies_of(v, operator).iter().any(|p| **p.name() == *name))
+            .ok_or_else(|| {
+                AdminError::NotFound(format!("no {} '{name}' in vhost '{vhost}'", noun(operator)))
+            })?;
         let commit = self.delete_record(kind(operator), &key(&[vhost, name]))?;
-        self.policy_defs.0.write().remove(&k);
-        if let Some(v) = self.vhost(vhost) {
-            super::policy_hook::remove(&v, name, operator);
+        if operator {
+            v.clear_operator_policy(name);
+        } else {
+            v.clear_policy(name);
         }
         Ok(Applied::written((), commit))
     }
 
     /// Deletes the records of every policy of a vhost being deleted.
     pub(crate) fn delete_vhost_policies(&self, vhost: &VHost) -> AdminResult<()> {
-        let name = vhost.name().to_string();
-        let doomed: Vec<_> = self
-            .policy_defs
-            .0
-            .read()
-            .keys()
-            .filter(|(_, v, _)| *v == name)
-            .cloned()
-            .collect();
-        for (operator, v, n) in doomed {
-            self.delete_record(kind(operator), &key(&[&v, &n]))?;
-            self.policy_defs.0.write().remove(&(operator, v, n));
+        for operator in [false, true] {
+            for p in policies_of(vhost, operator) {
+                self.delete_record(kind(operator), &key(&[vhost.name(), p.name()]))?;
+            }
         }
         Ok(())
     }
 
-    /// Adds the vhost's policies and operator policies to an export.
-    pub(crate) fn export_policies(&self, vhost: &VHost, d: &mut crate::definitions::Definitions) {
-        let name = vhost.name().to_string();
-        for ((operator, v, n), def) in self.policy_defs.0.read().iter() {
-            if *v != name {
-                continue;
+    /// Adds the vhost's policies and operator policies to an export (operator policies
+    /// as `operator_policy` parameters, as RabbitMQ exports them).
+    pub(crate) fn export_policies(&self, vhost: &VHost, d: &mut Definitions) {
+        d.policies
+            .extend(policies_of(vhost, false).iter().map(|p| p.to_def()));
+        for p in policies_of(vhost, true) {
+            let mut value = serde_json::to_value(p.to_def()).expect("policies serialize");
+            if let Some(map) = value.as_object_mut() {
+                map.remove("vhost");
+                map.remove("name");
             }
-            if *operator {
-                let mut value = serde_json::to_value(def).expect("policies serialize");
-                if let Some(map) = value.as_object_mut() {
-                    map.remove("vhost");
-                    map.remove("name");
-                }
-                d.parameters.push(crate::definitions::ParameterDef {
-                    vhost: v.clone(),
-                    component: "operator_policy".into(),
-                    name: n.clone(),
-                    value,
-                });
-            } else {
-                d.policies.push(def.clone());
-            }
+            d.parameters.push(ParameterDef {
+                vhost: vhost.name().to_string(),
+                component: "operator_policy".into(),
+                name: p.name().to_string(),
+                value,
+            });
         }
     }
 
@@ -141,12 +144,17 @@ impl Broker {
         let vhost = self
             .vhost(&def.vhost)
             .ok_or_else(|| format!("vhost '{}' not found", def.vhost))?;
-        let policy = super::policy_hook::compile(&def, operator).map_err(|e| e.to_string())?;
-        super::policy_hook::apply(&vhost, policy, operator).map_err(|e| e.to_string())?;
-        self.policy_defs
-            .0
-            .write()
-            .insert((operator, def.vhost.clone(), def.name.clone()), def);
-        Ok(())
+        let policy = compile(&def, operator).map_err(|e| e.to_string())?;
+        apply(&vhost, policy, operator).map_err(|e| e.to_string())
     }
+}
+
+/// Sets a compiled policy on its vhost.
+fn apply(vhost: &VHost, policy: Policy, operator: bool) -> AdminResult<()> {
+    let set = if operator {
+        vhost.set_operator_policy(policy)
+    } else {
+        vhost.set_policy(policy)
+    };
+    set.map_err(|e| AdminError::Invalid(e.to_string()))
 }
