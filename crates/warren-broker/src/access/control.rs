@@ -139,14 +139,16 @@ impl AccessControl {
             .cloned()
     }
 
-    /// Whether `user` has any topic permission in `vhost` (without one, every routing
-    /// key is allowed, as in RabbitMQ).
-    pub fn has_topic_permissions(&self, user: &str, vhost: &str) -> bool {
+    /// `user`'s topic permissions in `vhost` (none: every routing key is allowed, as in
+    /// RabbitMQ).
+    pub fn topic_permissions_of(&self, user: &str, vhost: &str) -> Vec<Arc<TopicPermission>> {
         self.tables
             .read()
             .topic
-            .keys()
-            .any(|(v, u, _)| v == vhost && u == user)
+            .iter()
+            .filter(|((v, u, _), _)| v == vhost && u == user)
+            .map(|(_, p)| p.clone())
+            .collect()
     }
 
     /// Every topic permission as (user, vhost, permission).
@@ -243,11 +245,11 @@ mod tests {
         );
         assert!(ac.authenticate("bob", "pw").is_some());
         assert!(ac.authenticate("bob", "nope").is_none());
-        assert!(ac.has_topic_permissions("bob", "/"));
+        assert_eq!(ac.topic_permissions_of("bob", "/").len(), 1);
         let g = ac.generation();
         assert!(ac.remove_user("bob"));
         assert!(ac.generation() > g);
         assert!(ac.permission("bob", "/").is_none());
-        assert!(!ac.has_topic_permissions("bob", "/"));
+        assert!(ac.topic_permissions_of("bob", "/").is_empty());
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::{AmqpError, AmqpResult};
 
 use super::control::AccessControl;
-use super::permissions::{Access, Permission};
+use super::permissions::{Access, Permission, TopicPermission};
 use super::user::{tags, User};
 
 /// What a permission check is about.
@@ -37,7 +37,9 @@ pub struct SessionAccess {
     vhost: Arc<str>,
     generation: u64,
     permission: Option<Arc<Permission>>,
-    has_topic_permissions: bool,
+    /// The user's topic permissions in the vhost, read with the permission (a publish
+    /// looks its exchange up here without locking or allocating).
+    topic: Vec<Arc<TopicPermission>>,
     /// The last exchange a publish was allowed to (publishers mostly use one).
     last_write: Option<Box<str>>,
 }
@@ -51,7 +53,7 @@ impl SessionAccess {
             user,
             vhost,
             permission: None,
-            has_topic_permissions: false,
+            topic: Vec::new(),
             last_write: None,
         };
         s.reload();
@@ -64,9 +66,9 @@ impl SessionAccess {
             self.user = user;
         }
         self.permission = self.control.permission(&self.user.name, &self.vhost);
-        self.has_topic_permissions = self
+        self.topic = self
             .control
-            .has_topic_permissions(&self.user.name, &self.vhost);
+            .topic_permissions_of(&self.user.name, &self.vhost);
         self.last_write = None;
     }
 
@@ -130,13 +132,7 @@ impl SessionAccess {
         routing_key: &str,
     ) -> AmqpResult<()> {
         self.refresh();
-        if !self.has_topic_permissions {
-            return Ok(());
-        }
-        match self
-            .control
-            .topic_permission(&self.user.name, &self.vhost, exchange)
-        {
+        match self.topic.iter().find(|t| t.exchange == exchange) {
             Some(t) if !t.allows(access, routing_key) => Err(AmqpError::access_refused(format!(
                 "access to topic '{routing_key}' in exchange '{exchange}' in vhost '{}' refused for user '{}'",
                 self.vhost, self.user.name
