@@ -15,6 +15,7 @@
 //! declared, deleted or bound) come from the broker before any permission.
 
 use warren_broker::access::{Access, Resource};
+use warren_broker::routing::ExchangeKind;
 use warren_broker::{AmqpResult, Exchange};
 use warren_protocol::FieldTable;
 
@@ -122,6 +123,9 @@ pub(super) fn publish_topic(
     Ok(())
 }
 
+/// A `topic` exchange (a delayed-message exchange is of type `x-delayed-message`, which
+/// RabbitMQ's topic check does not cover either).
 fn is_topic(exchange: &Exchange) -> bool {
-    exchange.config().type_name() == "topic"
+    let c = exchange.config();
+    c.kind == ExchangeKind::Topic && !c.delayed
 }
