@@ -80,6 +80,7 @@ fn messages(priorities: bool) -> Vec<Arc<Message>> {
 fn consumer(q: &Arc<Queue>, no_ack: bool) -> (Arc<Consumer>, UnboundedReceiver<Outbound>) {
     let (tx, rx) = unbounded_channel();
     let spec = ConsumerSpec {
+        connection: 0,
         tag: "c".into(),
         channel_id: 1,
         no_ack,

@@ -111,9 +111,15 @@ impl Broker {
                     self.scheduler.clone(),
                     self.delayed.clone(),
                     self.persistence.clone(),
+                    self.connections.totals().clone(),
                 )
             })
             .clone()
+    }
+
+    /// Broker-wide message totals, dead-lettering and churn counters.
+    pub fn totals(&self) -> &Arc<crate::stats::BrokerTotals> {
+        self.connections.totals()
     }
 
     /// Every virtual host, by name.

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::access::{UserLimits, VHostLimits};
 use crate::queue::ConnectionId;
+use crate::stats::{BrokerTotals, ChannelStats, ConnectionStats};
 
 /// Who a connection is.
 #[derive(Debug, Clone)]
@@ -25,6 +26,46 @@ pub struct ConnectionInfo {
     pub peer: SocketAddr,
     /// When it opened, milliseconds since the Unix epoch.
     pub connected_at_ms: u64,
+    /// What was negotiated and what the client said about itself.
+    pub details: ConnectionDetails,
+}
+
+/// What a connection negotiated and what its client told about itself (shown by the
+/// management API; nothing decides on it).
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionDetails {
+    /// RabbitMQ's connection name, `"peer -> local"`, e.g.
+    /// `127.0.0.1:50000 -> 127.0.0.1:5672`.
+    pub name: String,
+    /// The listener address it came in on.
+    pub local: Option<SocketAddr>,
+    /// The client's `client-properties` table.
+    pub client_properties: warren_protocol::FieldTable,
+    /// The SASL mechanism it authenticated with.
+    pub auth_mechanism: String,
+    /// Negotiated most channels (0: no limit).
+    pub channel_max: u16,
+    /// Negotiated largest frame.
+    pub frame_max: u32,
+    /// Negotiated heartbeat interval, seconds (0: none).
+    pub heartbeat_secs: u16,
+}
+
+impl ConnectionDetails {
+    /// RabbitMQ's name for a connection from `peer` to `local`.
+    pub fn name_for(peer: SocketAddr, local: Option<SocketAddr>) -> String {
+        match local {
+            Some(local) => format!("{peer} -> {local}"),
+            None => peer.to_string(),
+        }
+    }
+
+    /// The name the client gave itself (`connection_name` client property), if any.
+    pub fn user_provided_name(&self) -> Option<&str> {
+        self.client_properties
+            .get("connection_name")
+            .and_then(warren_protocol::FieldValue::as_str)
+    }
 }
 
 /// A limit that refused a connection or channel.
@@ -63,6 +104,8 @@ pub enum LimitReached {
 pub struct ConnectionEntry {
     /// Who it is.
     pub info: ConnectionInfo,
+    /// Its traffic and channels.
+    pub stats: ConnectionStats,
     forced: watch::Sender<Option<String>>,
 }
 
@@ -94,12 +137,28 @@ fn decrement(map: &mut HashMap<String, u64>, key: &str, by: u64) {
 #[derive(Debug, Default)]
 pub struct Connections {
     counts: Mutex<Counts>,
+    totals: Arc<BrokerTotals>,
 }
 
 impl Connections {
     /// No connections.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Broker-wide totals (closed channels' counters, dead-lettering, churn).
+    pub fn totals(&self) -> &Arc<BrokerTotals> {
+        &self.totals
+    }
+
+    /// One connection by its name ([`ConnectionDetails::name`]).
+    pub fn by_name(&self, name: &str) -> Option<Arc<ConnectionEntry>> {
+        self.counts
+            .lock()
+            .entries
+            .values()
+            .find(|e| e.info.details.name == name)
+            .cloned()
     }
 
     /// Registers a connection that has been allowed into its vhost, unless a limit
@@ -130,8 +189,12 @@ impl Connections {
         *c.per_user.entry(info.user.clone()).or_default() += 1;
         let entry = Arc::new(ConnectionEntry {
             info,
+            stats: ConnectionStats::default(),
             forced: watch::channel(None).0,
         });
+        self.totals
+            .connections_opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         c.entries.insert(entry.info.id, entry.clone());
         Ok(Registration {
             entry,
@@ -198,8 +261,13 @@ impl Registration {
         &self.entry
     }
 
-    /// Counts a channel being opened, unless the user's `max-channels` refuses it.
-    pub fn open_channel(&self, user_limits: UserLimits) -> Result<(), LimitReached> {
+    /// Counts channel `number` being opened, unless the user's `max-channels` refuses
+    /// it, and returns the stats it keeps for the management API.
+    pub fn open_channel(
+        &self,
+        number: u16,
+        user_limits: UserLimits,
+    ) -> Result<Arc<ChannelStats>, LimitReached> {
         let mut c = self.connections.counts.lock();
         let user = &self.entry.info.user;
         let open = c.channels_per_user.get(user).copied().unwrap_or(0);
@@ -211,11 +279,18 @@ impl Registration {
         }
         *c.channels_per_user.entry(user.clone()).or_default() += 1;
         *self.channels.lock() += 1;
-        Ok(())
+        self.connections
+            .totals
+            .channels_opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(self.entry.stats.add_channel(number))
     }
 
-    /// Counts a channel closed.
-    pub fn close_channel(&self) {
+    /// Counts channel `number` closed, folding its counters into the broker's totals.
+    pub fn close_channel(&self, number: u16) {
+        if let Some(stats) = self.entry.stats.remove_channel(number) {
+            self.connections.totals.retire(&stats);
+        }
         let mut mine = self.channels.lock();
         if *mine == 0 {
             return;
@@ -232,6 +307,13 @@ impl Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let channels = *self.channels.lock();
+        for (_, stats) in self.entry.stats.channels() {
+            self.connections.totals.retire(&stats);
+        }
+        self.connections
+            .totals
+            .connections_closed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let info = &self.entry.info;
         let mut c = self.connections.counts.lock();
         c.entries.remove(&info.id);
@@ -252,6 +334,7 @@ mod tests {
             vhost: vhost.into(),
             peer: "127.0.0.1:1".parse().unwrap(),
             connected_at_ms: 0,
+            details: ConnectionDetails::default(),
         }
     }
 
@@ -271,13 +354,13 @@ mod tests {
             conns.register(info(2, "bob", "/"), vl, ul),
             Err(LimitReached::VHostConnections { limit: 1, .. })
         ));
-        a.open_channel(ul).unwrap();
-        assert!(a.open_channel(ul).is_err());
-        a.close_channel();
-        a.open_channel(ul).unwrap();
+        a.open_channel(1, ul).unwrap();
+        assert!(a.open_channel(2, ul).is_err());
+        a.close_channel(1);
+        a.open_channel(1, ul).unwrap();
         drop(a);
         let b = conns.register(info(3, "bob", "/"), vl, ul).unwrap();
-        b.open_channel(ul).unwrap();
+        b.open_channel(1, ul).unwrap();
         assert_eq!(conns.count_in_vhost("/"), 1);
     }
 

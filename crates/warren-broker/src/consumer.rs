@@ -109,6 +109,8 @@ pub struct ConsumerSpec {
     pub tag: Arc<str>,
     /// Channel the consumer lives on.
     pub channel_id: u16,
+    /// Connection the channel belongs to (0: none, e.g. a benchmark's consumer).
+    pub connection: crate::queue::ConnectionId,
     /// Deliveries count as acknowledged when sent.
     pub no_ack: bool,
     /// Only consumer of its queue.

@@ -59,6 +59,7 @@ pub mod recovery;
 pub mod route_back;
 pub mod routing;
 pub mod scheduler;
+pub mod stats;
 pub mod vhost;
 
 pub use applied::Applied;

@@ -53,8 +53,10 @@ impl Queue {
                 consumer.unreserve();
                 return;
             };
+            let body_len = message.body_len();
+            let redelivered = message.redelivered;
             if !consumer.spec.no_ack {
-                st.unacked += 1;
+                st.unacked.add(body_len);
             }
             let stored = message.stored.then_some(message.seq);
             if let Err(undelivered) = consumer.send(Delivery {
@@ -65,11 +67,19 @@ impl Queue {
                 // consumer here; the connection's cleanup will not see it again.
                 consumer.unreserve();
                 if !consumer.spec.no_ack {
-                    st.unacked -= 1;
+                    st.unacked.remove(1, body_len);
                 }
                 st.ready.insert_by_seq(undelivered.message);
                 st.consumers.remove(&consumer);
-            } else if let Some(seq) = stored {
+                continue;
+            }
+            if consumer.spec.no_ack {
+                st.counters.deliver_no_ack += 1;
+            } else {
+                st.counters.deliver += 1;
+            }
+            st.counters.redeliver += u64::from(redelivered);
+            if let Some(seq) = stored {
                 if consumer.spec.no_ack {
                     settled.push(seq);
                 } else {

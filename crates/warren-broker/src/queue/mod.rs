@@ -18,6 +18,7 @@ mod publish;
 mod ready;
 mod recover;
 mod settle;
+mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -41,6 +42,8 @@ pub use paging::{Paging, StoredRun};
 use policy::AppliedPolicy;
 use ready::ReadyQueue;
 pub use recover::RecoverError;
+use stats::Unacked;
+pub use stats::{ConsumerSnapshot, QueueCounters, QueueSnapshot};
 
 /// Identifies a client connection, for exclusive queues.
 pub type ConnectionId = u64;
@@ -111,7 +114,10 @@ struct QueueState {
     next_seq: u64,
     /// Consumers in rotation order.
     consumers: ConsumerRing,
-    unacked: usize,
+    /// Delivered, not yet acknowledged.
+    unacked: Unacked,
+    /// Running totals for the management API and metrics.
+    counters: QueueCounters,
     ever_consumed: bool,
     /// When the queue was last used (for `x-expires`).
     last_used_ms: u64,
@@ -153,7 +159,8 @@ impl Queue {
                 ready: ReadyQueue::new(args.max_priority),
                 next_seq: 0,
                 consumers: ConsumerRing::default(),
-                unacked: 0,
+                unacked: Unacked::default(),
+                counters: QueueCounters::default(),
                 ever_consumed: false,
                 last_used_ms: now,
                 timer_due_ms: None,
@@ -274,7 +281,7 @@ impl Queue {
 
     /// Messages delivered and not yet acknowledged.
     pub fn unacked_count(&self) -> usize {
-        self.state.lock().unacked
+        self.state.lock().unacked.count
     }
 
     /// Marks the queue used now (a redeclaration), for `x-expires`.
@@ -310,10 +317,15 @@ impl Queue {
             return;
         }
         let args = self.args();
-        let Some(exchange) = &args.dead_letter_exchange else {
+        let Some(host) = self.host.upgrade() else {
             return;
         };
-        if let Some(host) = self.host.upgrade() {
+        let to_exchange = args.dead_letter_exchange.is_some();
+        let totals = host.dead_letter_totals();
+        for d in &after.dead {
+            totals.note(d.reason, to_exchange);
+        }
+        if let Some(exchange) = &args.dead_letter_exchange {
             let to = DeadLetterTo {
                 queue: &self.config.name,
                 exchange,

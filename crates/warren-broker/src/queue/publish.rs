@@ -53,6 +53,7 @@ impl Queue {
             }
         };
         st.next_seq += 1;
+        st.counters.publish += 1;
         st.ready.push_back(QueuedMessage {
             seq,
             message,

@@ -13,8 +13,17 @@ impl Queue {
             st.last_used_ms = now;
             self.expire_locked(&mut st, now, &mut after);
             let msg = st.ready.pop_front();
-            if msg.is_some() && !no_ack {
-                st.unacked += 1;
+            match &msg {
+                None => st.counters.get_empty += 1,
+                Some(m) => {
+                    if no_ack {
+                        st.counters.get_no_ack += 1;
+                    } else {
+                        st.counters.get += 1;
+                        st.unacked.add(m.body_len());
+                    }
+                    st.counters.redeliver += u64::from(m.redelivered);
+                }
             }
             if let Some(m) = msg.as_ref().filter(|m| m.stored) {
                 if no_ack {
@@ -31,19 +40,20 @@ impl Queue {
 
     /// Delivered messages were acknowledged: they leave the queue (and the store).
     pub fn ack(&self, messages: &[QueuedMessage]) {
-        self.settle(messages.len());
+        {
+            let mut st = self.state.lock();
+            st.unacked.remove(messages.len(), total_body_len(messages));
+            st.counters.ack += messages.len() as u64;
+        }
         self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
-    }
-
-    /// Records that `n` delivered messages were acknowledged.
-    pub fn settle(&self, n: usize) {
-        let mut st = self.state.lock();
-        st.unacked = st.unacked.saturating_sub(n);
     }
 
     /// Rejected without requeue: the messages leave the queue and are dead-lettered.
     pub fn discard(&self, messages: Vec<QueuedMessage>) {
-        self.settle(messages.len());
+        self.state
+            .lock()
+            .unacked
+            .remove(messages.len(), total_body_len(&messages));
         self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
         let dead = messages
             .into_iter()
@@ -68,7 +78,7 @@ impl Queue {
         let mut after = AfterUnlock::default();
         {
             let mut st = self.state.lock();
-            st.unacked = st.unacked.saturating_sub(messages.len());
+            st.unacked.remove(messages.len(), total_body_len(&messages));
             for mut m in messages {
                 m.redelivered = true;
                 m.delivery_count = m.delivery_count.saturating_add(1);
@@ -106,7 +116,7 @@ impl Queue {
         {
             let mut st = self.state.lock();
             if counted_unacked {
-                st.unacked = st.unacked.saturating_sub(1);
+                st.unacked.remove(1, message.body_len());
             }
             st.ready.insert_by_seq(message);
             self.expire_locked(&mut st, now_ms(), &mut after);
@@ -114,6 +124,10 @@ impl Queue {
         }
         self.finish(after);
     }
+}
+
+fn total_body_len(messages: &[QueuedMessage]) -> usize {
+    messages.iter().map(QueuedMessage::body_len).sum()
 }
 
 /// A copy of `message` whose `x-delivery-count` header says how often it came back.

@@ -23,6 +23,7 @@ use crate::queue::{ConnectionId, Queue, QueueHost};
 use crate::route_back::RouteBack;
 use crate::routing::{Destination, ExchangeKind};
 use crate::scheduler::Scheduler;
+use crate::stats::{BrokerTotals, DeadLetterTotals};
 
 mod bindings;
 mod durable;
@@ -107,6 +108,8 @@ pub struct VHost {
     persistence: Option<Persistence>,
     /// The vhost's `max-queues` limit (`u64::MAX`: none).
     max_queues: std::sync::atomic::AtomicU64,
+    /// Broker-wide totals this vhost adds to (dead-lettering).
+    totals: Arc<BrokerTotals>,
 }
 
 fn bool_text(b: bool) -> &'static str {
@@ -125,8 +128,9 @@ impl VHost {
         scheduler: Arc<Scheduler>,
         delayed: Arc<DelayedMessages>,
         persistence: Option<Persistence>,
+        totals: Arc<BrokerTotals>,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self::build(name, scheduler, delayed, persistence, me.clone()))
+        Arc::new_cyclic(|me| Self::build(name, scheduler, delayed, persistence, totals, me.clone()))
     }
 
     fn build(
@@ -134,6 +138,7 @@ impl VHost {
         scheduler: Arc<Scheduler>,
         delayed: Arc<DelayedMessages>,
         persistence: Option<Persistence>,
+        totals: Arc<BrokerTotals>,
         me: Weak<VHost>,
     ) -> VHost {
         let vhost = VHost {
@@ -146,6 +151,7 @@ impl VHost {
             me,
             persistence,
             max_queues: std::sync::atomic::AtomicU64::new(u64::MAX),
+            totals,
         };
         for &(ex_name, kind) in STANDARD_EXCHANGES {
             let name: Arc<str> = Arc::from(ex_name);
@@ -344,5 +350,9 @@ impl RouteBack for VHost {
 impl QueueHost for VHost {
     fn queue_expired(&self, queue: &Arc<Queue>) {
         self.remove_queue(queue);
+    }
+
+    fn dead_letter_totals(&self) -> &DeadLetterTotals {
+        &self.totals.dead_lettered
     }
 }

@@ -186,6 +186,7 @@ impl TestConsumer {
         Self::attach_spec(
             queue,
             ConsumerSpec {
+                connection: 0,
                 tag: Arc::from(tag),
                 channel_id: 1,
                 no_ack,

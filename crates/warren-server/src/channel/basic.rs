@@ -1,6 +1,7 @@
 //! `basic.*` methods other than publishing: qos, consume, cancel, get, ack, nack,
 //! reject and recover.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use warren_broker::names::generated_consumer_tag;
@@ -105,9 +106,15 @@ impl Channel {
         }
         if m.global {
             self.credit.set_prefetch(u32::from(m.prefetch_count));
+            self.stats
+                .global_prefetch_count
+                .store(u32::from(m.prefetch_count), Ordering::Relaxed);
             self.wake_consumers();
         } else {
             self.consumer_prefetch = u32::from(m.prefetch_count);
+            self.stats
+                .prefetch_count
+                .store(u32::from(m.prefetch_count), Ordering::Relaxed);
         }
         cx.send(self.id, basic::QosOk {});
         Ok(())
@@ -139,6 +146,7 @@ impl Channel {
             ConsumerSpec {
                 tag: tag.clone(),
                 channel_id: self.id,
+                connection: cx.id,
                 no_ack: m.no_ack,
                 exclusive: m.exclusive,
                 prefetch: self.consumer_prefetch,
@@ -153,6 +161,7 @@ impl Channel {
         queue.add_consumer(consumer.clone())?;
         self.consumers
             .insert(tag.clone(), super::ChannelConsumer { consumer, queue });
+        self.note_consumers();
         // consume-ok still goes out before any delivery: deliveries reach the connection
         // through its outbound channel, which it reads only after this handler returns.
         if !m.no_wait {
@@ -169,6 +178,7 @@ impl Channel {
     pub(super) fn cancel(&mut self, cx: &mut ConnCtx, m: basic::Cancel) -> AmqpResult<()> {
         if let Some(c) = self.consumers.remove(m.consumer_tag.as_str()) {
             cx.vhost.consumer_removed(&c.consumer);
+            self.note_consumers();
         }
         if !m.no_wait {
             cx.send(
@@ -186,9 +196,17 @@ impl Channel {
         super::authorize::queue_read(cx, &name)?;
         let queue = cx.vhost.queue(&name, cx.id)?;
         let Some((message, remaining)) = queue.get(m.no_ack) else {
+            self.stats.counters.get_empty.bump();
             cx.send(self.id, basic::GetEmpty::default());
             return Ok(());
         };
+        let counters = &self.stats.counters;
+        counters.redeliver.add(u64::from(message.redelivered));
+        if m.no_ack {
+            counters.get_no_ack.bump();
+        } else {
+            counters.get.bump();
+        }
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
         let msg = message.message.clone();
@@ -219,13 +237,14 @@ impl Channel {
     }
 
     pub(super) fn ack(&mut self, tag: u64, multiple: bool) -> AmqpResult<()> {
+        let entries = self.unacked.take(tag, multiple)?;
+        self.stats.counters.ack.add(entries.len() as u64);
         if self.mode.buffers_acks() {
-            // Validate now so an unknown tag fails at once, settle at commit.
-            let entries = self.unacked.take(tag, multiple)?;
+            // Validated now so an unknown tag fails at once; settled at commit.
             self.mode.buffer_settle(entries, Settle::Ack);
             return Ok(());
         }
-        settle(self.unacked.take(tag, multiple)?, Settle::Ack);
+        settle(entries, Settle::Ack);
         Ok(())
     }
 

@@ -18,6 +18,7 @@ mod unacked;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use warren_broker::stats::ChannelStats;
 use warren_broker::{AmqpError, AmqpResult, ChannelCredit, Consumer, Delivery, Queue};
 use warren_protocol::method::channel as ch;
 use warren_protocol::Method;
@@ -52,11 +53,13 @@ pub(crate) struct Channel {
     last_queue: Option<String>,
     /// The hidden queue behind this channel's direct reply-to consumer, if any.
     reply_queue: Option<Arc<warren_broker::Queue>>,
+    /// Counters and gauges the management API reads.
+    stats: Arc<ChannelStats>,
 }
 
 impl Channel {
-    /// A freshly opened channel.
-    pub fn new(id: u16) -> Self {
+    /// A freshly opened channel, counting into `stats`.
+    pub fn new(id: u16, stats: Arc<ChannelStats>) -> Self {
         Channel {
             id,
             credit: Arc::new(ChannelCredit::default()),
@@ -68,6 +71,7 @@ impl Channel {
             mode: PublishMode::default(),
             last_queue: None,
             reply_queue: None,
+            stats,
         }
     }
 
@@ -84,6 +88,37 @@ impl Channel {
                 method.name()
             )));
         }
+        let settles = matches!(
+            method,
+            Method::BasicAck(_)
+                | Method::BasicReject(_)
+                | Method::BasicNack(_)
+                | Method::BasicRecover(_)
+                | Method::BasicRecoverAsync(_)
+                | Method::BasicGet(_)
+                | Method::TxCommit(_)
+        );
+        let result = self.handle(cx, method);
+        if settles {
+            self.note_unacked();
+        }
+        result
+    }
+
+    /// Mirrors the consumer count into the stats.
+    fn note_consumers(&self) {
+        self.stats.consumers.store(
+            self.consumers.len() as u32,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Mirrors the count of unsettled deliveries into the stats.
+    fn note_unacked(&self) {
+        ChannelStats::set(&self.stats.unacknowledged, self.unacked.len() as u64);
+    }
+
+    fn handle(&mut self, cx: &mut ConnCtx, method: Method) -> AmqpResult<()> {
         match method {
             Method::ChannelFlow(m) => {
                 self.credit.set_active(m.active);
@@ -150,7 +185,12 @@ impl Channel {
         );
         cx.send_content(self.id, msg);
         cx.note_unsent(&d.consumer);
-        if !d.consumer.spec.no_ack {
+        let counters = &self.stats.counters;
+        counters.redeliver.add(u64::from(d.message.redelivered));
+        if d.consumer.spec.no_ack {
+            counters.deliver_no_ack.bump();
+        } else {
+            counters.deliver.bump();
             self.unacked.insert(
                 tag,
                 Unacked {
@@ -161,6 +201,7 @@ impl Channel {
                     delivered_at: tokio::time::Instant::now(),
                 },
             );
+            self.note_unacked();
         }
         Ok(())
     }
@@ -189,6 +230,7 @@ impl Channel {
         match self.consumers.get(consumer.tag()) {
             Some(c) if Arc::ptr_eq(&c.consumer, consumer) => {
                 self.consumers.remove(consumer.tag());
+                self.note_consumers();
                 true
             }
             _ => false,

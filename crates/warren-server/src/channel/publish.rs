@@ -213,6 +213,7 @@ impl Channel {
         body: Bytes,
     ) -> AmqpResult<()> {
         check_immediate(&publish)?;
+        self.stats.counters.publish.bump();
         super::authorize::publish(cx, &publish.exchange)?;
         let target = if publish.exchange.is_empty() {
             None
@@ -329,6 +330,14 @@ impl Channel {
             rejected |= q.publish(message.clone()) == PublishOutcome::Rejected;
             cx.flow.note(q);
             delivered = true;
+        }
+        let counters = &self.stats.counters;
+        if delivered {
+            counters.routed.bump();
+        } else if publish.mandatory {
+            counters.return_unroutable.bump();
+        } else {
+            counters.drop_unroutable.bump();
         }
         if !delivered && publish.mandatory {
             // Acks for earlier publishes must not overtake this return.

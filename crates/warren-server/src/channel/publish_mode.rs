@@ -2,6 +2,9 @@
 //! (`tx.select`) — and what each does when publishes complete: confirms sent once their
 //! group commit resolves, transactions buffered until `tx.commit`.
 
+use std::sync::atomic::Ordering;
+
+use warren_broker::stats::ChannelStats;
 use warren_broker::{AmqpError, AmqpResult};
 use warren_protocol::method::{confirm, tx};
 
@@ -65,7 +68,10 @@ impl Channel {
             if let Some(batch) = durable.take_batch(*last_seq) {
                 cx.await_sync(self.id, batch, Synced::Confirms);
             }
+            let before = *acked_up_to;
             durable.flush(cx, self.id, *last_seq, acked_up_to);
+            self.stats.counters.confirm.add(*acked_up_to - before);
+            ChannelStats::set(&self.stats.unconfirmed, *last_seq - *acked_up_to);
         }
     }
 
@@ -113,6 +119,7 @@ impl Channel {
             }
             PublishMode::Confirm { .. } => {}
         }
+        self.stats.confirm.store(true, Ordering::Relaxed);
         if !m.nowait {
             cx.send(self.id, confirm::SelectOk {});
         }
@@ -135,6 +142,7 @@ impl Channel {
             }
             PublishMode::Tx { .. } => {}
         }
+        self.stats.transactional.store(true, Ordering::Relaxed);
         cx.send(self.id, tx::SelectOk {});
         Ok(())
     }

@@ -50,6 +50,11 @@ impl UnackedMap {
         })
     }
 
+    /// How many deliveries are unsettled.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Records a delivery.
     pub fn insert(&mut self, tag: u64, entry: Unacked) {
         self.entries.insert(tag, entry);

@@ -106,12 +106,16 @@ impl Connection {
                 ..
             } => {
                 let limits = self.cx.access.user().limits;
-                if let Err(e) = self.cx.registration.open_channel(limits) {
-                    // RabbitMQ 3.10.8 reports this one with no method ids (measured).
-                    let e = ConnectionError::new(ConnectionCode::NotAllowed, e.to_string());
-                    return self.close_connection(e, 0, 0);
-                }
-                self.channels.insert(channel_id, Channel::new(channel_id));
+                let stats = match self.cx.registration.open_channel(channel_id, limits) {
+                    Ok(stats) => stats,
+                    Err(e) => {
+                        // RabbitMQ 3.10.8 reports this one with no method ids (measured).
+                        let e = ConnectionError::new(ConnectionCode::NotAllowed, e.to_string());
+                        return self.close_connection(e, 0, 0);
+                    }
+                };
+                self.channels
+                    .insert(channel_id, Channel::new(channel_id, stats));
                 self.cx.send(channel_id, chm::OpenOk::default());
             }
             Frame::Method { method, .. } => {
@@ -194,7 +198,7 @@ impl Connection {
     pub(super) fn close_channel_by_client(&mut self, id: u16) {
         if let Some(mut ch) = self.channels.remove(&id) {
             ch.release(&self.cx);
-            self.cx.registration.close_channel();
+            self.cx.registration.close_channel(id);
         }
         self.content.forget(id);
         self.cx.send(id, chm::CloseOk {});
@@ -230,7 +234,7 @@ impl Connection {
         };
         warn!(peer = %self.peer, channel = channel_id, error = %e, "channel exception");
         ch.release(&self.cx);
-        self.cx.registration.close_channel();
+        self.cx.registration.close_channel(channel_id);
         self.content.forget(channel_id);
         self.closing_channels.insert(channel_id);
         self.cx.send(
@@ -261,9 +265,9 @@ impl Connection {
     }
 
     pub(super) fn release_channels(&mut self) {
-        for (_, mut ch) in self.channels.drain() {
+        for (id, mut ch) in self.channels.drain() {
             ch.release(&self.cx);
-            self.cx.registration.close_channel();
+            self.cx.registration.close_channel(id);
         }
         self.content.clear();
     }

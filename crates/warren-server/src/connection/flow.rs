@@ -261,6 +261,7 @@ mod tests {
     fn stuck_consumer(q: &Arc<Queue>) -> (Arc<Consumer>, mpsc::UnboundedReceiver<Outbound>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let spec = ConsumerSpec {
+            connection: 0,
             tag: "c".into(),
             channel_id: 1,
             no_ack: false,

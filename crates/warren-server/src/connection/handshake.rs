@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::Decoder;
 use tracing::{info, warn};
 use warren_broker::access::SessionAccess;
-use warren_broker::connections::{ConnectionInfo, Registration};
+use warren_broker::connections::{ConnectionDetails, ConnectionInfo, Registration};
 use warren_broker::{ConnectionCode, ConnectionError, VHost};
 use warren_protocol::constants::FRAME_MIN_SIZE;
 use warren_protocol::frame::write_method;
@@ -270,6 +270,7 @@ fn open_vhost(
     user: &Arc<warren_broker::access::User>,
     name: &str,
     peer: SocketAddr,
+    details: ConnectionDetails,
 ) -> Result<(Arc<VHost>, SessionAccess, Registration), ConnectionError> {
     let not_allowed = |text: String| ConnectionError::new(ConnectionCode::NotAllowed, text);
     let broker = &ctx.broker;
@@ -293,6 +294,7 @@ fn open_vhost(
                 vhost: name.to_owned(),
                 peer,
                 connected_at_ms: warren_broker::clock::now_ms(),
+                details,
             },
             broker.access().vhost_limits(name),
             user.limits,
@@ -329,6 +331,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     codec: &mut FrameCodec,
     ctx: &ServerContext,
     peer: SocketAddr,
+    local: Option<SocketAddr>,
 ) -> Result<Negotiated, HandshakeError> {
     let mut header = [0u8; 8];
     while inbuf.len() < 8 {
@@ -431,7 +434,22 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     codec.set_frame_max(frame_max);
 
     let open = expect_open(stream, inbuf, codec).await?;
-    let (vhost, access, registration) = match open_vhost(ctx, &user, &open.virtual_host, peer) {
+    let details = ConnectionDetails {
+        name: ConnectionDetails::name_for(peer, local),
+        local,
+        client_properties: start_ok.client_properties.clone(),
+        auth_mechanism: start_ok.mechanism.clone(),
+        channel_max,
+        frame_max,
+        heartbeat_secs: tune_ok.heartbeat,
+    };
+    let (vhost, access, registration) = match open_vhost(
+        ctx,
+        &user,
+        &open.virtual_host,
+        peer,
+        details,
+    ) {
         Ok(opened) => opened,
         Err(err) => {
             warn!(%peer, user = %user.name, vhost = %open.virtual_host, error = %err, "connection.open refused");

@@ -66,13 +66,14 @@ pub(crate) async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut codec = FrameCodec::default();
     let mut stop = shutdown.clone();
     let negotiated = tokio::select! {
         n = tokio::time::timeout(
             ctx.config.limits.handshake_timeout,
-            handshake(&mut stream, &mut inbuf, &mut codec, &ctx, peer),
+            handshake(&mut stream, &mut inbuf, &mut codec, &ctx, peer, local),
         ) => n,
         _ = stop.wait_for(|s| *s) => {
             debug!(%peer, "shutting down during the handshake");

@@ -62,7 +62,10 @@ impl Connection {
                         debug!(peer = %self.peer, "client closed the socket");
                         break;
                     }
-                    Ok(_) => {
+                    Ok(n) => {
+                        let stats = &self.cx.registration.entry().stats;
+                        stats.recv_oct.add(n as u64);
+                        stats.recv_cnt.bump();
                         self.last_read = Instant::now();
                         self.process_input();
                         // A flooding publisher's socket is always readable, so without
@@ -77,7 +80,10 @@ impl Connection {
                     }
                 },
                 written = self.cx.out.write_to(&mut wr), if has_output => match written {
-                    Ok(_) => {
+                    Ok(n) => {
+                        let stats = &self.cx.registration.entry().stats;
+                        stats.send_oct.add(n as u64);
+                        stats.send_cnt.bump();
                         self.last_write = Instant::now();
                         if self.cx.out.is_empty() {
                             self.cx.release_unsent();

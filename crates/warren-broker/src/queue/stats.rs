@@ -1,0 +1,142 @@
+//! What the management API and metrics read of a queue: running totals of the messages
+//! that passed through it (RabbitMQ's `message_stats`) and a consistent snapshot of its
+//! depth, bytes and consumers.
+//!
+//! The totals are plain integers in the queue's state, bumped under the lock every
+//! operation takes anyway, so counting costs the hot path nothing but an add. Rates are
+//! not kept here: whoever samples the totals on a timer (the management API) derives them.
+
+use super::*;
+
+/// Running totals of what passed through a queue since it was declared (or recovered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCounters {
+    /// Messages enqueued (`publish`).
+    pub publish: u64,
+    /// Deliveries to consumers that acknowledge.
+    pub deliver: u64,
+    /// Deliveries to no-ack consumers.
+    pub deliver_no_ack: u64,
+    /// `basic.get` with acknowledgement.
+    pub get: u64,
+    /// `basic.get` with `no_ack`.
+    pub get_no_ack: u64,
+    /// `basic.get` that found the queue empty.
+    pub get_empty: u64,
+    /// Deliveries acknowledged.
+    pub ack: u64,
+    /// Deliveries and gets of messages that had been delivered before.
+    pub redeliver: u64,
+}
+
+impl QueueCounters {
+    /// Everything handed out: deliveries and gets, with and without acknowledgement
+    /// (RabbitMQ's `deliver_get`).
+    pub fn deliver_get(&self) -> u64 {
+        self.deliver + self.deliver_no_ack + self.get + self.get_no_ack
+    }
+}
+
+/// Messages delivered and not yet acknowledged: how many and their body bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Unacked {
+    pub count: usize,
+    pub bytes: usize,
+}
+
+impl Unacked {
+    pub fn add(&mut self, body_len: usize) {
+        self.count += 1;
+        self.bytes += body_len;
+    }
+
+    pub fn remove(&mut self, count: usize, bytes: usize) {
+        self.count = self.count.saturating_sub(count);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
+}
+
+/// One attached consumer, as the management API lists it.
+#[derive(Debug, Clone)]
+pub struct ConsumerSnapshot {
+    /// The consumer.
+    pub consumer: Arc<Consumer>,
+    /// Whether it is the one a single-active-consumer queue delivers to.
+    pub active: bool,
+}
+
+/// A queue's state at one instant, read under its lock once.
+#[derive(Debug, Clone)]
+pub struct QueueSnapshot {
+    /// Messages ready for delivery.
+    pub messages_ready: u64,
+    /// Messages delivered, awaiting acknowledgement.
+    pub messages_unacknowledged: u64,
+    /// Body bytes of the ready messages.
+    pub message_bytes_ready: u64,
+    /// Body bytes of the unacknowledged messages.
+    pub message_bytes_unacknowledged: u64,
+    /// Ready messages whose bodies are only on disk.
+    pub messages_paged_out: u64,
+    /// The `timestamp` property (seconds) of the message at the head, if it has one.
+    pub head_message_timestamp: Option<u64>,
+    /// Since when (ms since the epoch) the queue has had no consumers and no traffic;
+    /// `None` while it is in use.
+    pub idle_since_ms: Option<u64>,
+    /// Consumers in rotation order.
+    pub consumers: Vec<ConsumerSnapshot>,
+    /// Running totals.
+    pub counters: QueueCounters,
+}
+
+impl QueueSnapshot {
+    /// Ready plus unacknowledged messages.
+    pub fn messages(&self) -> u64 {
+        self.messages_ready + self.messages_unacknowledged
+    }
+
+    /// Ready plus unacknowledged body bytes.
+    pub fn message_bytes(&self) -> u64 {
+        self.message_bytes_ready + self.message_bytes_unacknowledged
+    }
+}
+
+impl Queue {
+    /// The running totals only (what metrics scrape for every queue).
+    pub fn counters(&self) -> QueueCounters {
+        self.state.lock().counters
+    }
+
+    /// Depth, bytes, consumers and totals, read consistently. Takes the queue's lock
+    /// once; the head message's properties are decoded only if it has any.
+    pub fn snapshot(&self) -> QueueSnapshot {
+        let st = self.state.lock();
+        let single_active = self.declared.single_active_consumer;
+        let consumers = st
+            .consumers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ConsumerSnapshot {
+                consumer: c.clone(),
+                active: !single_active || i == 0,
+            })
+            .collect::<Vec<_>>();
+        let head_message_timestamp = st
+            .ready
+            .front()
+            .filter(|m| !m.message.raw_properties.is_empty())
+            .and_then(|m| m.message.properties().timestamp);
+        let idle = consumers.is_empty() && st.unacked.count == 0;
+        QueueSnapshot {
+            messages_ready: st.ready.len() as u64,
+            messages_unacknowledged: st.unacked.count as u64,
+            message_bytes_ready: st.ready.bytes() as u64,
+            message_bytes_unacknowledged: st.unacked.bytes as u64,
+            messages_paged_out: st.ready.paged() as u64,
+            head_message_timestamp,
+            idle_since_ms: idle.then_some(st.last_used_ms),
+            consumers,
+            counters: st.counters,
+        }
+    }
+}
