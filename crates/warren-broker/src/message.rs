@@ -92,6 +92,22 @@ impl Message {
     pub fn body_len(&self) -> usize {
         self.body.len()
     }
+
+    /// The same message (properties and body shared, not copied) as a new publish:
+    /// not yet stored anywhere, so the queue it moves to stores its own copy.
+    pub fn copy_for_republish(&self) -> Message {
+        Message {
+            exchange: self.exchange.clone(),
+            routing_key: self.routing_key.clone(),
+            raw_properties: self.raw_properties.clone(),
+            body: self.body.clone(),
+            priority: self.priority,
+            persistent: self.persistent,
+            expiration_ms: self.expiration_ms,
+            published_at_ms: self.published_at_ms,
+            store_id: OnceLock::new(),
+        }
+    }
 }
 
 /// A message's place in one queue.

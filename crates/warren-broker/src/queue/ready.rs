@@ -155,6 +155,25 @@ impl ReadyQueue {
         self.levels.iter().rev().find_map(|l| l.head.front())
     }
 
+    /// Up to `limit` messages in delivery order (highest priority first, FIFO within),
+    /// from the heads and the in-memory segments; stops at a level's first run on disk.
+    pub fn peek(&self, limit: usize) -> Vec<std::sync::Arc<crate::message::Message>> {
+        let mut out = Vec::new();
+        for level in self.levels.iter().rev() {
+            let in_memory = level.rest.iter().map_while(|seg| match seg {
+                Segment::Loaded(messages) => Some(messages),
+                Segment::Stored(_) => None,
+            });
+            for m in level.head.iter().chain(in_memory.flatten()) {
+                if out.len() >= limit {
+                    return out;
+                }
+                out.push(m.message.clone());
+            }
+        }
+        out
+    }
+
     /// Removes and returns the next message to deliver.
     pub fn pop_front(&mut self) -> Option<QueuedMessage> {
         let level = self.levels.iter().rposition(|l| !l.head.is_empty())?;

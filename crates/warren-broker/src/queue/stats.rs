@@ -107,6 +107,12 @@ impl Queue {
         self.state.lock().counters
     }
 
+    /// Up to `limit` ready messages from the head, in delivery order, without taking
+    /// them: only those held in memory (a durable queue's paged-out backlog is not read).
+    pub fn peek_ready(&self, limit: usize) -> Vec<Arc<Message>> {
+        self.state.lock().ready.peek(limit)
+    }
+
     /// Depth, bytes, consumers and totals, read consistently. Takes the queue's lock
     /// once; the head message's properties are decoded only if it has any.
     pub fn snapshot(&self) -> QueueSnapshot {

@@ -31,7 +31,10 @@ mod exchanges;
 mod policies;
 mod queues;
 mod teardown;
+mod transfer;
+
 pub use durable::Persistence;
+pub use transfer::{first_death_queue, GetSettle, GotMessage, MoveReport, MoveTo};
 
 /// Arguments of `exchange.declare`.
 #[derive(Debug, Clone, Default)]
