@@ -95,6 +95,7 @@ async fn a_definition_naming_a_missing_vhost_stops_the_start() {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         data_dir: dir.path().to_path_buf(),
         definitions: defs,
+        management_listen: None,
         ..ServerConfig::default()
     };
     let e = warren_server::Server::start(config)

@@ -262,6 +262,7 @@ async fn a_second_broker_on_the_same_data_dir_is_refused_as_locked() {
     let config = warren_server::ServerConfig {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         data_dir: broker.data_dir().to_path_buf(),
+        management_listen: None,
         ..Default::default()
     };
     let err = match warren_server::Server::start(config).await {

@@ -15,7 +15,7 @@ fi
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 data_dir="$(mktemp -d)"
 log="$data_dir.log"
-"$warren" --listen "127.0.0.1:$port" --data-dir "$data_dir" --log warn >"$log" 2>&1 &
+"$warren" --listen "127.0.0.1:$port" --management-listen off --data-dir "$data_dir" --log warn >"$log" 2>&1 &
 pid=$!
 cleanup() {
   kill -TERM "$pid" 2>/dev/null || true

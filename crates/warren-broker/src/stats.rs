@@ -45,6 +45,8 @@ impl Counter {
 pub struct MessageTotals {
     /// Messages published (received from clients).
     pub publish: u64,
+    /// Messages published on channels in confirm mode.
+    pub publish_confirm: u64,
     /// Published messages routed to at least one queue.
     pub routed: u64,
     /// Publisher confirms sent (acks).
@@ -78,6 +80,7 @@ impl MessageTotals {
     /// Adds `other` field by field.
     pub fn add(&mut self, other: &MessageTotals) {
         self.publish += other.publish;
+        self.publish_confirm += other.publish_confirm;
         self.routed += other.routed;
         self.confirm += other.confirm;
         self.return_unroutable += other.return_unroutable;
@@ -97,6 +100,8 @@ impl MessageTotals {
 pub struct ChannelCounters {
     /// See [`MessageTotals::publish`].
     pub publish: Counter,
+    /// See [`MessageTotals::publish_confirm`].
+    pub publish_confirm: Counter,
     /// See [`MessageTotals::routed`].
     pub routed: Counter,
     /// See [`MessageTotals::confirm`].
@@ -126,6 +131,7 @@ impl ChannelCounters {
     pub fn totals(&self) -> MessageTotals {
         MessageTotals {
             publish: self.publish.get(),
+            publish_confirm: self.publish_confirm.get(),
             routed: self.routed.get(),
             confirm: self.confirm.get(),
             return_unroutable: self.return_unroutable.get(),
@@ -256,6 +262,12 @@ pub struct BrokerTotals {
     pub channels_opened: AtomicU64,
     /// Channels closed since start.
     pub channels_closed: AtomicU64,
+    /// `queue.declare` calls (and their admin equivalents) since start.
+    pub queues_declared: AtomicU64,
+    /// Queues created since start.
+    pub queues_created: AtomicU64,
+    /// Queues deleted since start.
+    pub queues_deleted: AtomicU64,
 }
 
 impl BrokerTotals {

@@ -39,6 +39,7 @@ async fn warren() -> (warren_server::RunningServer, String, tempfile::TempDir) {
     let config = ServerConfig {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         data_dir: dir.path().to_path_buf(),
+        management_listen: None,
         ..ServerConfig::default()
     };
     let server = Server::start(config).await.expect("warren starts");

@@ -8,6 +8,7 @@ mod channel;
 pub mod config;
 mod connection;
 pub mod disk;
+pub mod management;
 pub mod memory;
 pub mod server;
 

@@ -36,6 +36,15 @@ struct Args {
     /// [config: listeners.amqp, default 0.0.0.0:5672] [env: WARREN_LISTENERS__AMQP].
     #[arg(long = "listen", value_name = "ADDR")]
     listen: Vec<SocketAddr>,
+    /// Address of the management HTTP API (RabbitMQ-compatible, with /metrics), or off
+    /// [config: listeners.management, default 127.0.0.1:15672]
+    /// [env: WARREN_LISTENERS__MANAGEMENT].
+    #[arg(long = "management-listen", value_name = "ADDR|off")]
+    management_listen: Option<String>,
+    /// A separate listener serving only the Prometheus /metrics (RabbitMQ's 15692), or off
+    /// [config: listeners.prometheus, default off] [env: WARREN_LISTENERS__PROMETHEUS].
+    #[arg(long = "prometheus-listen", value_name = "ADDR|off")]
+    prometheus_listen: Option<String>,
     /// Directory for durable state, created if missing
     /// [config: data_dir, default warren-data] [env: WARREN_DATA_DIR].
     #[arg(long, value_name = "DIR")]
@@ -62,6 +71,8 @@ async fn main() -> std::process::ExitCode {
         config: args.config,
         load_definitions: args.load_definitions,
         listen: args.listen,
+        management_listen: args.management_listen,
+        prometheus_listen: args.prometheus_listen,
         data_dir: args.data_dir,
         log_level: args.log,
         log_format: args.log_format,

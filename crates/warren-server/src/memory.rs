@@ -28,6 +28,16 @@ impl MemoryAlarm {
         self.on.load(Ordering::Relaxed) || self.disk.load(Ordering::Relaxed)
     }
 
+    /// Whether the memory alarm (alone) is on.
+    pub fn memory_alarm(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Whether the disk alarm (alone) is on.
+    pub fn disk_alarm(&self) -> bool {
+        self.disk.load(Ordering::Relaxed)
+    }
+
     /// The reason `connection.blocked` gives, in RabbitMQ's words: `low on memory`
     /// while the memory alarm is on, else `low on disk`.
     pub fn reason(&self) -> &'static str {

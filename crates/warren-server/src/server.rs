@@ -12,6 +12,7 @@ use warren_store::Store;
 
 use crate::config::ServerConfig;
 use crate::connection;
+use crate::management::{HttpListeners, ServerNode};
 use crate::memory::MemoryAlarm;
 
 /// State shared by every connection task.
@@ -32,6 +33,7 @@ pub struct ServerContext {
 pub struct Server {
     ctx: Arc<ServerContext>,
     listeners: Vec<TcpListener>,
+    http: HttpListeners,
 }
 
 /// Tells a running server to shut down.
@@ -70,6 +72,7 @@ impl Server {
             info!(addr = %listener.local_addr()?, "listening for AMQP 0-9-1");
             listeners.push(listener);
         }
+        let http = HttpListeners::bind(&config).await?;
         let failed_logins = crate::auth::FailedLogins::new(
             config.limits.failed_login_delay,
             config.limits.failed_login_max_waiting,
@@ -82,6 +85,7 @@ impl Server {
                 failed_logins,
             }),
             listeners,
+            http,
         })
     }
 
@@ -91,6 +95,16 @@ impl Server {
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// The management API's bound address, if it is on.
+    pub fn management_addr(&self) -> Option<SocketAddr> {
+        self.http.management_addr()
+    }
+
+    /// The separate Prometheus listener's bound address, if it is on.
+    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.http.prometheus_addr()
     }
 
     /// The broker this server serves.
@@ -121,6 +135,18 @@ impl Server {
         });
         let memory_monitor = watermark
             .map(|bytes| tokio::spawn(crate::memory::monitor(self.ctx.memory.clone(), bytes)));
+        let amqp_addrs = self.local_addrs();
+        let node = Arc::new(ServerNode::new(
+            &self.ctx.config,
+            self.http.describe(&amqp_addrs),
+            self.ctx.memory.clone(),
+        ));
+        let http_tasks = self.http.spawn(
+            self.ctx.broker.clone(),
+            node,
+            &self.ctx.config,
+            shutdown.clone(),
+        );
         let mut accept_tasks = JoinSet::new();
         let connections = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
         for listener in self.listeners {
@@ -164,6 +190,9 @@ impl Server {
             "shutting down: closing connections"
         );
         while conns.join_next().await.is_some() {}
+        for t in http_tasks {
+            let _ = t.await;
+        }
         for m in [memory_monitor, disk_monitor].into_iter().flatten() {
             m.abort();
         }
@@ -189,12 +218,16 @@ impl Server {
     fn spawn(self) -> RunningServer {
         let server = self;
         let addrs = server.local_addrs();
+        let management_addr = server.management_addr();
+        let prometheus_addr = server.prometheus_addr();
         let broker = server.broker();
         let memory = server.ctx.memory.clone();
         let (tx, rx) = watch::channel(false);
         let task = tokio::spawn(server.run(rx));
         RunningServer {
             addrs,
+            management_addr,
+            prometheus_addr,
             broker,
             memory,
             shutdown: ShutdownHandle(tx),
@@ -207,6 +240,10 @@ impl Server {
 pub struct RunningServer {
     /// Bound addresses.
     pub addrs: Vec<SocketAddr>,
+    /// The management API's bound address, if on.
+    pub management_addr: Option<SocketAddr>,
+    /// The separate Prometheus listener's bound address, if on.
+    pub prometheus_addr: Option<SocketAddr>,
     /// The broker state, for inspection.
     pub broker: Arc<Broker>,
     /// The memory alarm (tests may set it by hand when the monitor is off).

@@ -315,6 +315,8 @@ async fn warren_started_with_a_five_line_file_has_its_topology() {
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--management-listen",
+            "off",
             "--log-format",
             "json",
             "--data-dir",

@@ -63,6 +63,7 @@ async fn start(dir: &Path, log: &Path) -> Broker {
     let child = Command::new(WARREN)
         .arg("--listen")
         .arg(addr.to_string())
+        .args(["--management-listen", "off"])
         .arg("--data-dir")
         .arg(dir)
         .arg("--log")

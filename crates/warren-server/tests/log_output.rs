@@ -12,7 +12,13 @@ fn log_of_a_start(extra: &[&str]) -> String {
     let log_path = dir.path().join("warren.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_warren"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--management-listen",
+            "off",
+            "--data-dir",
+        ])
         .arg(dir.path().join("data"))
         .args(extra)
         .stdout(Stdio::null())

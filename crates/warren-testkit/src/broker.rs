@@ -62,6 +62,7 @@ impl TestBroker {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = ServerConfig {
             listen: vec!["127.0.0.1:0".parse().unwrap()],
+            management_listen: Some("127.0.0.1:0".parse().unwrap()),
             data_dir: dir.path().to_path_buf(),
             ..ServerConfig::default()
         };
@@ -76,6 +77,23 @@ impl TestBroker {
             dir,
             config,
         }
+    }
+
+    /// The management API's base URL, e.g. `http://127.0.0.1:40123` (the broker is
+    /// started with the API on an ephemeral port unless a test turns it off).
+    pub fn management_url(&self) -> String {
+        let addr = self
+            .server
+            .as_ref()
+            .and_then(|s| s.management_addr)
+            .expect("the management API is on");
+        format!("http://{addr}")
+    }
+
+    /// The separate Prometheus listener's base URL, if the test turned it on.
+    pub fn prometheus_url(&self) -> Option<String> {
+        let addr = self.server.as_ref()?.prometheus_addr?;
+        Some(format!("http://{addr}"))
     }
 
     /// The AMQP URI for guest on the default vhost.

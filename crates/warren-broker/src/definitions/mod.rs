@@ -9,12 +9,14 @@ pub mod arguments;
 mod export;
 pub mod import;
 pub mod model;
+pub mod plan;
 
 pub use import::{ImportMode, ImportReport};
 pub use model::{
     BindingDef, Definitions, ExchangeDef, GlobalParameterDef, ParameterDef, PermissionDef,
     PolicyDef, QueueDef, Tags, TopicPermissionDef, UserDef, VHostDef,
 };
+pub use plan::{Change, ChangeKind};
 
 /// A JSON object (argument tables, policy definitions, parameter values).
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;

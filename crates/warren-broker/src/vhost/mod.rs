@@ -250,6 +250,12 @@ impl VHost {
         Ok(q)
     }
 
+    /// The queue named `name`, whoever owns it (the admin interface is no connection,
+    /// so exclusivity does not hide a queue from it).
+    pub fn find_queue(&self, name: &str) -> Option<Arc<Queue>> {
+        self.queues.get(name).map(|q| q.clone())
+    }
+
     /// Every queue, in no particular order.
     pub fn queues(&self) -> Vec<Arc<Queue>> {
         self.queues.iter().map(|q| q.clone()).collect()

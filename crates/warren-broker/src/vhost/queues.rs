@@ -2,6 +2,7 @@
 //! `queue.delete` and the implicit deletions (x-expires, auto-delete, exclusive owner
 //! gone), the reply-to queues, and the restoring form recovery uses.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use dashmap::mapref::entry::Entry;
@@ -117,6 +118,7 @@ impl VHost {
         } else {
             d.name.clone()
         };
+        self.totals.queues_declared.fetch_add(1, Ordering::Relaxed);
         if let Some(existing) = self.queues.get(name.as_str()).map(|q| q.clone()) {
             self.check_queue_equivalent(&existing, d, conn)?;
             return Ok(Applied::in_memory(declared(existing)));
@@ -184,6 +186,7 @@ impl VHost {
         };
         slot.insert(queue.clone());
         drop(policies);
+        self.totals.queues_created.fetch_add(1, Ordering::Relaxed);
         Ok(Applied::written(declared(queue), commit))
     }
 
@@ -322,8 +325,13 @@ impl VHost {
 
     /// Removes a queue from memory with the bindings to it, cancelling its consumers.
     pub(super) fn forget_queue(&self, q: &Arc<Queue>) -> u32 {
-        self.queues
-            .remove_if(q.name().as_ref(), |_, v| Arc::ptr_eq(v, q));
+        if self
+            .queues
+            .remove_if(q.name().as_ref(), |_, v| Arc::ptr_eq(v, q))
+            .is_some()
+        {
+            self.totals.queues_deleted.fetch_add(1, Ordering::Relaxed);
+        }
         self.remove_destination(&Destination::Queue(q.name().clone()));
         let deleted = q.delete();
         for consumer in deleted.consumers {

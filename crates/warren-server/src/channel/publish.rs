@@ -305,6 +305,7 @@ impl Channel {
             last_seq, durable, ..
         } = &mut self.mode
         {
+            self.stats.counters.publish_confirm.bump();
             *last_seq += 1;
             if rejected {
                 durable.nack(*last_seq);

@@ -48,6 +48,10 @@ pub enum SizeOrFraction {
 pub struct ListenersFile {
     /// AMQP listen addresses.
     pub amqp: Option<OneOrMany>,
+    /// The management HTTP API's address, or `"off"`.
+    pub management: Option<String>,
+    /// A separate Prometheus listener (RabbitMQ's 15692), or `"off"`.
+    pub prometheus: Option<String>,
 }
 
 /// `[log]`.
@@ -118,6 +122,7 @@ pub struct ConfigFile {
     pub loopback_users: Option<OneOrMany>,
     pub load_definitions: Option<OneOrMany>,
     pub listeners: Option<ListenersFile>,
+    pub collect_statistics_interval_ms: Option<u64>,
     pub log: Option<LogFile>,
     pub limits: Option<LimitsFile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -41,6 +41,10 @@ pub struct CliOverrides {
     pub load_definitions: Vec<PathBuf>,
     /// `--listen ADDR`, repeatable: replaces `listeners.amqp`.
     pub listen: Vec<SocketAddr>,
+    /// `--management-listen ADDR|off`: replaces `listeners.management`.
+    pub management_listen: Option<String>,
+    /// `--prometheus-listen ADDR|off`: replaces `listeners.prometheus`.
+    pub prometheus_listen: Option<String>,
     /// `--data-dir DIR`.
     pub data_dir: Option<PathBuf>,
     /// `--log LEVEL`.
@@ -189,6 +193,36 @@ pub fn load(
     Ok(loaded)
 }
 
+/// The topology a `warren.toml` declares (`[[vhosts]]`, `[[users]]`, ... `[[bindings]]`),
+/// as definitions; its other keys are checked but not applied (they configure a server
+/// at start, not a running one). For `warrenctl apply`. Errors name the line.
+pub fn topology_from_toml(text: &str) -> Result<Definitions, String> {
+    let path = Path::new("warren.toml");
+    let file: ConfigFile = toml::from_str(text).map_err(|e| {
+        let (line, message) = locate::describe(text, &e);
+        match line {
+            Some(line) => format!("warren.toml:{line}: {message}"),
+            None => format!("warren.toml: {message}"),
+        }
+    })?;
+    let mut loaded = Loaded {
+        server: ServerConfig::default(),
+        log_level: "info".into(),
+        log_format: LogFormat::Text,
+        definitions_files: Vec::new(),
+        topology: Definitions::default(),
+        warnings: Vec::new(),
+    };
+    apply(
+        &mut loaded,
+        file,
+        &Origin::File { path, text },
+        Path::new("."),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(loaded.topology)
+}
+
 /// Reads a RabbitMQ definitions file.
 pub fn read_definitions(path: &Path) -> Result<Definitions, ConfigError> {
     let err = |message: String| ConfigError::Definitions {
@@ -198,6 +232,16 @@ pub fn read_definitions(path: &Path) -> Result<Definitions, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     serde_json::from_str(&text)
         .map_err(|e| err(format!("line {}, column {}: {e}", e.line(), e.column())))
+}
+
+/// A listen address, or `"off"` for none.
+fn optional_addr(text: &str) -> Result<Option<SocketAddr>, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|e| format!("'{text}': {e} (an address like 127.0.0.1:15672, or \"off\")"))
 }
 
 fn value_err(origin: &Origin<'_>, key: &str, message: impl Into<String>) -> ConfigError {
@@ -243,7 +287,26 @@ fn apply(
     if let Some(paths) = f.load_definitions {
         loaded.definitions_files = paths.into_vec().into_iter().map(|p| base.join(p)).collect();
     }
-    if let Some(amqp) = f.listeners.and_then(|l| l.amqp) {
+    if let Some(ms) = f.collect_statistics_interval_ms {
+        if ms == 0 {
+            return Err(value_err(
+                origin,
+                "collect_statistics_interval_ms",
+                "must be at least 1",
+            ));
+        }
+        s.stats_interval = Duration::from_millis(ms);
+    }
+    let listeners = f.listeners.unwrap_or_default();
+    if let Some(addr) = listeners.management {
+        s.management_listen =
+            optional_addr(&addr).map_err(|e| value_err(origin, "listeners.management", e))?;
+    }
+    if let Some(addr) = listeners.prometheus {
+        s.prometheus_listen =
+            optional_addr(&addr).map_err(|e| value_err(origin, "listeners.prometheus", e))?;
+    }
+    if let Some(amqp) = listeners.amqp {
         s.listen = amqp
             .into_vec()
             .iter()
@@ -434,6 +497,14 @@ fn apply_cli(loaded: &mut Loaded, cli: &CliOverrides) -> Result<(), ConfigError>
         key: key.into(),
         message: m,
     };
+    if let Some(addr) = &cli.management_listen {
+        loaded.server.management_listen =
+            optional_addr(addr).map_err(|m| flag("--management-listen", m))?;
+    }
+    if let Some(addr) = &cli.prometheus_listen {
+        loaded.server.prometheus_listen =
+            optional_addr(addr).map_err(|m| flag("--prometheus-listen", m))?;
+    }
     if !cli.listen.is_empty() {
         loaded.server.listen = cli.listen.clone();
     }

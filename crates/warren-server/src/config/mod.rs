@@ -11,7 +11,7 @@ pub mod print;
 mod units;
 mod values;
 
-pub use load::{load, CliOverrides, ConfigError, Loaded, LogFormat};
+pub use load::{load, topology_from_toml, CliOverrides, ConfigError, Loaded, LogFormat};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +49,13 @@ impl Default for DefaultUser {
 pub struct ServerConfig {
     /// Addresses to listen on.
     pub listen: Vec<SocketAddr>,
+    /// The management HTTP API's address (`listeners.management`; None: off).
+    pub management_listen: Option<SocketAddr>,
+    /// A separate listener serving only `/metrics` (`listeners.prometheus`; None: off,
+    /// the management listener still serves `/metrics`).
+    pub prometheus_listen: Option<SocketAddr>,
+    /// How often message rates are sampled (`collect_statistics_interval_ms`).
+    pub stats_interval: std::time::Duration,
     /// Directory for durable state (created if missing).
     pub data_dir: PathBuf,
     /// Limits.
@@ -70,6 +77,9 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 5672))],
+            management_listen: Some(SocketAddr::from(([127, 0, 0, 1], 15672))),
+            prometheus_listen: None,
+            stats_interval: std::time::Duration::from_secs(5),
             data_dir: PathBuf::from("warren-data"),
             limits: Limits::default(),
             default_vhost: "/".into(),

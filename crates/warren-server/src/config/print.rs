@@ -50,7 +50,10 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             amqp: Some(OneOrMany::Many(
                 s.listen.iter().map(|a| a.to_string()).collect(),
             )),
+            management: Some(addr_or_off(s.management_listen)),
+            prometheus: Some(addr_or_off(s.prometheus_listen)),
         }),
+        collect_statistics_interval_ms: Some(s.stats_interval.as_millis() as u64),
         log: Some(LogFile {
             level: Some(loaded.log_level.clone()),
             format: Some(match loaded.log_format {
@@ -111,4 +114,8 @@ pub fn to_toml(loaded: &Loaded) -> String {
     format!(
         "# Warren's effective configuration (defaults < WARREN_* environment < config file < flags).\n{body}"
     )
+}
+
+fn addr_or_off(addr: Option<std::net::SocketAddr>) -> String {
+    addr.map_or_else(|| "off".to_owned(), |a| a.to_string())
 }

@@ -1,0 +1,54 @@
+//! What the management API needs to know about the server it runs in: facts the
+//! broker model does not hold (listeners, alarms, memory, disk) and the one parser that
+//! lives with the config (a `warren.toml` topology, for `apply`).
+
+use std::net::SocketAddr;
+
+use warren_broker::definitions::Definitions;
+
+/// A listening socket of the node.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// `amqp`, `http` (the management API) or `prometheus`.
+    pub protocol: &'static str,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Resource alarms in force.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Alarms {
+    /// Memory use is above the high watermark.
+    pub memory: bool,
+    /// Free disk space is below the limit.
+    pub disk: bool,
+}
+
+/// The node's resource use and limits, in bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resources {
+    /// Resident memory of the process.
+    pub memory_used: u64,
+    /// The memory high watermark (0: none).
+    pub memory_limit: u64,
+    /// Free space on the data directory's file system.
+    pub disk_free: u64,
+    /// The free disk space limit.
+    pub disk_free_limit: u64,
+}
+
+/// The server the API runs in.
+pub trait Node: Send + Sync + 'static {
+    /// The node's name, e.g. `warren@localhost`.
+    fn name(&self) -> String;
+    /// Its listeners.
+    fn listeners(&self) -> Vec<Listener>;
+    /// The alarms in force now.
+    fn alarms(&self) -> Alarms;
+    /// Memory and disk, sampled now.
+    fn resources(&self) -> Resources;
+    /// Parses the topology part of a `warren.toml` (vhosts, users, permissions,
+    /// policies, exchanges, queues, bindings) into definitions; the error names the key
+    /// and line.
+    fn parse_topology(&self, toml: &str) -> Result<Definitions, String>;
+}

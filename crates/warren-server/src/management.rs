@@ -1,0 +1,179 @@
+//! Starts the management HTTP API (and the separate Prometheus listener, if configured)
+//! next to the AMQP listeners, and tells it what only the server knows: its listeners,
+//! alarms, memory and disk, and how to read a `warren.toml` topology.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info};
+use warren_broker::definitions::Definitions;
+use warren_broker::Broker;
+use warren_management::{Alarms, Listener, Management, Node, Resources};
+
+use crate::config::ServerConfig;
+use crate::memory::MemoryAlarm;
+
+/// The server as the management API sees it.
+#[derive(Debug)]
+pub struct ServerNode {
+    name: String,
+    listeners: Vec<Listener>,
+    alarm: Arc<MemoryAlarm>,
+    memory_limit: u64,
+    data_dir: PathBuf,
+    disk_free_limit: u64,
+}
+
+/// The node's name, RabbitMQ style: `warren@host`.
+fn node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("warren@{host}")
+}
+
+impl ServerNode {
+    /// The node for a server with `config`, listening on `listeners`.
+    pub fn new(config: &ServerConfig, listeners: Vec<Listener>, alarm: Arc<MemoryAlarm>) -> Self {
+        ServerNode {
+            name: node_name(),
+            listeners,
+            alarm,
+            memory_limit: crate::memory::watermark_bytes(config.limits.memory_high_watermark)
+                .unwrap_or(0),
+            data_dir: config.data_dir.clone(),
+            disk_free_limit: config.limits.disk_free_limit_bytes,
+        }
+    }
+}
+
+impl Node for ServerNode {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn listeners(&self) -> Vec<Listener> {
+        self.listeners.clone()
+    }
+
+    fn alarms(&self) -> Alarms {
+        Alarms {
+            memory: self.alarm.memory_alarm(),
+            disk: self.alarm.disk_alarm(),
+        }
+    }
+
+    fn resources(&self) -> Resources {
+        Resources {
+            memory_used: crate::memory::resident_bytes().unwrap_or(0),
+            memory_limit: self.memory_limit,
+            disk_free: crate::disk::free_bytes(&self.data_dir).unwrap_or(0),
+            disk_free_limit: self.disk_free_limit,
+        }
+    }
+
+    fn parse_topology(&self, toml: &str) -> Result<Definitions, String> {
+        crate::config::topology_from_toml(toml)
+    }
+}
+
+/// The HTTP listeners, bound before serving (so port 0 can be learned and a busy port
+/// fails the start).
+#[derive(Debug, Default)]
+pub struct HttpListeners {
+    /// The management API.
+    pub management: Option<TcpListener>,
+    /// Prometheus only.
+    pub prometheus: Option<TcpListener>,
+}
+
+impl HttpListeners {
+    /// Binds what `config` asks for.
+    pub async fn bind(config: &ServerConfig) -> std::io::Result<Self> {
+        let bind = |addr: Option<SocketAddr>| async move {
+            match addr {
+                Some(a) => TcpListener::bind(a).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        Ok(HttpListeners {
+            management: bind(config.management_listen).await?,
+            prometheus: bind(config.prometheus_listen).await?,
+        })
+    }
+
+    /// The management API's bound address.
+    pub fn management_addr(&self) -> Option<SocketAddr> {
+        self.management.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The Prometheus listener's bound address.
+    pub fn prometheus_addr(&self) -> Option<SocketAddr> {
+        self.prometheus.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The listeners as the API lists them, with the AMQP ones.
+    pub fn describe(&self, amqp: &[SocketAddr]) -> Vec<Listener> {
+        let mut out: Vec<Listener> = amqp
+            .iter()
+            .map(|&addr| Listener {
+                protocol: "amqp",
+                addr,
+            })
+            .collect();
+        if let Some(addr) = self.management_addr() {
+            out.push(Listener {
+                protocol: "http",
+                addr,
+            });
+        }
+        if let Some(addr) = self.prometheus_addr() {
+            out.push(Listener {
+                protocol: "http/prometheus",
+                addr,
+            });
+        }
+        out
+    }
+
+    /// Serves the API (and metrics) until `shutdown` fires.
+    pub fn spawn(
+        self,
+        broker: Arc<Broker>,
+        node: Arc<dyn Node>,
+        config: &ServerConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        if self.management.is_none() && self.prometheus.is_none() {
+            return tasks;
+        }
+        let api = Management::new(broker, node, config.stats_interval);
+        let serve =
+            |listener: TcpListener, router: warren_management::Router, what: &'static str| {
+                let mut stop = shutdown.clone();
+                let addr = listener.local_addr().ok();
+                info!(addr = ?addr, "{what} listening");
+                tokio::spawn(async move {
+                    let stopped = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    if let Err(e) = warren_management::serve(listener, router, stopped).await {
+                        error!(error = %e, "{what} stopped");
+                    }
+                })
+            };
+        if let Some(l) = self.management {
+            tasks.push(serve(l, api.router(), "management API"));
+        }
+        if let Some(l) = self.prometheus {
+            tasks.push(serve(l, api.metrics_router(), "Prometheus metrics"));
+        }
+        tasks
+    }
+}
