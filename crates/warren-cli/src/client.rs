@@ -204,31 +204,35 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Reply> {
         let url = format!("{}{}", self.base, path);
+        // No Accept header: RabbitMQ answers 406 to `Accept: application/json` on
+        // endpoints that return no body (purge).
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
-            .header("Authorization", &self.authorization)
-            .header("Accept", "application/json");
+            .header("Authorization", &self.authorization);
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        let built = match payload {
-            Payload::Empty => builder.body(Vec::new()),
-            Payload::Json(v) => builder
-                .header("Content-Type", "application/json")
-                .body(v.to_string().into_bytes()),
+        let bad = |e: http::Error| CliError::Usage(format!("bad request to {url}: {e}"));
+        let sent = match payload {
+            Payload::Empty => self.agent.run(builder.body(()).map_err(bad)?),
+            Payload::Json(v) => self.agent.run(
+                builder
+                    .header("Content-Type", "application/json")
+                    .body(v.to_string().into_bytes())
+                    .map_err(bad)?,
+            ),
             Payload::Raw {
                 content_type,
                 bytes,
-            } => builder
-                .header("Content-Type", content_type)
-                .body(bytes.to_vec()),
+            } => self.agent.run(
+                builder
+                    .header("Content-Type", content_type)
+                    .body(bytes)
+                    .map_err(bad)?,
+            ),
         };
-        let request = built.map_err(|e| CliError::Usage(format!("bad request to {url}: {e}")))?;
-        let mut response = self
-            .agent
-            .run(request)
-            .map_err(|e| self.transport_error(e))?;
+        let mut response = sent.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
         let location = response
             .headers()

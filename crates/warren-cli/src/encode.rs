@@ -24,6 +24,30 @@ pub fn segment(raw: &str) -> String {
     out
 }
 
+/// Decodes `%XX` escapes (the inverse of [`segment`]); malformed escapes stay as they are.
+pub fn decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// `/api/` followed by the encoded segments joined with `/`:
 /// `api_path(&["queues", "/", "a b"])` is `/api/queues/%2F/a%20b`.
 pub fn api_path(segments: &[&str]) -> String {
@@ -75,6 +99,15 @@ mod tests {
         assert_eq!(segment("."), "%2E");
         assert_eq!(segment(".."), "%2E%2E");
         assert_eq!(segment(""), "");
+    }
+
+    #[test]
+    fn decode_inverts_segment() {
+        for raw in ["/", "a.%23~8IXMRA", "é x", "100%"] {
+            assert_eq!(decode(&segment(raw)), raw);
+        }
+        assert_eq!(decode("a.%2523~8IXMRA"), "a.%23~8IXMRA");
+        assert_eq!(decode("%zz%4"), "%zz%4");
     }
 
     #[test]

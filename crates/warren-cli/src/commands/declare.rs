@@ -88,7 +88,7 @@ fn binding(ctx: &Ctx, b: &DeclareBinding) -> Result<()> {
         .location
         .as_deref()
         .and_then(|l| l.rsplit('/').next())
-        .map(|k| format!(" (properties key {k})"))
+        .map(|k| format!(" (properties key {})", encode::decode(k)))
         .unwrap_or_default();
     output::println(&format!(
         "bound {} '{}' to exchange '{}' with routing key '{}' in vhost '{vhost}'{key}",
