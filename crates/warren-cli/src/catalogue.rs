@@ -53,7 +53,7 @@ const QUEUES: &[Spec] = &[
 
 const EXCHANGES: &[Spec] = &[
     ("vhost", "vhost", Kind::Text, true),
-    ("name", "name", Kind::Text, true),
+    ("name", "name", Kind::Exchange, true),
     ("type", "type", Kind::Text, true),
     ("durable", "durable", Kind::Auto, true),
     ("auto_delete", "auto_delete", Kind::Auto, true),
@@ -76,7 +76,7 @@ const EXCHANGES: &[Spec] = &[
 
 const BINDINGS: &[Spec] = &[
     ("vhost", "vhost", Kind::Text, true),
-    ("source", "source", Kind::Text, true),
+    ("source", "source", Kind::Exchange, true),
     ("destination", "destination", Kind::Text, true),
     ("destination_type", "destination_type", Kind::Text, true),
     ("routing_key", "routing_key", Kind::Text, true),

@@ -20,6 +20,8 @@ pub enum Kind {
     Rate,
     /// A byte rate: `1.2 KiB/s`.
     ByteRate,
+    /// An exchange name: the default exchange (`""`) shows as `(default)`.
+    Exchange,
     /// Whatever the value is: strings as is, numbers as counts, lists joined by commas,
     /// objects as compact JSON.
     Auto,
@@ -44,6 +46,7 @@ pub fn table_cell(kind: Kind, value: Option<&Value>) -> Cell {
         (Kind::Rate, Some(n)) => Cell::right(human::rate(n)),
         (Kind::ByteRate, Some(n)) => Cell::right(human::byte_rate(n)),
         (_, Some(n)) => Cell::right(human::count(n)),
+        (Kind::Exchange, None) if value.as_str() == Some("") => Cell::left("(default)"),
         _ => Cell::left(plain(value)),
     }
 }
@@ -108,6 +111,14 @@ mod tests {
             Cell::left("running")
         );
         assert_eq!(table_cell(Kind::Rate, None), Cell::left(""));
+        assert_eq!(
+            table_cell(Kind::Exchange, Some(&json!(""))),
+            Cell::left("(default)")
+        );
+        assert_eq!(
+            table_cell(Kind::Exchange, Some(&json!("amq.topic"))),
+            Cell::left("amq.topic")
+        );
         assert_eq!(
             table_cell(Kind::Auto, Some(&json!(["administrator", "monitoring"]))),
             Cell::left("administrator,monitoring")
