@@ -83,11 +83,11 @@ fn push_line(out: &mut String, texts: &[&str], widths: &[usize], right: &[bool])
         }
         let pad = width.saturating_sub(text.width());
         if right[i] {
-            line.extend(std::iter::repeat_n(' ', pad));
+            line.push_str(&" ".repeat(pad));
             line.push_str(text);
         } else {
             line.push_str(text);
-            line.extend(std::iter::repeat_n(' ', pad));
+            line.push_str(&" ".repeat(pad));
         }
     }
     out.push_str(line.trim_end());
