@@ -4,7 +4,7 @@
 //!
 //! The binary (`src/main.rs`) calls [`main`]; every module has one job:
 //! [`cli`] the clap types, [`config`] where settings come from, [`client`] HTTP and
-//! error mapping, [`commands`] the behaviour, [`format`] and [`output`] the printing.
+//! error mapping, [`commands`] the behaviour, [`mod@format`] and [`output`] the printing.
 //!
 //! # Exit codes
 //!
@@ -21,6 +21,8 @@
 //! | 78   | malformed config file |
 //!
 //! See [`exit`] for the constants.
+
+#![warn(missing_docs)]
 
 pub mod args;
 pub mod catalogue;
