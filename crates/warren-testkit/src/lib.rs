@@ -24,6 +24,7 @@
 pub mod args;
 pub mod basic;
 mod broker;
+pub mod http;
 mod ops;
 mod poll;
 pub mod raw;
