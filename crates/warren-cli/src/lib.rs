@@ -80,12 +80,27 @@ fn usage_error(err: clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("bad usage");
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("warrenctl: {message} (see --help)");
+            eprintln!("warrenctl: {} (see --help)", one_line(&rendered));
             ExitCode::from(exit::USAGE)
         }
     }
+}
+
+/// The first line of a rendered clap error, without its `error: ` prefix; a line that
+/// ends in `:` (e.g. "the following required arguments were not provided:") takes the
+/// indented lines that follow, so the missing arguments are named.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("bad usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    if !first.ends_with(':') {
+        return first.to_string();
+    }
+    let items: Vec<&str> = lines
+        .take_while(|l| l.starts_with(' ') && !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    format!("{first} {}", items.join(", "))
 }
 
 /// Resolves the settings (flag > env > config file > default) and runs the command.

@@ -19,6 +19,11 @@ fn unknown_flag_is_exit_64_on_one_line() {
 fn missing_or_malformed_arguments_are_exit_64() {
     let ctl = Ctl::new(&unreachable());
     assert_error(
+        &ctl.run(&["declare", "exchange", "x"]),
+        64,
+        "the following required arguments were not provided: --type <TYPE> (see --help)",
+    );
+    assert_error(
         &ctl.run(&["list", "sausages"]),
         64,
         "invalid value 'sausages'",

@@ -1,8 +1,8 @@
 //! `list KIND`: fetch, filter, sort, then print as a table, JSON or TSV; `--watch`
 //! redraws in place until Ctrl-C.
 //!
-//! `--sort`, `--sort-reverse`, `--filter` (as `name` + `use_regex=true`) and `--columns`
-//! go to the server as RabbitMQ's query parameters, and are applied here as well, so
+//! `--sort`, `--sort-reverse`, `--filter` (as `name` + `use_regex=true`, for kinds named
+//! by a `name` field) and `--columns` go to the server as RabbitMQ's query parameters, and are applied here as well, so
 //! the result is the same whether or not the server honours them (RabbitMQ filters by
 //! name only when paginating).
 
@@ -136,7 +136,10 @@ pub fn server_query(
             query.push(("sort_reverse", "true".to_string()));
         }
     }
-    if let Some(re) = &args.filter {
+    // Only where the name is the `name` field: RabbitMQ ignores `name` unless the
+    // request is paged, but a server that honours it (Warren) drops every object
+    // without a `name` field (bindings, consumers, permissions).
+    if let (Some(re), ["name"]) = (&args.filter, listing.name_paths()) {
         query.push(("name", re.as_str().to_string()));
         query.push(("use_regex", "true".to_string()));
     }
@@ -270,6 +273,14 @@ mod tests {
                 ("columns", "messages,name,vhost,messages_ready".to_string()),
             ]
         );
+        let mut bindings = args(&[], None, Some("^orders"));
+        bindings.kind = ListKind::Bindings;
+        let listing = Listing::of(ListKind::Bindings);
+        assert!(
+            server_query(&listing, &bindings, &listing.default_columns(), None).is_empty(),
+            "bindings have no name field for the server to filter on"
+        );
+        let listing = Listing::of(ListKind::Queues);
         let plain = args(&[], None, None);
         assert!(server_query(&listing, &plain, &listing.default_columns(), None).is_empty());
     }

@@ -34,16 +34,16 @@ pub struct MoveReply {
 /// Runs `replay`.
 pub fn replay(ctx: &Ctx, a: &ReplayArgs) -> Result<()> {
     let body = json!({"to": a.to, "limit": a.limit, "dry_run": a.dry_run});
-    call(ctx, &a.queue, "replay", &body)
+    call(ctx, &a.queue, a.to.as_deref(), "replay", &body)
 }
 
 /// Runs `move`.
 pub fn move_messages(ctx: &Ctx, a: &MoveArgs) -> Result<()> {
     let body = json!({"to": a.to, "limit": a.limit, "dry_run": a.dry_run});
-    call(ctx, &a.from, "move", &body)
+    call(ctx, &a.from, Some(&a.to), "move", &body)
 }
 
-fn call(ctx: &Ctx, queue: &str, action: &str, body: &Value) -> Result<()> {
+fn call(ctx: &Ctx, queue: &str, to: Option<&str>, action: &str, body: &Value) -> Result<()> {
     let vhost = ctx.vhost();
     let path = encode::api_path(&["warren", "queues", vhost, queue, action]);
     let endpoint = format!("/api/warren/queues/{{vhost}}/{{queue}}/{action}");
@@ -52,12 +52,15 @@ fn call(ctx: &Ctx, queue: &str, action: &str, body: &Value) -> Result<()> {
         .post_json(&path, body, &Subject::warren_endpoint(&endpoint))
     {
         Ok(reply) => reply,
-        // A 404 is the queue (or vhost) missing, or a server without the endpoint: ask.
+        // A 404 is the source or destination queue (or the vhost) missing, or a server
+        // without the endpoint: ask which.
         Err(err @ CliError::NotFound(_)) => {
-            ctx.client.get_json(
-                &encode::api_path(&["queues", vhost, queue]),
-                &Subject::in_vhost("queue", queue, vhost),
-            )?;
+            for q in std::iter::once(queue).chain(to) {
+                ctx.client.get_json(
+                    &encode::api_path(&["queues", vhost, q]),
+                    &Subject::in_vhost("queue", q, vhost),
+                )?;
+            }
             return Err(err);
         }
         Err(err) => return Err(err),
