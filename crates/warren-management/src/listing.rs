@@ -73,12 +73,13 @@ impl ListQuery {
     /// Filters, sorts, pages and trims `items` into the answer.
     pub fn apply(&self, mut items: Vec<Value>) -> ApiResult<Value> {
         let total = items.len();
-        if let Some(name) = &self.name {
+        // As in RabbitMQ, the name filter is part of pagination: without `page` it is
+        // ignored, and objects without a name are never filtered out.
+        if let (Some(name), true) = (&self.name, self.is_paged()) {
             let matches = name_matcher(name, self.use_regex)?;
-            items.retain(|item| {
-                item.get("name")
-                    .and_then(Value::as_str)
-                    .is_some_and(&matches)
+            items.retain(|item| match item.get("name").and_then(Value::as_str) {
+                Some(n) => matches(n),
+                None => true,
             });
         }
         if let Some(key) = &self.sort {
@@ -93,8 +94,8 @@ impl ListQuery {
             return Ok(Value::Array(self.trim_all(items)));
         };
         let size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        let page_count = filtered.div_ceil(size).max(1);
-        if page > page_count {
+        let page_count = filtered.div_ceil(size);
+        if page > page_count.max(1) {
             return Err(ApiError::bad_request(format!(
                 "Page out of range, page count is {page_count}"
             )));
@@ -144,7 +145,10 @@ fn bad_pagination(page: Option<&String>, size: Option<&String>) -> ApiError {
     }
 }
 
-fn name_matcher(name: &str, use_regex: bool) -> ApiResult<Box<dyn Fn(&str) -> bool>> {
+/// A predicate on names.
+type NameMatcher = Box<dyn Fn(&str) -> bool>;
+
+fn name_matcher(name: &str, use_regex: bool) -> ApiResult<NameMatcher> {
     if use_regex {
         let re = regex::Regex::new(name)
             .map_err(|e| ApiError::bad_request(format!("invalid regex '{name}': {e}")))?;
@@ -251,22 +255,35 @@ mod tests {
 
     #[test]
     fn name_filters_by_substring_or_regex_and_sorts_by_a_dotted_key() {
-        let out = query(&[("name", "Q1")]).unwrap().apply(items()).unwrap();
-        assert_eq!(out.as_array().unwrap().len(), 1);
-        let out = query(&[("name", "^q[23]$"), ("use_regex", "true")])
+        let out = query(&[("name", "Q1"), ("page", "1")])
             .unwrap()
             .apply(items())
             .unwrap();
-        assert_eq!(out.as_array().unwrap().len(), 2);
+        assert_eq!(out["filtered_count"], 1);
+        let out = query(&[("name", "^q[23]$"), ("use_regex", "true"), ("page", "1")])
+            .unwrap()
+            .apply(items())
+            .unwrap();
+        assert_eq!(out["filtered_count"], 2);
+        let unpaged = query(&[("name", "zzz")]).unwrap().apply(items()).unwrap();
+        assert_eq!(unpaged.as_array().unwrap().len(), 5, "ignored without page");
+        let none = query(&[("name", "zzz"), ("page", "1")])
+            .unwrap()
+            .apply(items())
+            .unwrap();
+        assert_eq!(none["filtered_count"], 0);
+        assert_eq!(none["page_count"], 0);
         let out = query(&[("sort", "stats.rate"), ("sort_reverse", "true")])
             .unwrap()
             .apply(items())
             .unwrap();
         assert_eq!(out[0]["name"], "q5");
-        assert!(query(&[("name", "("), ("use_regex", "true")])
-            .unwrap()
-            .apply(items())
-            .is_err());
+        assert!(
+            query(&[("name", "("), ("use_regex", "true"), ("page", "1")])
+                .unwrap()
+                .apply(items())
+                .is_err()
+        );
     }
 
     #[test]

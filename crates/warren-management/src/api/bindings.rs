@@ -19,7 +19,7 @@ use warren_protocol::FieldTable;
 use super::{blocking, body, list, no_content, vhost, Params};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::shapes::binding::{all_bindings, binding, default_binding, properties_key};
+use crate::shapes::binding::{all_bindings, binding, default_binding, key_matches, properties_key};
 use crate::Management;
 
 /// GET /api/bindings.
@@ -144,7 +144,7 @@ pub(crate) async fn create(
     .await?;
     tracing::info!(vhost = %vhost_name, source = %source, destination = %dest_name, "management: binding created");
     let key = properties_key(&b.routing_key, &args);
-    let location = format!("{dest_name}/{}", encode_path_segment(&key));
+    let location = format!("{}/{key}", encode_path_segment(&dest_name));
     let mut response = StatusCode::CREATED.into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
@@ -178,7 +178,7 @@ fn find_binding(
     let e = v.exchange(source).map_err(|_| ApiError::not_found())?;
     e.bindings()
         .into_iter()
-        .find(|b| &b.destination == dest && properties_key(&b.routing_key, &b.arguments) == props)
+        .find(|b| &b.destination == dest && key_matches(props, &b.routing_key, &b.arguments))
         .map(|b| {
             let json = binding(source, &b, v.name());
             (b.routing_key.to_string(), b.arguments, json)
