@@ -306,3 +306,46 @@ async fn bad_bodies_get_400_and_the_broker_keeps_serving() {
     publish_numbered(&ch, "q", 1).await;
     warren_testkit::wait_depth(&ch, "q", 1).await;
 }
+
+#[tokio::test]
+async fn only_stored_messages_count_as_persistent() {
+    let broker = TestBroker::start().await;
+    let api = admin(&broker);
+    assert_eq!(
+        api.put("/api/queues/%2F/mixed", r#"{"durable": true}"#)
+            .await
+            .status,
+        201
+    );
+    for mode in [1, 2] {
+        let body = serde_json::json!({
+            "properties": {"delivery_mode": mode},
+            "routing_key": "mixed",
+            "payload": "12345",
+            "payload_encoding": "string",
+        });
+        let published = api
+            .post("/api/exchanges/%2F/amq.default/publish", &body.to_string())
+            .await;
+        assert_eq!(published.status, 200);
+    }
+    let q = api.get("/api/queues/%2F/mixed").await.json();
+    assert_eq!(q["messages"], 2);
+    assert_eq!(
+        q["messages_persistent"], 1,
+        "only delivery_mode 2 is stored"
+    );
+    assert_eq!(q["message_bytes_persistent"], 5);
+    let taken = api
+        .post(
+            "/api/queues/%2F/mixed/get",
+            r#"{"count": 2, "ackmode": "ack_requeue_false", "encoding": "auto"}"#,
+        )
+        .await;
+    assert_eq!(taken.status, 200);
+    let q = api.get("/api/queues/%2F/mixed").await.json();
+    assert_eq!(
+        (q["messages_persistent"].clone(), q["messages"].clone()),
+        (0.into(), 0.into())
+    );
+}

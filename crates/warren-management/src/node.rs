@@ -35,6 +35,12 @@ pub struct Resources {
     pub disk_free: u64,
     /// The free disk space limit.
     pub disk_free_limit: u64,
+    /// Open file descriptors of the process.
+    pub fds_used: u64,
+    /// The process' file descriptor limit.
+    pub fds_total: u64,
+    /// Most client connections accepted (`limits.max_connections`).
+    pub connections_limit: u64,
 }
 
 /// The server the API runs in.

@@ -25,6 +25,7 @@ pub struct ServerNode {
     memory_limit: u64,
     data_dir: PathBuf,
     disk_free_limit: u64,
+    connections_limit: u64,
 }
 
 /// The node's name, RabbitMQ style: `warren@host`.
@@ -48,6 +49,7 @@ impl ServerNode {
                 .unwrap_or(0),
             data_dir: config.data_dir.clone(),
             disk_free_limit: config.limits.disk_free_limit_bytes,
+            connections_limit: config.limits.max_connections as u64,
         }
     }
 }
@@ -74,12 +76,31 @@ impl Node for ServerNode {
             memory_limit: self.memory_limit,
             disk_free: crate::disk::free_bytes(&self.data_dir).unwrap_or(0),
             disk_free_limit: self.disk_free_limit,
+            fds_used: open_fds(),
+            fds_total: max_fds(),
+            connections_limit: self.connections_limit,
         }
     }
 
     fn parse_topology(&self, toml: &str) -> Result<Definitions, String> {
         crate::config::topology_from_toml(toml)
     }
+}
+
+/// File descriptors the process has open (Linux: entries of /proc/self/fd; 0 elsewhere).
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
+/// The process' soft limit on open files (Linux: /proc/self/limits; 0 if unknown).
+fn max_fds() -> u64 {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The HTTP listeners, bound before serving (so port 0 can be learned and a busy port

@@ -53,10 +53,9 @@ impl Queue {
                 consumer.unreserve();
                 return;
             };
-            let body_len = message.body_len();
             let redelivered = message.redelivered;
             if !consumer.spec.no_ack {
-                st.unacked.add(body_len);
+                st.unacked.add(&message);
             }
             let stored = message.stored.then_some(message.seq);
             if let Err(undelivered) = consumer.send(Delivery {
@@ -67,7 +66,8 @@ impl Queue {
                 // consumer here; the connection's cleanup will not see it again.
                 consumer.unreserve();
                 if !consumer.spec.no_ack {
-                    st.unacked.remove(1, body_len);
+                    st.unacked
+                        .remove(std::slice::from_ref(&undelivered.message));
                 }
                 st.ready.insert_by_seq(undelivered.message);
                 st.consumers.remove(&consumer);

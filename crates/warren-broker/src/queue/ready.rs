@@ -42,6 +42,10 @@ pub(crate) struct ReadyQueue {
     levels: Vec<Level>,
     len: usize,
     bytes: usize,
+    /// Messages (and their body bytes) stored in this queue's store: persistent
+    /// messages of a durable queue, in memory or not.
+    stored: usize,
+    stored_bytes: usize,
     /// Messages on disk only (in runs).
     paged: usize,
     /// Set for a durable FIFO queue: where runs are read back from.
@@ -56,6 +60,8 @@ impl ReadyQueue {
             levels: (0..levels).map(|_| Level::default()).collect(),
             len: 0,
             bytes: 0,
+            stored: 0,
+            stored_bytes: 0,
             paged: 0,
             pager: None,
         }
@@ -93,6 +99,29 @@ impl ReadyQueue {
         self.paged
     }
 
+    /// Stored (persistent) messages waiting, and their body bytes.
+    pub fn stored(&self) -> (usize, usize) {
+        (self.stored, self.stored_bytes)
+    }
+
+    fn count_in(&mut self, m: &QueuedMessage) {
+        self.len += 1;
+        self.bytes += m.body_len();
+        if m.stored {
+            self.stored += 1;
+            self.stored_bytes += m.body_len();
+        }
+    }
+
+    fn count_out(&mut self, m: &QueuedMessage) {
+        self.len -= 1;
+        self.bytes -= m.body_len();
+        if m.stored {
+            self.stored -= 1;
+            self.stored_bytes -= m.body_len();
+        }
+    }
+
     /// Whether `m` goes to disk only: a stored message of a paging queue once the
     /// in-memory budget is used (or a run already exists, so order stays simple).
     fn should_page(&self, m: &QueuedMessage) -> bool {
@@ -105,8 +134,7 @@ impl ReadyQueue {
 
     /// Appends a newly published message.
     pub fn push_back(&mut self, m: QueuedMessage) {
-        self.len += 1;
-        self.bytes += m.body_len();
+        self.count_in(&m);
         if self.should_page(&m) {
             self.paged += 1;
             let level = &mut self.levels[0];
@@ -134,6 +162,8 @@ impl ReadyQueue {
         }
         self.len += run.count;
         self.bytes += run.bytes;
+        self.stored += run.count;
+        self.stored_bytes += run.bytes;
         self.paged += run.count;
         self.levels[0].rest.push_back(Segment::Stored(run));
         self.refill(0);
@@ -143,8 +173,7 @@ impl ReadyQueue {
     /// Delivered messages came from the head, so they sort before every run.
     pub fn insert_by_seq(&mut self, m: QueuedMessage) {
         let level = self.level_of(&m);
-        self.len += 1;
-        self.bytes += m.body_len();
+        self.count_in(&m);
         let q = &mut self.levels[level].head;
         let at = q.partition_point(|r| r.seq < m.seq);
         q.insert(at, m);
@@ -178,8 +207,7 @@ impl ReadyQueue {
     pub fn pop_front(&mut self) -> Option<QueuedMessage> {
         let level = self.levels.iter().rposition(|l| !l.head.is_empty())?;
         let m = self.levels[level].head.pop_front()?;
-        self.len -= 1;
-        self.bytes -= m.body_len();
+        self.count_out(&m);
         if self.levels[level].head.is_empty() {
             self.refill(level);
         }
@@ -204,8 +232,12 @@ impl ReadyQueue {
                     let read = pager.read_page(&mut run, &mut self.levels[level].head);
                     self.paged -= read.taken.min(self.paged);
                     let loaded = self.levels[level].head.len();
-                    self.len -= read.taken.saturating_sub(loaded).min(self.len);
+                    let lost = read.taken.saturating_sub(loaded);
+                    self.len -= lost.min(self.len);
+                    self.stored -= lost.min(self.stored);
                     self.bytes = self.bytes.saturating_sub(read.run_bytes) + read.loaded_bytes;
+                    self.stored_bytes =
+                        self.stored_bytes.saturating_sub(read.run_bytes) + read.loaded_bytes;
                     if run.count > 0 {
                         self.levels[level].rest.push_front(Segment::Stored(run));
                         if read.taken == 0 {
@@ -229,8 +261,7 @@ impl ReadyQueue {
                 .is_some_and(|m| m.expires_at_ms.is_some_and(|t| t <= now_ms))
             {
                 if let Some(m) = self.levels[level].head.pop_front() {
-                    self.len -= 1;
-                    self.bytes -= m.body_len();
+                    self.count_out(&m);
                     out.push(m);
                 }
                 if self.levels[level].head.is_empty() {
@@ -256,6 +287,8 @@ impl ReadyQueue {
         };
         self.len = 0;
         self.bytes = 0;
+        self.stored = 0;
+        self.stored_bytes = 0;
         self.paged = 0;
         for level in &mut self.levels {
             drained.loaded.extend(level.head.drain(..));

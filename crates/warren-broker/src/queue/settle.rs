@@ -20,7 +20,7 @@ impl Queue {
                         st.counters.get_no_ack += 1;
                     } else {
                         st.counters.get += 1;
-                        st.unacked.add(m.body_len());
+                        st.unacked.add(m);
                     }
                     st.counters.redeliver += u64::from(m.redelivered);
                 }
@@ -42,7 +42,7 @@ impl Queue {
     pub fn ack(&self, messages: &[QueuedMessage]) {
         {
             let mut st = self.state.lock();
-            st.unacked.remove(messages.len(), total_body_len(messages));
+            st.unacked.remove(messages);
             st.counters.ack += messages.len() as u64;
         }
         self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
@@ -50,10 +50,7 @@ impl Queue {
 
     /// Rejected without requeue: the messages leave the queue and are dead-lettered.
     pub fn discard(&self, messages: Vec<QueuedMessage>) {
-        self.state
-            .lock()
-            .unacked
-            .remove(messages.len(), total_body_len(&messages));
+        self.state.lock().unacked.remove(&messages);
         self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
         let dead = messages
             .into_iter()
@@ -78,7 +75,7 @@ impl Queue {
         let mut after = AfterUnlock::default();
         {
             let mut st = self.state.lock();
-            st.unacked.remove(messages.len(), total_body_len(&messages));
+            st.unacked.remove(&messages);
             for mut m in messages {
                 m.redelivered = true;
                 m.delivery_count = m.delivery_count.saturating_add(1);
@@ -116,7 +113,7 @@ impl Queue {
         {
             let mut st = self.state.lock();
             if counted_unacked {
-                st.unacked.remove(1, message.body_len());
+                st.unacked.remove(std::slice::from_ref(&message));
             }
             st.ready.insert_by_seq(message);
             self.expire_locked(&mut st, now_ms(), &mut after);
@@ -124,10 +121,6 @@ impl Queue {
         }
         self.finish(after);
     }
-}
-
-fn total_body_len(messages: &[QueuedMessage]) -> usize {
-    messages.iter().map(QueuedMessage::body_len).sum()
 }
 
 /// A copy of `message` whose `x-delivery-count` header says how often it came back.

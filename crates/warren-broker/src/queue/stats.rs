@@ -37,22 +37,35 @@ impl QueueCounters {
     }
 }
 
-/// Messages delivered and not yet acknowledged: how many and their body bytes.
+/// Messages delivered and not yet acknowledged: how many and their body bytes, and
+/// how many of them (and bytes) are stored (persistent in a durable queue).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Unacked {
     pub count: usize,
     pub bytes: usize,
+    pub stored: usize,
+    pub stored_bytes: usize,
 }
 
 impl Unacked {
-    pub fn add(&mut self, body_len: usize) {
+    pub fn add(&mut self, m: &QueuedMessage) {
         self.count += 1;
-        self.bytes += body_len;
+        self.bytes += m.body_len();
+        if m.stored {
+            self.stored += 1;
+            self.stored_bytes += m.body_len();
+        }
     }
 
-    pub fn remove(&mut self, count: usize, bytes: usize) {
-        self.count = self.count.saturating_sub(count);
-        self.bytes = self.bytes.saturating_sub(bytes);
+    pub fn remove(&mut self, messages: &[QueuedMessage]) {
+        for m in messages {
+            self.count = self.count.saturating_sub(1);
+            self.bytes = self.bytes.saturating_sub(m.body_len());
+            if m.stored {
+                self.stored = self.stored.saturating_sub(1);
+                self.stored_bytes = self.stored_bytes.saturating_sub(m.body_len());
+            }
+        }
     }
 }
 
@@ -78,6 +91,11 @@ pub struct QueueSnapshot {
     pub message_bytes_unacknowledged: u64,
     /// Ready messages whose bodies are only on disk.
     pub messages_paged_out: u64,
+    /// Messages (ready and unacknowledged) stored on disk: persistent messages of a
+    /// durable queue.
+    pub messages_persistent: u64,
+    /// Their body bytes.
+    pub message_bytes_persistent: u64,
     /// The `timestamp` property (seconds) of the message at the head, if it has one.
     pub head_message_timestamp: Option<u64>,
     /// Since when (ms since the epoch) the queue has had no consumers and no traffic;
@@ -133,12 +151,15 @@ impl Queue {
             .filter(|m| !m.message.raw_properties.is_empty())
             .and_then(|m| m.message.properties().timestamp);
         let idle = consumers.is_empty() && st.unacked.count == 0;
+        let (stored_ready, stored_ready_bytes) = st.ready.stored();
         QueueSnapshot {
             messages_ready: st.ready.len() as u64,
             messages_unacknowledged: st.unacked.count as u64,
             message_bytes_ready: st.ready.bytes() as u64,
             message_bytes_unacknowledged: st.unacked.bytes as u64,
             messages_paged_out: st.ready.paged() as u64,
+            messages_persistent: (stored_ready + st.unacked.stored) as u64,
+            message_bytes_persistent: (stored_ready_bytes + st.unacked.stored_bytes) as u64,
             head_message_timestamp,
             idle_since_ms: idle.then_some(st.last_used_ms),
             consumers,

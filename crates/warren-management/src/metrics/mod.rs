@@ -194,13 +194,13 @@ fn node_families(e: &mut Exposition, state: &Management) {
         "rabbitmq_process_open_fds",
         Kind::Gauge,
         "Open file descriptors",
-        0,
+        r.fds_used,
     );
     e.single(
         "rabbitmq_process_max_fds",
         Kind::Gauge,
         "Open file descriptors limit",
-        0,
+        r.fds_total,
     );
     e.single(
         "rabbitmq_process_open_tcp_sockets",
@@ -212,7 +212,7 @@ fn node_families(e: &mut Exposition, state: &Management) {
         "rabbitmq_process_max_tcp_sockets",
         Kind::Gauge,
         "Open TCP sockets limit",
-        0,
+        r.connections_limit,
     );
     let t = broker.totals();
     let read = BrokerTotals::read;

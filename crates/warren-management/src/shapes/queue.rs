@@ -71,7 +71,6 @@ pub fn queue_from(q: &Queue, s: &QueueSnapshot, vhost: &str, node: &str, rates: 
         .find(|c| c.consumer.spec.exclusive)
         .map(|c| c.consumer.tag().to_owned());
     let memory = QUEUE_OVERHEAD_BYTES + s.messages() * MESSAGE_OVERHEAD_BYTES + s.message_bytes();
-    let persistent = config.durable;
     let in_ram_ready = s.messages_ready - s.messages_paged_out;
     let stats = stats_object(
         &QUEUE_STATS,
@@ -101,13 +100,13 @@ pub fn queue_from(q: &Queue, s: &QueueSnapshot, vhost: &str, node: &str, rates: 
         "messages_ram": in_ram_ready + s.messages_unacknowledged,
         "messages_ready_ram": in_ram_ready,
         "messages_unacknowledged_ram": s.messages_unacknowledged,
-        "messages_persistent": if persistent { s.messages() } else { 0 },
+        "messages_persistent": s.messages_persistent,
         "messages_paged_out": s.messages_paged_out,
         "message_bytes": s.message_bytes(),
         "message_bytes_ready": s.message_bytes_ready,
         "message_bytes_unacknowledged": s.message_bytes_unacknowledged,
         "message_bytes_ram": s.message_bytes(),
-        "message_bytes_persistent": if persistent { s.message_bytes() } else { 0 },
+        "message_bytes_persistent": s.message_bytes_persistent,
         "message_bytes_paged_out": 0,
         "consumers": s.consumers.len(),
         "consumer_utilisation": utilisation,
