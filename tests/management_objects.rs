@@ -90,10 +90,7 @@ async fn depth_consumers_and_rates_follow_amqp_traffic() {
     assert_eq!(q["consumers"], 1);
     assert_eq!(q["message_stats"]["publish"], 30);
     assert_eq!(q["message_stats"]["deliver"], 10);
-    assert_eq!(
-        q["message_bytes_unacknowledged"].as_u64().unwrap() > 0,
-        true
-    );
+    assert!(q["message_bytes_unacknowledged"].as_u64().unwrap() > 0);
     let details = q["consumer_details"].as_array().unwrap();
     assert_eq!(details.len(), 1);
     assert_eq!(details[0]["consumer_tag"], "worker-1");
