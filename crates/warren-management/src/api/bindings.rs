@@ -16,11 +16,18 @@ use warren_broker::routing::Destination;
 use warren_broker::VHost;
 use warren_protocol::FieldTable;
 
-use super::{blocking, body, list, no_content, vhost, Params};
+use super::{body, list, no_content, per_vhost_list, vhost, visible_vhosts, Params};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::shapes::binding::{all_bindings, binding, default_binding, key_matches, properties_key};
 use crate::Management;
+
+fn bindings_of(state: &Management, caller: &Caller, only: Option<&str>) -> Vec<Value> {
+    visible_vhosts(state, caller, only)
+        .iter()
+        .flat_map(|v| all_bindings(v))
+        .collect()
+}
 
 /// GET /api/bindings.
 pub(crate) async fn all(
@@ -28,17 +35,7 @@ pub(crate) async fn all(
     caller: Caller,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    blocking(move || {
-        let mut vhosts = state.broker.vhosts();
-        vhosts.sort_by(|a, b| a.name().cmp(b.name()));
-        let items = vhosts
-            .iter()
-            .filter(|v| caller.sees_vhost(v.name()))
-            .flat_map(|v| all_bindings(v))
-            .collect();
-        list(&params, items)
-    })
-    .await
+    per_vhost_list(state, caller, None, params, bindings_of).await
 }
 
 /// GET /api/bindings/{vhost}.
@@ -48,9 +45,7 @@ pub(crate) async fn in_vhost(
     Path(vhost_name): Path<String>,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    caller.require_sees_vhost(&vhost_name)?;
-    let v = vhost(&state, &vhost_name)?;
-    blocking(move || list(&params, all_bindings(&v))).await
+    per_vhost_list(state, caller, Some(vhost_name), params, bindings_of).await
 }
 
 /// The destination of `/e/{source}/{kind}/{destination}`: `q` or `e`.

@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::Value;
 use warren_broker::connections::ConnectionEntry;
 
-use super::{blocking, list, no_content, Params};
+use super::{blocking, list, no_content, per_vhost_list, visible_vhosts, Params};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::shapes::connection::{channel as channel_json, connection as connection_json};
@@ -192,10 +192,7 @@ pub(crate) async fn channel(
 fn consumers_json(state: &Management, caller: &Caller, only: Option<&str>) -> Vec<Value> {
     let names = super::queues::connection_names(state);
     let mut out = Vec::new();
-    for v in state.broker.vhosts() {
-        if only.is_some_and(|o| o != v.name().as_ref()) || !caller.sees_vhost(v.name()) {
-            continue;
-        }
+    for v in visible_vhosts(state, caller, only) {
         for q in v.queues() {
             for c in q.snapshot().consumers {
                 out.push(consumer(&c, &q, v.name(), &names));
@@ -211,7 +208,7 @@ pub(crate) async fn consumers(
     caller: Caller,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    blocking(move || list(&params, consumers_json(&state, &caller, None))).await
+    per_vhost_list(state, caller, None, params, consumers_json).await
 }
 
 /// GET /api/consumers/{vhost}.
@@ -221,6 +218,5 @@ pub(crate) async fn vhost_consumers(
     Path(vhost_name): Path<String>,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    caller.require_sees_vhost(&vhost_name)?;
-    blocking(move || list(&params, consumers_json(&state, &caller, Some(&vhost_name)))).await
+    per_vhost_list(state, caller, Some(vhost_name), params, consumers_json).await
 }

@@ -15,7 +15,7 @@ use warren_broker::definitions::arguments::table_from_json;
 use warren_broker::routing::Destination;
 use warren_broker::{ExchangeDeclare, VHost};
 
-use super::{blocking, body, created, list, no_content, vhost, Params};
+use super::{body, created, list, no_content, per_vhost_list, vhost, visible_vhosts, Params};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::shapes::binding::{binding, default_binding};
@@ -44,11 +44,8 @@ fn exchanges_of(v: &VHost) -> Vec<Value> {
 }
 
 fn all_exchanges(state: &Management, caller: &Caller, only: Option<&str>) -> Vec<Value> {
-    let mut vhosts = state.broker.vhosts();
-    vhosts.sort_by(|a, b| a.name().cmp(b.name()));
-    vhosts
+    visible_vhosts(state, caller, only)
         .iter()
-        .filter(|v| only.is_none_or(|o| o == v.name().as_ref()) && caller.sees_vhost(v.name()))
         .flat_map(|v| exchanges_of(v))
         .collect()
 }
@@ -59,7 +56,7 @@ pub(crate) async fn all(
     caller: Caller,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    blocking(move || list(&params, all_exchanges(&state, &caller, None))).await
+    per_vhost_list(state, caller, None, params, all_exchanges).await
 }
 
 /// GET /api/exchanges/{vhost}.
@@ -69,8 +66,7 @@ pub(crate) async fn in_vhost(
     Path(vhost_name): Path<String>,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    caller.require_sees_vhost(&vhost_name)?;
-    blocking(move || list(&params, all_exchanges(&state, &caller, Some(&vhost_name)))).await
+    per_vhost_list(state, caller, Some(vhost_name), params, all_exchanges).await
 }
 
 /// GET /api/exchanges/{vhost}/{name}.

@@ -245,6 +245,40 @@ pub(crate) fn one(params: &HashMap<String, String>, item: Value) -> ApiResult<Js
     Ok(Json(ListQuery::parse(params)?.trim(item)))
 }
 
+/// The vhosts the caller may see, by name: all of them, or only `only`.
+pub(crate) fn visible_vhosts(
+    state: &Management,
+    caller: &crate::auth::Caller,
+    only: Option<&str>,
+) -> Vec<Arc<VHost>> {
+    let mut vhosts: Vec<Arc<VHost>> = state
+        .broker
+        .vhosts()
+        .into_iter()
+        .filter(|v| only.is_none_or(|o| o == v.name().as_ref()) && caller.sees_vhost(v.name()))
+        .collect();
+    vhosts.sort_by(|a, b| a.name().cmp(b.name()));
+    vhosts
+}
+
+/// What builds a list from the vhosts a caller sees (`None`: all of them).
+pub(crate) type PerVhost = fn(&Management, &crate::auth::Caller, Option<&str>) -> Vec<Value>;
+
+/// Answers a list built vhost by vhost, off the async workers: every vhost the caller
+/// sees, or only `vhost` (404 if it does not exist, 401 if the caller may not see it).
+pub(crate) async fn per_vhost_list(
+    state: Arc<Management>,
+    caller: crate::auth::Caller,
+    vhost: Option<String>,
+    params: HashMap<String, String>,
+    build: PerVhost,
+) -> ApiResult<Json<Value>> {
+    if let Some(v) = &vhost {
+        caller.require_sees_vhost(v)?;
+    }
+    blocking(move || list(&params, build(&state, &caller, vhost.as_deref()))).await
+}
+
 /// Runs CPU-heavy work (building thousands of objects) off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> ApiResult<T> + Send + 'static,

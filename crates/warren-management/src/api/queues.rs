@@ -15,7 +15,7 @@ use warren_broker::routing::Destination;
 use warren_broker::vhost::GetSettle;
 use warren_broker::{Queue, QueueDeclare};
 
-use super::{blocking, body, created, list, no_content, vhost, Params};
+use super::{body, created, list, no_content, per_vhost_list, vhost, visible_vhosts, Params};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::shapes::binding::{binding, default_binding};
@@ -45,12 +45,7 @@ pub(crate) fn connection_names(state: &Management) -> ConnNames {
 fn queues_of(state: &Management, caller: &Caller, only: Option<&str>) -> Vec<Value> {
     let node = state.node_name();
     let mut out = Vec::new();
-    let mut vhosts = state.broker.vhosts();
-    vhosts.sort_by(|a, b| a.name().cmp(b.name()));
-    for v in vhosts {
-        if only.is_some_and(|o| o != v.name().as_ref()) || !caller.sees_vhost(v.name()) {
-            continue;
-        }
+    for v in visible_vhosts(state, caller, only) {
         let mut qs = v.queues();
         qs.sort_by(|a, b| a.name().cmp(b.name()));
         out.extend(qs.iter().map(|q| queue(q, v.name(), &node, &state.rates)));
@@ -64,7 +59,7 @@ pub(crate) async fn all(
     caller: Caller,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    blocking(move || list(&params, queues_of(&state, &caller, None))).await
+    per_vhost_list(state, caller, None, params, queues_of).await
 }
 
 /// GET /api/queues/{vhost}.
@@ -74,8 +69,7 @@ pub(crate) async fn in_vhost(
     Path(vhost_name): Path<String>,
     Query(params): Params,
 ) -> ApiResult<Json<Value>> {
-    caller.require_sees_vhost(&vhost_name)?;
-    blocking(move || list(&params, queues_of(&state, &caller, Some(&vhost_name)))).await
+    per_vhost_list(state, caller, Some(vhost_name), params, queues_of).await
 }
 
 fn find(state: &Management, vhost_name: &str, name: &str) -> ApiResult<Arc<Queue>> {

@@ -124,6 +124,20 @@ pub enum ConfigError {
     },
 }
 
+impl Loaded {
+    /// The built-in defaults, before any layer is applied.
+    fn defaults() -> Self {
+        Loaded {
+            server: ServerConfig::default(),
+            log_level: "info".into(),
+            log_format: LogFormat::Text,
+            definitions_files: Vec::new(),
+            topology: Definitions::default(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Where a layer of settings came from, for error messages.
 enum Origin<'a> {
     Env,
@@ -156,14 +170,7 @@ pub fn load(
     cli: &CliOverrides,
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Loaded, ConfigError> {
-    let mut loaded = Loaded {
-        server: ServerConfig::default(),
-        log_level: "info".into(),
-        log_format: LogFormat::Text,
-        definitions_files: Vec::new(),
-        topology: Definitions::default(),
-        warnings: Vec::new(),
-    };
+    let mut loaded = Loaded::defaults();
     let env = super::env::from_vars(vars)?;
     loaded.warnings = env.warnings;
     apply(&mut loaded, env.settings, &Origin::Env, Path::new("."))?;
@@ -205,14 +212,7 @@ pub fn topology_from_toml(text: &str) -> Result<Definitions, String> {
             None => format!("warren.toml: {message}"),
         }
     })?;
-    let mut loaded = Loaded {
-        server: ServerConfig::default(),
-        log_level: "info".into(),
-        log_format: LogFormat::Text,
-        definitions_files: Vec::new(),
-        topology: Definitions::default(),
-        warnings: Vec::new(),
-    };
+    let mut loaded = Loaded::defaults();
     apply(
         &mut loaded,
         file,
