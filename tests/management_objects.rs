@@ -346,3 +346,30 @@ async fn only_stored_messages_count_as_persistent() {
         (0.into(), 0.into())
     );
 }
+
+#[tokio::test]
+async fn request_bodies_and_connections_are_bounded() {
+    let broker = TestBroker::start_with(|c| {
+        c.limits.http_max_body_bytes = 1024;
+        c.limits.http_max_connections = 1;
+    })
+    .await;
+    let api = admin(&broker);
+    let big = format!(r#"{{"arguments": {{"x-note": "{}"}}}}"#, "x".repeat(2048));
+    assert_eq!(api.put("/api/queues/%2F/big", &big).await.status, 413);
+    assert_eq!(api.put("/api/queues/%2F/small", "{}").await.status, 201);
+    // One connection held open: the next request waits for its slot.
+    let host = broker
+        .management_url()
+        .trim_start_matches("http://")
+        .to_owned();
+    let held = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(300), api.get("/api/overview")).await;
+    assert!(
+        waiting.is_err(),
+        "no slot while another connection holds it"
+    );
+    drop(held);
+    let served = tokio::time::timeout(WAIT, api.get("/api/overview")).await;
+    assert_eq!(served.expect("served once the slot is free").status, 200);
+}

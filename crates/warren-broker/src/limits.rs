@@ -122,6 +122,16 @@ pub struct Limits {
     /// socket is closed at once, so a flood holds no memory. Default 256.
     /// Config: `limits.failed_login_max_waiting`.
     pub failed_login_max_waiting: usize,
+    /// Largest request body the management API reads (a definitions import, a
+    /// publish); a bigger one gets 413 without being buffered. Default 20 MiB,
+    /// RabbitMQ's `management.http.max_body_size`.
+    /// Config: `limits.http_max_body_bytes`.
+    pub http_max_body_bytes: usize,
+    /// Management API connections served at once; more wait for a slot, so a client
+    /// opening connections in a loop cannot take the node's file descriptors.
+    /// Default 256.
+    /// Config: `limits.http_max_connections`.
+    pub http_max_connections: usize,
     /// Free space on the data directory's file system below which publishing
     /// connections are blocked (RabbitMQ's `disk_free_limit`; 0 turns the disk alarm
     /// off). Default 50 MB, RabbitMQ's.
@@ -160,6 +170,8 @@ impl Default for Limits {
             publish_flow_exempt: Duration::from_secs(1),
             failed_login_delay: Duration::from_secs(1),
             failed_login_max_waiting: 256,
+            http_max_body_bytes: 20 << 20,
+            http_max_connections: 256,
             disk_free_limit_bytes: 50_000_000,
         }
     }

@@ -16,6 +16,7 @@
 mod api;
 pub mod auth;
 pub mod error;
+pub mod listener;
 pub mod listing;
 pub mod metrics;
 pub mod node;
@@ -28,7 +29,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use tokio::net::TcpListener;
-use warren_broker::Broker;
+use warren_broker::{Broker, Limits};
 
 pub use axum::Router;
 pub use error::{ApiError, ApiResult};
@@ -88,15 +89,22 @@ impl Management {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` until `shutdown` resolves, with at most
+/// `limits.http_max_connections` connections at once and request bodies of at most
+/// `limits.http_max_body_bytes` (413 beyond).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::ServiceExt;
     use tower::Layer;
+    let router = router.layer(axum::extract::DefaultBodyLimit::max(
+        limits.http_max_body_bytes,
+    ));
     let app = axum::middleware::map_request(default_exchange_segment).layer(router);
+    let listener = listener::BoundedListener::new(listener, limits.http_max_connections);
     axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(shutdown)
         .await

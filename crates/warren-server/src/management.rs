@@ -175,20 +175,23 @@ impl HttpListeners {
             return tasks;
         }
         let api = Management::new(broker, node, config.stats_interval);
-        let serve =
-            |listener: TcpListener, router: warren_management::Router, what: &'static str| {
-                let mut stop = shutdown.clone();
-                let addr = listener.local_addr().ok();
-                info!(addr = ?addr, "{what} listening");
-                tokio::spawn(async move {
-                    let stopped = async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    };
-                    if let Err(e) = warren_management::serve(listener, router, stopped).await {
-                        error!(error = %e, "{what} stopped");
-                    }
-                })
-            };
+        let limits = config.limits.clone();
+        let serve = |listener: TcpListener,
+                     router: warren_management::Router,
+                     what: &'static str| {
+            let mut stop = shutdown.clone();
+            let limits = limits.clone();
+            let addr = listener.local_addr().ok();
+            info!(addr = ?addr, "{what} listening");
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = warren_management::serve(listener, router, &limits, stopped).await {
+                    error!(error = %e, "{what} stopped");
+                }
+            })
+        };
         if let Some(l) = self.management {
             tasks.push(serve(l, api.router(), "management API"));
         }

@@ -106,6 +106,8 @@ pub struct LimitsFile {
     pub publish_flow_exempt_ms: Option<u64>,
     pub failed_login_delay_ms: Option<u64>,
     pub failed_login_max_waiting: Option<usize>,
+    pub http_max_body_bytes: Option<SizeOrFraction>,
+    pub http_max_connections: Option<usize>,
 }
 
 /// The whole file.

@@ -386,8 +386,12 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
         max_connections,
         consumer_unsent_window,
         publish_flow_backlog,
-        failed_login_max_waiting
+        failed_login_max_waiting,
+        http_max_connections
     );
+    if let Some(v) = f.http_max_body_bytes {
+        l.http_max_body_bytes = size("http_max_body_bytes", v)? as usize;
+    }
     if let Some(v) = f.max_message_bytes {
         l.max_message_bytes = size("max_message_bytes", v)?;
     }

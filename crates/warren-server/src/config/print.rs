@@ -95,6 +95,8 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             publish_flow_exempt_ms: ms(l.publish_flow_exempt),
             failed_login_delay_ms: ms(l.failed_login_delay),
             failed_login_max_waiting: Some(l.failed_login_max_waiting),
+            http_max_body_bytes: bytes(l.http_max_body_bytes as u64),
+            http_max_connections: Some(l.http_max_connections),
         }),
         vhosts: loaded.topology.vhosts.clone(),
         users: loaded.topology.users.clone(),
