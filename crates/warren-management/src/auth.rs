@@ -10,13 +10,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use std::net::IpAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use warren_broker::access::{tags, Access, User};
 
 use crate::error::{ApiError, ApiResult};
+use crate::listener::Peer;
 use crate::Management;
 
 /// The authenticated user of a request.
@@ -25,6 +28,12 @@ pub struct Caller {
     /// The user.
     pub user: Arc<User>,
     state: Arc<Management>,
+}
+
+/// Whether a login from `peer` is allowed: a loopback-only user (RabbitMQ's
+/// `loopback_users`) only from a loopback address. An unknown peer counts as remote.
+fn from_allowed_address(loopback_only: bool, peer: Option<IpAddr>) -> bool {
+    !loopback_only || peer.is_some_and(|ip| ip.is_loopback())
 }
 
 fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
@@ -55,6 +64,14 @@ impl FromRequestParts<Arc<Management>> for Caller {
             tracing::warn!(user = %name, "management API: login failed");
             return Err(ApiError::login_failed());
         };
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<Peer>>()
+            .map(|ConnectInfo(Peer(addr))| addr.ip());
+        if !from_allowed_address(state.node.is_loopback_only(&name), peer) {
+            tracing::warn!(user = %name, ?peer, "management API: user may only log in from localhost");
+            return Err(ApiError::login_failed());
+        }
         let caller = Caller {
             user,
             state: state.clone(),
@@ -197,5 +214,22 @@ impl Caller {
     /// Whether the user may see a connection (or its channels) of `owner`.
     pub fn sees_connection_of(&self, owner: &str) -> bool {
         self.is_monitor() || self.user.name == owner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::from_allowed_address;
+
+    #[test]
+    fn loopback_only_users_log_in_from_loopback_only() {
+        let local = Some("127.0.0.1".parse().unwrap());
+        let local6 = Some("::1".parse().unwrap());
+        let remote = Some("10.0.0.7".parse().unwrap());
+        assert!(from_allowed_address(true, local));
+        assert!(from_allowed_address(true, local6));
+        assert!(!from_allowed_address(true, remote));
+        assert!(!from_allowed_address(true, None));
+        assert!(from_allowed_address(false, remote));
     }
 }

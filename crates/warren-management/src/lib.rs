@@ -105,9 +105,12 @@ pub async fn serve(
     ));
     let app = axum::middleware::map_request(default_exchange_segment).layer(router);
     let listener = listener::BoundedListener::new(listener, limits.http_max_connections);
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service_with_connect_info::<listener::Peer>(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// rabbitmqadmin v2 names the default exchange with an empty path segment

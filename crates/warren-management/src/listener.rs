@@ -31,6 +31,18 @@ impl BoundedListener {
     }
 }
 
+/// The client address of a request's connection (axum's `ConnectInfo`).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, BoundedListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, BoundedListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// A connection and the slot it holds until it is dropped.
 #[derive(Debug)]
 pub struct Bounded {

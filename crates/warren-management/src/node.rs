@@ -53,6 +53,9 @@ pub trait Node: Send + Sync + 'static {
     fn alarms(&self) -> Alarms;
     /// Memory and disk, sampled now.
     fn resources(&self) -> Resources;
+    /// Whether `user` may log in only from a loopback address (RabbitMQ's
+    /// `loopback_users`: `guest` by default), over HTTP as over AMQP.
+    fn is_loopback_only(&self, user: &str) -> bool;
     /// Parses the topology part of a `warren.toml` (vhosts, users, permissions,
     /// policies, exchanges, queues, bindings) into definitions; the error names the key
     /// and line.

@@ -26,6 +26,7 @@ pub struct ServerNode {
     data_dir: PathBuf,
     disk_free_limit: u64,
     connections_limit: u64,
+    loopback_users: Vec<String>,
 }
 
 /// The node's name, RabbitMQ style: `warren@host`.
@@ -50,6 +51,7 @@ impl ServerNode {
             data_dir: config.data_dir.clone(),
             disk_free_limit: config.limits.disk_free_limit_bytes,
             connections_limit: config.limits.max_connections as u64,
+            loopback_users: config.loopback_users.clone(),
         }
     }
 }
@@ -80,6 +82,10 @@ impl Node for ServerNode {
             fds_total: max_fds(),
             connections_limit: self.connections_limit,
         }
+    }
+
+    fn is_loopback_only(&self, user: &str) -> bool {
+        self.loopback_users.iter().any(|u| u == user)
     }
 
     fn parse_topology(&self, toml: &str) -> Result<Definitions, String> {
