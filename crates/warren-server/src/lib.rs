@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod boot;
 mod channel;
+pub mod check;
 pub mod config;
 mod connection;
 pub mod disk;

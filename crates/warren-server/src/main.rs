@@ -32,6 +32,11 @@ struct Args {
     /// Print the effective configuration (every key, as TOML) and exit.
     #[arg(long)]
     print_config: bool,
+    /// Check that a broker answers on the first AMQP listen address of this
+    /// configuration (the protocol header gets connection.start; no login), exit 0 if it
+    /// does, 1 if not. For container health checks and exec probes.
+    #[arg(long)]
+    check: bool,
     /// Address to accept AMQP connections on; repeat for several
     /// [config: listeners.amqp, default 0.0.0.0:5672] [env: WARREN_LISTENERS__AMQP].
     #[arg(long = "listen", value_name = "ADDR")]
@@ -85,6 +90,19 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if args.check {
+        let Some(&addr) = loaded.server.listen.first() else {
+            eprintln!("warren: no AMQP listen address to check");
+            return std::process::ExitCode::FAILURE;
+        };
+        return match warren_server::check::check(addr).await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("warren: check failed: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if args.print_config {
         for warning in &loaded.warnings {
             eprintln!("warren: {warning}");
