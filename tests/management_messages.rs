@@ -350,3 +350,105 @@ async fn health_checks_report_alarms_listeners_and_aliveness() {
         .any(|l| l["protocol"] == "amqp" && l["port"] == port));
     assert!(listeners.iter().any(|l| l["protocol"] == "http"));
 }
+
+#[tokio::test]
+async fn http_publish_and_get_keep_amqps_access_rules() {
+    use warren_broker::access::User;
+    use warren_broker::definitions::{PermissionDef, TopicPermissionDef};
+    let broker = TestBroker::start().await;
+    let b = broker.broker();
+    b.put_user(User::with_password("pub", "pw", vec!["management".into()]))
+        .unwrap()
+        .committed()
+        .await
+        .unwrap();
+    b.set_permissions(&PermissionDef {
+        user: "pub".into(),
+        vhost: "/".into(),
+        configure: ".*".into(),
+        write: ".*".into(),
+        read: ".*".into(),
+    })
+    .unwrap()
+    .committed()
+    .await
+    .unwrap();
+    b.set_topic_permissions(&TopicPermissionDef {
+        user: "pub".into(),
+        vhost: "/".into(),
+        exchange: "amq.topic".into(),
+        write: "^allowed$".into(),
+        read: ".*".into(),
+    })
+    .unwrap()
+    .committed()
+    .await
+    .unwrap();
+    let api = Api::new(&broker.management_url(), "pub", "pw");
+    let denied = api
+        .post(
+            "/api/exchanges/%2F/amq.topic/publish",
+            &publish_body("denied", "x"),
+        )
+        .await;
+    assert_eq!(denied.status, 400);
+    assert_eq!(
+        denied.json()["reason"],
+        "403 ACCESS_REFUSED - access to topic 'denied' in exchange 'amq.topic' in vhost '/' refused for user 'pub'"
+    );
+    let allowed = api
+        .post(
+            "/api/exchanges/%2F/amq.topic/publish",
+            &publish_body("allowed", "x"),
+        )
+        .await;
+    assert_eq!(allowed.status, 200);
+    let admin = admin(&broker);
+    assert_eq!(
+        admin
+            .put(
+                "/api/exchanges/%2F/hidden",
+                r#"{"type": "fanout", "internal": true}"#
+            )
+            .await
+            .status,
+        201
+    );
+    let internal = admin
+        .post("/api/exchanges/%2F/hidden/publish", &publish_body("", "x"))
+        .await;
+    assert_eq!(internal.status, 400);
+    assert!(internal.json()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("cannot publish to internal exchange 'hidden'"));
+    // Another connection's exclusive queue: not for the API to take from.
+    let (_conn, ch) = broker.channel().await;
+    ch.queue_declare(
+        "mine".into(),
+        QueueDeclareOptions {
+            exclusive: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    publish(&ch, "mine", b"private").await;
+    let locked = admin
+        .post(
+            "/api/queues/%2F/mine/get",
+            &get_body(1, "ack_requeue_false", "auto"),
+        )
+        .await;
+    assert_eq!(locked.status, 400);
+    assert!(locked.json()["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("RESOURCE_LOCKED"));
+    assert_eq!(
+        admin.delete("/api/queues/%2F/mine/contents").await.status,
+        400
+    );
+    wait_depth(&ch, "mine", 1).await;
+}

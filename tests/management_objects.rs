@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use lapin::options::{BasicAckOptions, BasicQosOptions};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use warren_broker::definitions::{PermissionDef, VHostDef};
 use warren_testkit::basic::publish_numbered;
 use warren_testkit::http::Api;
@@ -352,24 +353,64 @@ async fn request_bodies_and_connections_are_bounded() {
     let broker = TestBroker::start_with(|c| {
         c.limits.http_max_body_bytes = 1024;
         c.limits.http_max_connections = 1;
+        c.limits.http_idle_timeout = Duration::from_millis(300);
     })
     .await;
     let api = admin(&broker);
     let big = format!(r#"{{"arguments": {{"x-note": "{}"}}}}"#, "x".repeat(2048));
-    assert_eq!(api.put("/api/queues/%2F/big", &big).await.status, 413);
+    let too_big = api.put("/api/queues/%2F/big", &big).await;
+    assert_eq!(too_big.status, 413);
+    assert_eq!(
+        too_big.json()["error"],
+        "payload_too_large",
+        "{}",
+        too_big.body
+    );
     assert_eq!(api.put("/api/queues/%2F/small", "{}").await.status, 201);
-    // One connection held open: the next request waits for its slot.
+    // A client that sends half a request holds the only slot: others wait, until the
+    // idle timeout closes it.
     let host = broker
         .management_url()
         .trim_start_matches("http://")
         .to_owned();
-    let held = tokio::net::TcpStream::connect(&host).await.unwrap();
-    let waiting = tokio::time::timeout(Duration::from_millis(300), api.get("/api/overview")).await;
-    assert!(
-        waiting.is_err(),
-        "no slot while another connection holds it"
-    );
-    drop(held);
+    let mut slow = tokio::net::TcpStream::connect(&host).await.unwrap();
+    slow.write_all(b"GET /api/overview HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let waiting = tokio::time::timeout(Duration::from_millis(150), api.get("/api/overview")).await;
+    assert!(waiting.is_err(), "no slot while the slow client holds it");
     let served = tokio::time::timeout(WAIT, api.get("/api/overview")).await;
-    assert_eq!(served.expect("served once the slot is free").status, 200);
+    assert_eq!(
+        served
+            .expect("served once the slow client timed out")
+            .status,
+        200
+    );
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest).await;
+    assert!(
+        rest.is_empty(),
+        "the slow client got no answer, only a close"
+    );
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection() {
+    let broker = TestBroker::start_with(|c| c.limits.http_max_connections_per_ip = 2).await;
+    let host = broker
+        .management_url()
+        .trim_start_matches("http://")
+        .to_owned();
+    let _a = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let mut third = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let _ = third
+        .write_all(b"GET /api/overview HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(WAIT, third.read_to_end(&mut answer)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the third connection from one address is closed unanswered: {answer:?}"
+    );
 }

@@ -132,6 +132,15 @@ pub struct Limits {
     /// Default 256.
     /// Config: `limits.http_max_connections`.
     pub http_max_connections: usize,
+    /// A management API connection that sends nothing for this long (a request's headers
+    /// trickled in, or an idle keep-alive) is closed, so slow clients cannot hold every
+    /// slot. Default 15 s.
+    /// Config: `limits.http_idle_timeout_ms`.
+    pub http_idle_timeout: Duration,
+    /// Most management API connections one client address may hold at once; more are
+    /// closed as they are accepted. Default 64.
+    /// Config: `limits.http_max_connections_per_ip`.
+    pub http_max_connections_per_ip: usize,
     /// Free space on the data directory's file system below which publishing
     /// connections are blocked (RabbitMQ's `disk_free_limit`; 0 turns the disk alarm
     /// off). Default 50 MB, RabbitMQ's.
@@ -172,6 +181,8 @@ impl Default for Limits {
             failed_login_max_waiting: 256,
             http_max_body_bytes: 20 << 20,
             http_max_connections: 256,
+            http_idle_timeout: Duration::from_secs(15),
+            http_max_connections_per_ip: 64,
             disk_free_limit_bytes: 50_000_000,
         }
     }

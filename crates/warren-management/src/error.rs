@@ -122,3 +122,32 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Turns the error answers axum writes itself (a malformed path segment, a body over
+/// the limit) into RabbitMQ-shaped JSON like every other error: clients (rabbitmqadmin
+/// v1 in particular) read `reason` from any 4xx.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let error = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::NOT_FOUND => "Object Not Found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed",
+        s if s.is_server_error() => "internal_server_error",
+        _ => "bad_request",
+    };
+    ApiError::new(status, error, String::from_utf8_lossy(&body).trim()).into_response()
+}

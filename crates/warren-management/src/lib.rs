@@ -80,7 +80,9 @@ impl Management {
 
     /// Every route of the management API and the metrics endpoints.
     pub fn router(self: &Arc<Self>) -> Router {
-        api::router(self.clone()).merge(metrics::router(self.clone()))
+        api::router(self.clone())
+            .layer(axum::middleware::map_response(error::json_errors))
+            .merge(metrics::router(self.clone()))
     }
 
     /// Only the metrics endpoints (the separate Prometheus listener).
@@ -104,7 +106,7 @@ pub async fn serve(
         limits.http_max_body_bytes,
     ));
     let app = axum::middleware::map_request(default_exchange_segment).layer(router);
-    let listener = listener::BoundedListener::new(listener, limits.http_max_connections);
+    let listener = listener::BoundedListener::new(listener, limits);
     axum::serve(
         listener,
         ServiceExt::<Request>::into_make_service_with_connect_info::<listener::Peer>(app),

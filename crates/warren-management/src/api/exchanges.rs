@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use warren_broker::access::Access;
 use warren_broker::definitions::arguments::table_from_json;
-use warren_broker::routing::Destination;
+use warren_broker::routing::{Destination, ExchangeKind};
 use warren_broker::{ExchangeDeclare, VHost};
 
 use super::{body, created, list, no_content, per_vhost_list, vhost, visible_vhosts, Params};
@@ -206,6 +206,28 @@ pub(crate) async fn destination_bindings(
     list(&params, out)
 }
 
+/// The caller's topic permission on a topic exchange must allow the routing key, as
+/// over AMQP (no topic permission for the exchange: allowed).
+fn check_topic_write(
+    state: &Management,
+    caller: &Caller,
+    vhost: &str,
+    exchange: &str,
+    routing_key: &str,
+) -> ApiResult<()> {
+    let permission = state
+        .broker
+        .access()
+        .topic_permission(&caller.user.name, vhost, exchange);
+    match permission {
+        Some(p) if !p.allows(Access::Write, routing_key) => Err(ApiError::bad_request(format!(
+            "403 ACCESS_REFUSED - access to topic '{routing_key}' in exchange '{exchange}' in vhost '{vhost}' refused for user '{}'",
+            caller.user.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct PublishBody {
     #[serde(default)]
@@ -245,8 +267,16 @@ pub(crate) async fn publish(
         }
     };
     let props = properties_from_json(&b.properties)?;
-    if !name.is_empty() && v.exchange(&name).is_err() {
-        return Err(ApiError::not_found());
+    if !name.is_empty() {
+        let exchange = v.exchange(&name).map_err(|_| ApiError::not_found())?;
+        if exchange.config().internal {
+            return Err(ApiError::bad_request(format!(
+                "403 ACCESS_REFUSED - cannot publish to internal exchange '{name}' in vhost '{vhost_name}'"
+            )));
+        }
+        if exchange.config().kind == ExchangeKind::Topic {
+            check_topic_write(&state, &caller, &vhost_name, &name, &b.routing_key)?;
+        }
     }
     let routed = v
         .publish_message(&name, &b.routing_key, &props, payload)

@@ -179,9 +179,17 @@ pub(crate) async fn purge(
 ) -> ApiResult<Response> {
     caller.require_permission(&vhost_name, Access::Read, "queue", &name)?;
     let q = find(&state, &vhost_name, &name)?;
+    not_exclusive(&q)?;
     let purged = q.purge();
     tracing::info!(vhost = %vhost_name, queue = %name, purged, "management: queue purged");
     Ok(no_content())
+}
+
+/// 400 RESOURCE_LOCKED for a queue another connection holds exclusively: the API is no
+/// connection, so it may not take its messages (as in RabbitMQ).
+pub(crate) fn not_exclusive(q: &Queue) -> ApiResult<()> {
+    q.check_access(0)
+        .map_err(|e| ApiError::bad_request(e.reply_text()))
 }
 
 /// GET /api/queues/{vhost}/{name}/bindings.
@@ -252,9 +260,8 @@ pub(crate) async fn get_messages(
             b.encoding
         )));
     }
-    if v.find_queue(&name).is_none() {
-        return Err(ApiError::not_found());
-    }
+    let q = v.find_queue(&name).ok_or_else(ApiError::not_found)?;
+    not_exclusive(&q)?;
     let got = v.get_messages(&name, b.count, settle).await?;
     let out: Vec<Value> = got
         .iter()

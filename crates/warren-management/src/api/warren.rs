@@ -107,9 +107,8 @@ async fn run_move(
         caller.require_permission(vhost_name, Access::Write, "queue", dest)?;
     }
     let v = vhost(state, vhost_name)?;
-    if v.find_queue(from).is_none() {
-        return Err(ApiError::not_found());
-    }
+    let source = v.find_queue(from).ok_or_else(ApiError::not_found)?;
+    super::queues::not_exclusive(&source)?;
     let report = v.move_messages(from, &to, b.limit, b.dry_run).await?;
     tracing::info!(vhost = %vhost_name, from, moved = report.moved, skipped = report.skipped, dry_run = b.dry_run, by = %caller.user.name, "management: messages moved");
     Ok(Json(report_json(&report, b.dry_run)))

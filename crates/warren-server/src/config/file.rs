@@ -108,6 +108,8 @@ pub struct LimitsFile {
     pub failed_login_max_waiting: Option<usize>,
     pub http_max_body_bytes: Option<SizeOrFraction>,
     pub http_max_connections: Option<usize>,
+    pub http_idle_timeout_ms: Option<u64>,
+    pub http_max_connections_per_ip: Option<usize>,
 }
 
 /// The whole file.

@@ -387,7 +387,8 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
         consumer_unsent_window,
         publish_flow_backlog,
         failed_login_max_waiting,
-        http_max_connections
+        http_max_connections,
+        http_max_connections_per_ip
     );
     if let Some(v) = f.http_max_body_bytes {
         l.http_max_body_bytes = size("http_max_body_bytes", v)? as usize;
@@ -425,6 +426,7 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
     for (value, target) in [
         (f.handshake_timeout_ms, &mut l.handshake_timeout),
         (f.close_timeout_ms, &mut l.close_timeout),
+        (f.http_idle_timeout_ms, &mut l.http_idle_timeout),
         (f.consumer_timeout_ms, &mut l.consumer_timeout),
         (f.publish_flow_stall_ms, &mut l.publish_flow_stall),
         (f.publish_flow_max_pause_ms, &mut l.publish_flow_max_pause),

@@ -97,6 +97,8 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             failed_login_max_waiting: Some(l.failed_login_max_waiting),
             http_max_body_bytes: bytes(l.http_max_body_bytes as u64),
             http_max_connections: Some(l.http_max_connections),
+            http_idle_timeout_ms: ms(l.http_idle_timeout),
+            http_max_connections_per_ip: Some(l.http_max_connections_per_ip),
         }),
         vhosts: loaded.topology.vhosts.clone(),
         users: loaded.topology.users.clone(),
