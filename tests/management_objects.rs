@@ -213,8 +213,14 @@ async fn exchanges_and_bindings_round_trip_with_their_properties_key() {
         .status,
         201
     );
-    let missing_type = api.put("/api/exchanges/%2F/events2", "{}").await;
-    assert_eq!(missing_type.status, 400);
+    let no_type = api.put("/api/exchanges/%2F/events2", "{}").await;
+    assert_eq!(no_type.status, 201, "RabbitMQ declares a direct exchange");
+    assert_eq!(
+        api.get("/api/exchanges/%2F/events2").await.json()["type"],
+        "direct"
+    );
+    let long = format!("/api/exchanges/%2F/{}", "x".repeat(256));
+    assert_eq!(api.put(&long, "{}").await.status, 400);
     assert_eq!(api.put("/api/queues/%2F/audit", "{}").await.status, 201);
     let created = api
         .post(
@@ -224,7 +230,14 @@ async fn exchanges_and_bindings_round_trip_with_their_properties_key() {
         .await;
     assert_eq!(created.status, 201);
     let location = created.header("location").unwrap().to_owned();
-    assert!(location.starts_with("audit/order.%2A~"), "{location}");
+    assert!(location.starts_with("audit/order.%252A~"), "{location}");
+    assert_eq!(
+        api.get(&format!("/api/bindings/%2F/e/events/q/{location}"))
+            .await
+            .status,
+        200,
+        "Location can be followed"
+    );
     let between = api.get("/api/bindings/%2F/e/events/q/audit").await.json();
     let props_key = between[0]["properties_key"].as_str().unwrap().to_owned();
     assert!(

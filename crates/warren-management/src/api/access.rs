@@ -120,6 +120,17 @@ pub(crate) async fn put_vhost(
         ..VHostDef::default()
     };
     state.broker.create_vhost(&def)?.committed().await?;
+    if !existed {
+        // As RabbitMQ does, whoever creates a vhost gets full permissions in it.
+        let full = PermissionDef {
+            user: caller.user.name.clone(),
+            vhost: name.clone(),
+            configure: ".*".into(),
+            write: ".*".into(),
+            read: ".*".into(),
+        };
+        state.broker.set_permissions(&full)?.committed().await?;
+    }
     tracing::info!(vhost = %name, user = %caller.user.name, "management: vhost created");
     Ok(if existed { no_content() } else { created() })
 }

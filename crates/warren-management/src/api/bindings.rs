@@ -139,7 +139,11 @@ pub(crate) async fn create(
     .await?;
     tracing::info!(vhost = %vhost_name, source = %source, destination = %dest_name, "management: binding created");
     let key = properties_key(&b.routing_key, &args);
-    let location = format!("{}/{key}", encode_path_segment(&dest_name));
+    let location = format!(
+        "{}/{}",
+        encode_path_segment(&dest_name),
+        encode_path_segment(&key)
+    );
     let mut response = StatusCode::CREATED.into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);

@@ -191,11 +191,18 @@ pub(crate) async fn channel(
 
 fn consumers_json(state: &Management, caller: &Caller, only: Option<&str>) -> Vec<Value> {
     let names = super::queues::connection_names(state);
+    let node = state.node_name();
     let mut out = Vec::new();
     for v in visible_vhosts(state, caller, only) {
         for q in v.queues() {
             for c in q.snapshot().consumers {
-                out.push(consumer(&c, &q, v.name(), &names));
+                // A management user sees the consumers of its own connections only.
+                let owner = names
+                    .get(&c.consumer.spec.connection)
+                    .map(|n| n.user.as_str());
+                if caller.is_monitor() || owner == Some(caller.user.name.as_str()) {
+                    out.push(consumer(&c, &q, v.name(), &names, &node));
+                }
             }
         }
     }

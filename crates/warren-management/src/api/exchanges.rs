@@ -119,10 +119,10 @@ pub(crate) async fn put(
 ) -> ApiResult<Response> {
     caller.require_permission(&vhost_name, Access::Configure, "exchange", &name)?;
     let v = vhost(&state, &vhost_name)?;
+    super::check_name("exchange", &name)?;
     let b: ExchangeBody = body(&bytes)?;
-    let kind = b
-        .kind
-        .ok_or_else(|| ApiError::bad_request("key_missing: type"))?;
+    // RabbitMQ declares a direct exchange when the type is left out.
+    let kind = b.kind.unwrap_or_else(|| "direct".to_owned());
     let existed = v.exchange(&name).is_ok();
     let declare = ExchangeDeclare {
         name: name.clone(),

@@ -221,6 +221,9 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
     } else {
         bytes
     };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request("not_json"));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             ApiError::bad_request("not_json")
@@ -228,6 +231,17 @@ pub(crate) fn body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
             ApiError::bad_request(e.to_string())
         }
     })
+}
+
+/// AMQP names (queues, exchanges) are short strings: at most 255 bytes.
+pub(crate) fn check_name(kind: &str, name: &str) -> ApiResult<()> {
+    if name.len() > 255 {
+        return Err(ApiError::bad_request(format!(
+            "{kind} should be less than 255 bytes, actually was {}",
+            name.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The vhost named `name`, or 404.

@@ -132,6 +132,7 @@ pub(crate) async fn put(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     caller.require_permission(&vhost_name, Access::Configure, "queue", &name)?;
+    super::check_name("queue", &name)?;
     let v = vhost(&state, &vhost_name)?;
     let b: QueueBody = body(&bytes)?;
     let mut arguments = b.arguments;

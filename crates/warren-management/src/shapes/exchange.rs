@@ -8,7 +8,7 @@ use super::arguments;
 /// An exchange as `GET /api/exchanges` lists it.
 pub fn exchange(e: &Exchange, vhost: &str) -> Value {
     let c = e.config();
-    json!({
+    let mut out = json!({
         "name": c.name.as_ref(),
         "vhost": vhost,
         "type": c.type_name(),
@@ -16,9 +16,13 @@ pub fn exchange(e: &Exchange, vhost: &str) -> Value {
         "auto_delete": c.auto_delete,
         "internal": c.internal,
         "arguments": arguments(&c.arguments),
-        "policy": e.policy_name().map(|p| p.to_string()),
         "user_who_performed_action": "",
-    })
+    });
+    // RabbitMQ has the key only while a policy applies.
+    if let Some(policy) = e.policy_name() {
+        out["policy"] = policy.to_string().into();
+    }
+    out
 }
 
 /// The default exchange, which every vhost has and which is not an [`Exchange`] object.

@@ -42,13 +42,19 @@ pub fn properties_to_json(p: &BasicProperties) -> Value {
     Value::Object(m)
 }
 
+/// The most bytes of a short-string property (AMQP `shortstr`).
+const SHORTSTR_MAX: usize = 255;
+
 fn text_of(m: &Map<String, Value>, key: &str) -> ApiResult<Option<String>> {
     match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
+        None => Ok(None),
+        Some(Value::String(s)) if s.len() > SHORTSTR_MAX => Err(ApiError::bad_request(format!(
+            "property '{key}' is {} bytes, more than {SHORTSTR_MAX}",
+            s.len()
+        ))),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(other) => Err(ApiError::bad_request(format!(
-            "property '{key}' must be a string, got {other}"
+            "not_string: property '{key}' must be a string, got {other}"
         ))),
     }
 }
@@ -108,15 +114,37 @@ pub fn properties_from_json(v: &Value) -> ApiResult<BasicProperties> {
             ApiError::bad_request("property 'timestamp' must be a non-negative integer")
         })?),
     };
+    let delivery_mode = u8_of(&m, "delivery_mode")?;
+    if delivery_mode.is_some_and(|d| d != 1 && d != 2) {
+        return Err(ApiError::bad_request(
+            "delivery_mode_unknown: delivery_mode must be 1 or 2",
+        ));
+    }
+    let expiration = text_of(&m, "expiration")?;
+    if expiration
+        .as_deref()
+        .is_some_and(|e| e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::bad_request(
+            "invalid expiration: a number of milliseconds, as a string",
+        ));
+    }
+    if let Some(Value::Object(h)) = m.get("headers") {
+        if let Some((k, _)) = h.iter().find(|(_, v)| v.is_null()) {
+            return Err(ApiError::bad_request(format!(
+                "null_not_allowed: header '{k}' is null"
+            )));
+        }
+    }
     Ok(BasicProperties {
         content_type: text_of(&m, "content_type")?,
         content_encoding: text_of(&m, "content_encoding")?,
         headers,
-        delivery_mode: u8_of(&m, "delivery_mode")?,
+        delivery_mode,
         priority: u8_of(&m, "priority")?,
         correlation_id: text_of(&m, "correlation_id")?,
         reply_to: text_of(&m, "reply_to")?,
-        expiration: text_of(&m, "expiration")?,
+        expiration,
         message_id: text_of(&m, "message_id")?,
         timestamp,
         kind: text_of(&m, "type")?,
@@ -166,6 +194,13 @@ mod tests {
         assert_eq!(back["type"], "t");
         assert!(properties_from_json(&json!({"bogus": 1})).is_err());
         assert!(properties_from_json(&json!({"delivery_mode": 300})).is_err());
+        assert!(properties_from_json(&json!({"delivery_mode": 7})).is_err());
+        assert!(properties_from_json(&json!({"expiration": "abc"})).is_err());
+        assert!(properties_from_json(&json!({"expiration": 60000})).is_err());
+        assert!(properties_from_json(&json!({"content_type": 5})).is_err());
+        assert!(properties_from_json(&json!({"headers": {"h": null}})).is_err());
+        assert!(properties_from_json(&json!({"message_id": "x".repeat(256)})).is_err());
+        assert!(properties_from_json(&json!({"expiration": "60000"})).is_ok());
         assert!(properties_from_json(&json!([])).unwrap() == BasicProperties::default());
     }
 }

@@ -131,7 +131,7 @@ pub fn queue_detail(q: &Queue, vhost: &str, node: &str, rates: &Rates, conns: &C
     let consumers: Vec<Value> = s
         .consumers
         .iter()
-        .map(|c| consumer(c, q, vhost, conns))
+        .map(|c| consumer(c, q, vhost, conns, node))
         .collect();
     out["consumer_details"] = Value::Array(consumers);
     out["deliveries"] = json!([]);
@@ -154,7 +154,13 @@ pub struct ConnName {
 }
 
 /// A consumer as `GET /api/consumers` lists it.
-pub fn consumer(c: &ConsumerSnapshot, q: &Queue, vhost: &str, conns: &ConnNames) -> Value {
+pub fn consumer(
+    c: &ConsumerSnapshot,
+    q: &Queue,
+    vhost: &str,
+    conns: &ConnNames,
+    node: &str,
+) -> Value {
     let spec = &c.consumer.spec;
     let mut args = Map::new();
     if spec.priority != 0 {
@@ -164,7 +170,7 @@ pub fn consumer(c: &ConsumerSnapshot, q: &Queue, vhost: &str, conns: &ConnNames)
         Some(conn) => json!({
             "connection_name": conn.name,
             "name": format!("{} ({})", conn.name, spec.channel_id),
-            "node": "",
+            "node": node,
             "number": spec.channel_id,
             "peer_host": conn.peer.ip().to_string(),
             "peer_port": conn.peer.port(),
