@@ -203,7 +203,35 @@ async fn definitions_export_and_import_round_trip() {
         .iter()
         .any(|q| q["name"] == "keep"));
     let per_vhost = api.get("/api/definitions/%2F").await.json();
-    assert!(per_vhost["users"].as_array().unwrap().is_empty());
+    let mut sections: Vec<&String> = per_vhost.as_object().unwrap().keys().collect();
+    sections.sort();
+    assert_eq!(
+        sections,
+        [
+            "bindings",
+            "exchanges",
+            "parameters",
+            "policies",
+            "queues",
+            "rabbit_version"
+        ],
+        "a vhost's export has RabbitMQ's sections only"
+    );
+    let keep = &per_vhost["queues"][0];
+    assert_eq!(keep["name"], "keep");
+    assert!(
+        keep.get("vhost").is_none(),
+        "no vhost keys in a vhost's export"
+    );
+    // ...and it imports back into a vhost.
+    assert_eq!(api.delete("/api/queues/%2F/keep").await.status, 204);
+    assert_eq!(
+        api.post("/api/definitions/%2F", &per_vhost.to_string())
+            .await
+            .status,
+        204
+    );
+    assert_eq!(api.get("/api/queues/%2F/keep").await.status, 200);
     assert_eq!(api.delete("/api/queues/%2F/keep").await.status, 204);
     assert_eq!(api.delete("/api/exchanges/%2F/ex").await.status, 204);
     assert_eq!(

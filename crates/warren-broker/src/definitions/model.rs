@@ -110,10 +110,6 @@ fn default_hashing() -> String {
     "rabbit_password_hashing_sha256".to_owned()
 }
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// A user's tags: RabbitMQ 3.9+ exports a list, older versions a comma-separated string.
 /// Both are read; a list is written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -327,8 +323,8 @@ pub struct ExchangeDef {
     /// Deleted when its last binding goes.
     #[serde(default)]
     pub auto_delete: bool,
-    /// Cannot be published to by clients.
-    #[serde(default, skip_serializing_if = "is_false")]
+    /// Cannot be published to by clients (always exported, as RabbitMQ does).
+    #[serde(default)]
     pub internal: bool,
     /// Arguments (`alternate-exchange`, ...).
     #[serde(default)]

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use warren_broker::definitions::{Definitions, ImportMode};
 
-use super::{no_content, vhost};
+use super::{blocking, no_content, vhost};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::Management;
@@ -35,16 +35,18 @@ fn only_vhost(mut d: Definitions, name: &str) -> Definitions {
     d
 }
 
-/// GET /api/definitions (administrator).
+/// GET /api/definitions (administrator). Built off the async workers: an export of
+/// thousands of entities is megabytes of JSON.
 pub(crate) async fn export(
     State(state): State<Arc<Management>>,
     caller: Caller,
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    Ok(Json(to_json(&state.broker.export_definitions())?))
+    blocking(move || Ok(Json(to_json(&state.broker.export_definitions())?))).await
 }
 
-/// GET /api/definitions/{vhost}.
+/// GET /api/definitions/{vhost}: as RabbitMQ shapes it, only `rabbit_version`,
+/// `parameters`, `policies`, `queues`, `exchanges` and `bindings`, without `vhost` keys.
 pub(crate) async fn export_vhost(
     State(state): State<Arc<Management>>,
     caller: Caller,
@@ -52,8 +54,23 @@ pub(crate) async fn export_vhost(
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
     vhost(&state, &name)?;
-    let defs = only_vhost(state.broker.export_definitions(), &name);
-    Ok(Json(to_json(&defs)?))
+    blocking(move || {
+        let defs = only_vhost(state.broker.export_definitions(), &name);
+        let full = to_json(&defs)?;
+        let mut out = serde_json::Map::new();
+        out.insert("rabbit_version".into(), full["rabbit_version"].clone());
+        for section in ["parameters", "policies", "queues", "exchanges", "bindings"] {
+            let mut items = full[section].clone();
+            if let Value::Array(list) = &mut items {
+                for item in list.iter_mut().filter_map(Value::as_object_mut) {
+                    item.remove("vhost");
+                }
+            }
+            out.insert(section.into(), items);
+        }
+        Ok(Json(Value::Object(out)))
+    })
+    .await
 }
 
 /// Parses a definitions document; errors name what is wrong.

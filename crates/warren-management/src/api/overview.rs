@@ -123,11 +123,17 @@ pub(crate) async fn overview(
             totals.add(&ch.counters.totals());
         }
     }
-    let message_stats = stats_object(
+    let mut message_stats = stats_object(
         &MESSAGE_STATS,
         &message_values(&totals),
         state.rates.get(&RateKey::Broker).as_deref(),
     );
+    // RabbitMQ's message store reads and writes; Warren's store is no message store
+    // with that split, so these stay 0.
+    for key in ["disk_reads", "disk_writes"] {
+        message_stats.insert(key.into(), 0.into());
+        message_stats.insert(format!("{key}_details"), details(0.0));
+    }
     let node = state.node_name();
     let body = json!({
         "management_version": API_VERSION,
@@ -174,6 +180,12 @@ fn churn(state: &Management) -> Value {
         "channel_created_details": details(0.0),
         "channel_closed": c(&t.channels_closed),
         "channel_closed_details": details(0.0),
+        "queue_declared": c(&t.queues_declared),
+        "queue_declared_details": details(0.0),
+        "queue_created": c(&t.queues_created),
+        "queue_created_details": details(0.0),
+        "queue_deleted": c(&t.queues_deleted),
+        "queue_deleted_details": details(0.0),
     })
 }
 
