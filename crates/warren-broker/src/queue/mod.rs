@@ -72,6 +72,9 @@ pub enum PublishOutcome {
     Rejected,
     /// Dropped as a duplicate by message deduplication.
     Duplicate,
+    /// The queue was deleted while the message was being routed to it: dropped, as if
+    /// it had never been routed there (no nack, as in RabbitMQ).
+    QueueGone,
 }
 
 /// A queue.

@@ -46,6 +46,10 @@ impl Queue {
         let seq = st.next_seq;
         let stored = match self.store_entry(&message, seq, expires_at_ms) {
             Ok(stored) => stored,
+            Err(_) if self.is_deleted() => {
+                tracing::debug!(queue = %self.config.name, "publish to a queue being deleted: dropped");
+                return PublishOutcome::QueueGone;
+            }
             Err(e) => {
                 // Not durable, so not accepted: the publisher gets a nack.
                 tracing::error!(queue = %self.config.name, error = %e, "store: enqueue failed");

@@ -119,7 +119,10 @@ impl VHost {
         )?;
         let mut routed = false;
         for q in queues.iter().filter(|q| !q.is_deleted()) {
-            routed |= q.publish(message.clone()) != PublishOutcome::Rejected;
+            routed |= matches!(
+                q.publish(message.clone()),
+                PublishOutcome::Enqueued | PublishOutcome::Duplicate
+            );
         }
         if message.store_id.get().is_some() {
             self.sync().await.map_err(store_failed)?;
