@@ -3,6 +3,10 @@
 # free ports and are measured alternately, RUNS times SECS seconds each, so machine noise
 # hits both alike. For "a new feature must not slow scenario (a)": before and after.
 #
+# Measured on the 2-core VM: the same binary in both slots came out ~6% apart (the first
+# slot ahead), with either run order. So run it twice with the binaries swapped and
+# compare each binary's medians across both runs, not one run's two lines.
+#
 #   crates/warren-perf/ab.sh OLD_WARREN NEW_WARREN [PERF_BIN]     # RUNS=5 SECS=10
 set -euo pipefail
 old=$1; new=$2; perf=${3:-target/release/warren-perf}
@@ -10,14 +14,24 @@ RUNS=${RUNS:-5}; SECS=${SECS:-10}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 pa=$(free_port); pb=$(free_port)
 da=$(mktemp -d); db=$(mktemp -d)
-"$old" --listen "127.0.0.1:$pa" --data-dir "$da" --log warn & ida=$!
-pm=$(free_port)
-"$new" --listen "127.0.0.1:$pb" --data-dir "$db" --log warn --management-listen "127.0.0.1:$pm" & idb=$!
+# A binary with a management API gets it on a free port (older ones have none).
+mgmt_args() {
+  if "$1" --help 2>/dev/null | grep -q -- --management-listen; then
+    echo "--management-listen 127.0.0.1:$(free_port)"
+  fi
+}
+# shellcheck disable=SC2046
+"$old" --listen "127.0.0.1:$pa" --data-dir "$da" --log warn $(mgmt_args "$old") & ida=$!
+# shellcheck disable=SC2046
+"$new" --listen "127.0.0.1:$pb" --data-dir "$db" --log warn $(mgmt_args "$new") & idb=$!
 trap 'kill $ida $idb 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$da" "$db"' EXIT
 sleep 1
 out=$(mktemp)
-for _ in $(seq 1 "$RUNS"); do
-  for which in old new; do
+# The order flips every round, so neither slot always runs right after the other.
+for round in $(seq 1 "$RUNS"); do
+  order="old new"
+  if (( round % 2 == 0 )); then order="new old"; fi
+  for which in $order; do
     if [[ $which == old ]]; then port=$pa; pid=$ida; else port=$pb; pid=$idb; fi
     timeout $((SECS + 30)) "$perf" --uri "amqp://guest:guest@127.0.0.1:$port/%2f" -s 16 -a \
       -z "$SECS" --json --delete-queues --broker-pid "$pid" 2>/dev/null | tail -1 |

@@ -104,6 +104,7 @@ impl ReadyQueue {
         (self.stored, self.stored_bytes)
     }
 
+    #[inline]
     fn count_in(&mut self, m: &QueuedMessage) {
         self.len += 1;
         self.bytes += m.body_len();
@@ -113,6 +114,7 @@ impl ReadyQueue {
         }
     }
 
+    #[inline]
     fn count_out(&mut self, m: &QueuedMessage) {
         self.len -= 1;
         self.bytes -= m.body_len();
