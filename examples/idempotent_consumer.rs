@@ -13,6 +13,7 @@
 //! 2. it does the work and records the id, together (in a real service, in one database
 //!    transaction);
 //! 3. only then it acknowledges.
+//!
 //! A repeat is acknowledged without doing the work twice.
 //!
 //! The store here is a shared in-memory set standing for that table. A first consumer
