@@ -33,12 +33,15 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 url="amqp://guest:guest@127.0.0.1:$port/%2f"
-$python examples/python/producer.py --url "$url" --count 200 --queue py.tasks
 out_a="$(mktemp)"; out_b="$(mktemp)"
 $python examples/python/worker.py --url "$url" --count 200 --queue py.tasks --idle-timeout 3 >"$out_a" 2>&1 &
 a=$!
 $python examples/python/worker.py --url "$url" --count 200 --queue py.tasks --idle-timeout 3 >"$out_b" 2>&1 &
 b=$!
+# Both workers are consuming before the tasks arrive, so both get some (prefetch 1
+# hands them out in turn).
+sleep 1
+$python examples/python/producer.py --url "$url" --count 200 --queue py.tasks
 wait "$a" || true
 wait "$b" || true
 done_a="$(grep -o 'worker did [0-9]*' "$out_a" | grep -o '[0-9]*$' || echo 0)"
