@@ -3,16 +3,13 @@
 //! warren's metrics port, Grafana's provisioning files parse, and warren's compose config
 //! and definitions load in the real binary.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-const WARREN: &str = env!("CARGO_BIN_EXE_warren");
+mod deploy_support;
 
-fn deploy() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
-}
+use deploy_support::{deploy, print_config};
 
 fn yaml(path: &Path) -> Yaml {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -106,18 +103,7 @@ fn warrens_compose_config_and_definitions_load() {
     for file in ["warren.toml", "definitions.json"] {
         std::fs::copy(deploy().join("compose").join(file), dir.path().join(file)).unwrap();
     }
-    let out = Command::new(WARREN)
-        .arg("--config")
-        .arg(dir.path().join("warren.toml"))
-        .arg("--print-config")
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = print_config(&dir.path().join("warren.toml"));
     assert!(
         printed.contains(r#"prometheus = "0.0.0.0:15692""#),
         "{printed}"

@@ -4,12 +4,12 @@
 //! environment. Also .dockerignore keeps build output out of the build context.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-const WARREN: &str = env!("CARGO_BIN_EXE_warren");
+mod deploy_support;
+
+use deploy_support::{answers_check, free_port, Running, WARREN};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -46,14 +46,6 @@ fn env() -> BTreeMap<String, String> {
         }
     }
     vars
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -117,15 +109,6 @@ fn the_image_environment_is_a_valid_configuration() {
     }
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_health_check_passes_against_a_broker_started_with_the_image_environment() {
     let healthcheck = instructions()
@@ -150,7 +133,7 @@ fn the_health_check_passes_against_a_broker_started_with_the_image_environment()
         "WARREN_LISTENERS__PROMETHEUS".into(),
         format!("127.0.0.1:{prom}"),
     );
-    let _broker = Running(
+    let mut broker = Running(
         Command::new(WARREN)
             .env_clear()
             .envs(&vars)
@@ -159,22 +142,10 @@ fn the_health_check_passes_against_a_broker_started_with_the_image_environment()
             .spawn()
             .unwrap(),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let probe = Command::new(WARREN)
-            .env_clear()
-            .envs(&vars)
-            .arg("--check")
-            .output()
-            .unwrap();
-        if probe.status.success() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the health check never passed: {}",
-            String::from_utf8_lossy(&probe.stderr)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let passed = answers_check(&mut broker, || {
+        let mut probe = Command::new(WARREN);
+        probe.env_clear().envs(&vars).arg("--check");
+        probe
+    });
+    assert!(passed, "the health check never passed");
 }

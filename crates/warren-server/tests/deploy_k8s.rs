@@ -10,7 +10,9 @@ use std::process::Command;
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-const WARREN: &str = env!("CARGO_BIN_EXE_warren");
+mod deploy_support;
+
+use deploy_support::{answers_check, free_port, print_config, Running, WARREN};
 
 fn k8s(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -165,58 +167,34 @@ fn the_configmap_loads_in_warren() {
         )
         .unwrap();
     }
-    let out = Command::new(WARREN)
-        .arg("--config")
-        .arg(dir.path().join("warren.toml"))
-        .arg("--print-config")
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = print_config(&dir.path().join("warren.toml"));
     assert!(
         printed.contains(r#"prometheus = "0.0.0.0:15692""#),
         "{printed}"
     );
     // The definitions the config loads are valid: a broker applies them and starts.
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(WARREN)
-        .arg("--config")
-        .arg(dir.path().join("warren.toml"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--management-listen",
-            "off",
-        ])
-        .args(["--prometheus-listen", "off", "--data-dir"])
-        .arg(data.path())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let started = loop {
-        let probe = Command::new(WARREN)
-            .args(["--check", "--listen", &format!("127.0.0.1:{port}")])
-            .output()
-            .unwrap();
-        if probe.status.success() {
-            break true;
-        }
-        if std::time::Instant::now() > deadline || child.try_wait().unwrap().is_some() {
-            break false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let port = free_port();
+    let mut broker = Running(
+        Command::new(WARREN)
+            .arg("--config")
+            .arg(dir.path().join("warren.toml"))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--management-listen",
+                "off",
+            ])
+            .args(["--prometheus-listen", "off", "--data-dir"])
+            .arg(data.path())
+            .spawn()
+            .unwrap(),
+    );
+    let started = answers_check(&mut broker, || {
+        let mut probe = Command::new(WARREN);
+        probe.args(["--check", "--listen", &format!("127.0.0.1:{port}")]);
+        probe
+    });
     assert!(
         started,
         "warren starts with the ConfigMap's config and definitions"

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-const WARREN: &str = env!("CARGO_BIN_EXE_warren");
+mod deploy_support;
+
+use deploy_support::{print_config, WARREN};
 
 fn deploy(file: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,18 +36,7 @@ fn the_unit_passes_systemd_analyze_verify() {
 
 #[test]
 fn the_sample_config_loads() {
-    let out = Command::new(WARREN)
-        .arg("--config")
-        .arg(deploy("warren.toml"))
-        .arg("--print-config")
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = print_config(&deploy("warren.toml"));
     assert!(
         printed.contains("data_dir = \"/var/lib/warren\""),
         "{printed}"
