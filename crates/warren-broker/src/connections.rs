@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::access::{UserLimits, VHostLimits};
 use crate::queue::ConnectionId;
-use crate::stats::{BrokerTotals, ChannelStats, ConnectionStats};
+use crate::stats::{BrokerTotals, ChannelStats, ConnectionStats, MessageTotals};
 
 /// Who a connection is.
 #[derive(Debug, Clone)]
@@ -149,6 +149,18 @@ impl Connections {
     /// Broker-wide totals (closed channels' counters, dead-lettering, churn).
     pub fn totals(&self) -> &Arc<BrokerTotals> {
         &self.totals
+    }
+
+    /// Every message counted since start: what closed channels counted plus what the
+    /// open ones count now (the global counters of the management API and metrics).
+    pub fn message_totals(&self) -> MessageTotals {
+        let mut totals = self.totals.retired();
+        for c in self.list() {
+            for (_, ch) in c.stats.channels() {
+                totals.add(&ch.counters.totals());
+            }
+        }
+        totals
     }
 
     /// One connection by its name ([`ConnectionDetails::name`]).

@@ -117,12 +117,7 @@ pub(crate) async fn overview(
             details(depth_rates.get(i).copied().unwrap_or(0.0)),
         );
     }
-    let mut totals = broker.totals().retired();
-    for c in broker.connections().list() {
-        for (_, ch) in c.stats.channels() {
-            totals.add(&ch.counters.totals());
-        }
-    }
+    let totals = broker.connections().message_totals();
     let mut message_stats = stats_object(
         &MESSAGE_STATS,
         &message_values(&totals),

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use warren_broker::dead_letter::DeathReason;
-use warren_broker::stats::{BrokerTotals, MessageTotals};
+use warren_broker::stats::BrokerTotals;
 
 use crate::Management;
 use exposition::{Exposition, Kind, CONTENT_TYPE};
@@ -111,16 +111,6 @@ fn info(e: &mut Exposition, state: &Management) {
         ],
         1,
     );
-}
-
-fn message_totals(state: &Management) -> MessageTotals {
-    let mut t = state.broker.totals().retired();
-    for c in state.broker.connections().list() {
-        for (_, ch) in c.stats.channels() {
-            t.add(&ch.counters.totals());
-        }
-    }
-    t
 }
 
 /// The node-wide families: objects, resources, churn, global message counters.
@@ -262,7 +252,7 @@ fn node_families(e: &mut Exposition, state: &Management) {
 }
 
 fn global_counters(e: &mut Exposition, state: &Management) {
-    let m = message_totals(state);
+    let m = state.broker.connections().message_totals();
     let publish_side: [(&str, &str, u64); 6] = [
         ("rabbitmq_global_messages_received_total", "Total number of messages received from publishers", m.publish),
         ("rabbitmq_global_messages_received_confirm_total", "Total number of messages received from publishers expecting confirmations", m.publish_confirm),
