@@ -3,6 +3,9 @@
 # script creates once (target/py-venv) with pinned versions:
 #   - pika: 200 tasks published with confirms, two workers share them, and together they
 #     must do all 200, each once;
+#   - kombu (examples/python/kombu_consumer.py): 100 orders through a topic exchange and a
+#     durable queue, published with confirms and consumed with prefetch and manual acks; all
+#     100 must arrive, and none of the events its binding leaves out;
 #   - Celery (examples/python/celery_app): a worker and a client; tasks, results over the
 #     RPC backend, a retry with a countdown and an ETA task must all give their answers.
 # Exits non-zero on failure.
@@ -51,6 +54,18 @@ total=$((done_a + done_b))
 echo "python workers: $done_a + $done_b = $total of 200 tasks"
 if [ "$total" -ne 200 ] || [ "$done_a" -eq 0 ] || [ "$done_b" -eq 0 ]; then
   echo "python examples failed: expected 200 tasks shared by both workers" >&2
+  exit 1
+fi
+
+# kombu: publishes 100 orders (and events its binding must filter out), then consumes them.
+kombu_out="$(timeout 60 "$python" examples/python/kombu_consumer.py --url "$url" --count 100 --idle-timeout 5 2>&1)" || {
+  echo "kombu against warren failed:" >&2
+  echo "$kombu_out" >&2
+  exit 1
+}
+echo "$kombu_out"
+if ! grep -q '^kombu consumer got 100 of 100 orders' <<<"$kombu_out"; then
+  echo "kombu against warren: expected 100 of 100 orders" >&2
   exit 1
 fi
 
