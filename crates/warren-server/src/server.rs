@@ -12,8 +12,12 @@ use warren_store::Store;
 
 use crate::config::ServerConfig;
 use crate::connection;
+use crate::connection::stream::Halves;
 use crate::management::{HttpListeners, ServerNode};
 use crate::memory::MemoryAlarm;
+
+/// Bytes an in-memory connection's pipe buffers in each direction (a socket's buffer).
+const IN_MEMORY_PIPE_BYTES: usize = 256 * 1024;
 
 /// State shared by every connection task.
 #[derive(Debug)]
@@ -166,8 +170,10 @@ impl Server {
                                 };
                                 let ctx = ctx.clone();
                                 let stop = stop.clone();
+                                let _ = stream.set_nodelay(true);
+                                let local = stream.local_addr().ok();
                                 connections.lock().await.spawn(async move {
-                                    connection::serve(stream, peer, ctx, stop).await;
+                                    connection::serve(stream, peer, local, ctx, stop).await;
                                     drop(permit);
                                 });
                             }
@@ -222,9 +228,13 @@ impl Server {
         let prometheus_addr = server.prometheus_addr();
         let broker = server.broker();
         let memory = server.ctx.memory.clone();
+        let ctx = server.ctx.clone();
         let (tx, rx) = watch::channel(false);
+        let stopping = rx.clone();
         let task = tokio::spawn(server.run(rx));
         RunningServer {
+            ctx,
+            stopping,
             addrs,
             management_addr,
             prometheus_addr,
@@ -252,9 +262,27 @@ pub struct RunningServer {
     pub shutdown: ShutdownHandle,
     /// The serving task; completes after shutdown.
     pub task: tokio::task::JoinHandle<()>,
+    ctx: Arc<ServerContext>,
+    stopping: watch::Receiver<bool>,
 }
 
 impl RunningServer {
+    /// Opens a client connection over an in-memory pipe instead of a socket and returns
+    /// the client's end: the server side runs the same handshake and connection loop as
+    /// an accepted TCP socket, as if from `peer`. For the fuzz harness and tests that
+    /// must not open sockets. Such connections do not count against `max_connections`.
+    pub fn connect_in_memory(&self, peer: SocketAddr) -> tokio::io::DuplexStream {
+        let (client, server) = tokio::io::duplex(IN_MEMORY_PIPE_BYTES);
+        tokio::spawn(connection::serve(
+            Halves(server),
+            peer,
+            None,
+            self.ctx.clone(),
+            self.stopping.clone(),
+        ));
+        client
+    }
+
     /// Shuts down gracefully and waits for every connection to end.
     pub async fn stop(self) {
         self.shutdown.shutdown();

@@ -18,6 +18,7 @@ pub(crate) mod handshake;
 mod octets;
 pub(crate) mod out_buffer;
 mod read_loop;
+pub mod stream;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -26,7 +27,6 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -40,6 +40,7 @@ use content::ContentGrammar;
 use flow::PublishFlow;
 use handshake::{handshake, HandshakeError, Negotiated, SILENT_CLOSE_DELAY};
 use out_buffer::OutBuffer;
+use stream::ClientStream;
 
 /// How often channels are checked for deliveries past their acknowledgement timeout.
 const MAINTENANCE_TICK: Duration = Duration::from_secs(1);
@@ -58,15 +59,15 @@ enum State {
     Closed,
 }
 
-/// Serves one accepted socket until it closes.
-pub(crate) async fn serve(
-    mut stream: TcpStream,
+/// Serves one accepted stream until it closes. `local` is the address the client
+/// connected to (reported to the management API), when there is one.
+pub(crate) async fn serve<S: ClientStream>(
+    mut stream: S,
     peer: SocketAddr,
+    local: Option<SocketAddr>,
     ctx: Arc<ServerContext>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().ok();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut codec = FrameCodec::default();
     let mut stop = shutdown.clone();

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tokio_util::codec::Decoder;
@@ -16,6 +15,7 @@ use warren_protocol::frame::write_heartbeat;
 use warren_protocol::method::basic;
 use warren_protocol::ProtocolError;
 
+use super::stream::ClientStream;
 use super::{
     flow, return_undelivered, Connection, State, MAINTENANCE_TICK, OUTBOUND_BATCH, READ_CHUNK,
 };
@@ -23,12 +23,12 @@ use crate::channel::confirms::SyncDone;
 use crate::channel::context::PendingCommit;
 
 impl Connection {
-    pub(super) async fn run(
+    pub(super) async fn run<S: ClientStream>(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut S,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let (mut rd, mut wr) = stream.split();
+        let (mut rd, mut wr) = stream.halves();
         // Frames that arrived with the handshake's last read.
         self.process_input();
         let tick = self
