@@ -64,7 +64,13 @@ fn published_sled() -> PathBuf {
 fn diff(published: &Path, args: &[&str]) -> String {
     let vendored = format!("vendor/sled-{VERSION}");
     let out = Command::new("git")
-        .args(["-c", "core.quotepath=off", "diff", "--no-index", "--no-color"])
+        .args([
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--no-index",
+            "--no-color",
+        ])
         .args(args)
         .arg(published)
         .arg(&vendored)
@@ -90,8 +96,8 @@ fn check_or_record(name: &str, actual: &str) {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     assert!(
         expected == actual,
         "vendor/sled-{VERSION} drifted from the published crate plus {name}; the difference now is:\n{actual}"
@@ -102,7 +108,10 @@ fn check_or_record(name: &str, actual: &str) {
 fn vendored_sled_is_the_published_crate_plus_the_documented_changes() {
     let published = published_sled();
     let added = diff(&published, &["--diff-filter=A", "--name-status"]);
-    assert!(added.is_empty(), "files added to the vendored sled: {added}");
+    assert!(
+        added.is_empty(),
+        "files added to the vendored sled: {added}"
+    );
     check_or_record(
         &format!("sled-{VERSION}.removed"),
         &diff(&published, &["--diff-filter=D", "--name-status"]),
