@@ -12,7 +12,7 @@ pub mod permissions;
 mod session;
 pub mod user;
 
-pub use control::AccessControl;
+pub use control::{AccessControl, LoginRefusal};
 pub use limits::{LimitError, UserLimits, VHostLimits};
 pub use password::{HashAlgorithm, PasswordError, PasswordHash};
 pub use pattern::{Pattern, PatternError};

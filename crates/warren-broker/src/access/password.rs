@@ -6,6 +6,7 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha512};
+use subtle::ConstantTimeEq;
 
 /// A hashing algorithm, by RabbitMQ's module name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,13 +71,21 @@ impl HashAlgorithm {
 
 const SALT_LEN: usize = 4;
 
-/// A salted password hash.
-#[derive(Clone, PartialEq, Eq)]
+/// A salted password hash. Two hashes compare equal in constant time.
+#[derive(Clone)]
 pub struct PasswordHash {
     algorithm: HashAlgorithm,
     /// Salt followed by the digest.
     salted: Vec<u8>,
 }
+
+impl PartialEq for PasswordHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.algorithm == other.algorithm && bool::from(self.salted.ct_eq(&other.salted))
+    }
+}
+
+impl Eq for PasswordHash {}
 
 impl std::fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,16 +137,30 @@ impl PasswordHash {
         self.algorithm
     }
 
-    /// Whether `password` is the one hashed (compared in constant time).
+    /// Whether `password` is the one hashed: the digests are compared in constant time
+    /// (`subtle`), so how long a refusal takes says nothing about how close the guess was.
     pub fn verify(&self, password: &str) -> bool {
         let (salt, expected) = self.salted.split_at(SALT_LEN);
         let actual = self.algorithm.digest(salt, password.as_bytes());
-        actual.len() == expected.len()
-            && actual
-                .iter()
-                .zip(expected)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        // Same length by construction (`from_base64` checks it); `ct_eq` is false otherwise.
+        actual.ct_eq(expected).into()
+    }
+
+    /// Checks `password` against a hash no password matches, taking as long as checking
+    /// a real SHA-256 user's: a login as an unknown user (or one without a password)
+    /// costs the same as a wrong password, so timing does not tell which users exist.
+    /// Always false.
+    pub fn verify_nothing(password: &str) -> bool {
+        static DUMMY: std::sync::OnceLock<PasswordHash> = std::sync::OnceLock::new();
+        let dummy = DUMMY.get_or_init(|| {
+            // A random salt and a random "password": no input hashes to its digest.
+            let mut secret = [0u8; 16];
+            let _ = getrandom::getrandom(&mut secret);
+            PasswordHash::new(HashAlgorithm::Sha256, &BASE64.encode(secret))
+        });
+        // black_box: the result is thrown away, and the work must not be.
+        std::hint::black_box(dummy.verify(std::hint::black_box(password)));
+        false
     }
 }
 
@@ -167,6 +190,25 @@ mod tests {
         d.update([0u8, 1, 2, 3]);
         d.update(b"guest");
         assert_eq!(&raw[4..], d.finalize().as_slice());
+    }
+
+    #[test]
+    fn equality_compares_algorithm_salt_and_digest() {
+        let a = PasswordHash::with_salt(HashAlgorithm::Sha256, [1, 2, 3, 4], "pw");
+        assert_eq!(
+            a,
+            PasswordHash::with_salt(HashAlgorithm::Sha256, [1, 2, 3, 4], "pw")
+        );
+        assert_ne!(
+            a,
+            PasswordHash::with_salt(HashAlgorithm::Sha256, [1, 2, 3, 5], "pw")
+        );
+        assert_ne!(
+            a,
+            PasswordHash::with_salt(HashAlgorithm::Sha512, [1, 2, 3, 4], "pw")
+        );
+        assert!(!PasswordHash::verify_nothing(""));
+        assert!(!PasswordHash::verify_nothing("guest"));
     }
 
     #[test]

@@ -136,8 +136,8 @@ impl<'de> Deserialize<'de> for Tags {
     }
 }
 
-/// A user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A user. Its `Debug` shows neither the password nor the hash.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserDef {
     /// Login name.
@@ -162,6 +162,20 @@ pub struct UserDef {
     /// them on the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<JsonMap>,
+}
+
+impl std::fmt::Debug for UserDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |set: bool| if set { "<redacted>" } else { "" };
+        f.debug_struct("UserDef")
+            .field("name", &self.name)
+            .field("password_hash", &redacted(!self.password_hash.is_empty()))
+            .field("hashing_algorithm", &self.hashing_algorithm)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("tags", &self.tags)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl Default for UserDef {
@@ -372,6 +386,18 @@ mod tests {
         let p: PolicyDef =
             serde_json::from_str(r#"{"name":"p","pattern":".*","definition":{}}"#).unwrap();
         assert_eq!((p.apply_to.as_str(), p.priority), ("all", 0));
+    }
+
+    #[test]
+    fn a_user_debug_shows_neither_password_nor_hash() {
+        let u: UserDef = serde_json::from_str(
+            r#"{"name":"bob","password":"pw-in-clear-123","password_hash":"aGFzaC1ieXRlcw=="}"#,
+        )
+        .unwrap();
+        let shown = format!("{u:?} {u:#?}");
+        assert!(shown.contains("bob"), "{shown}");
+        assert!(!shown.contains("pw-in-clear-123"), "{shown}");
+        assert!(!shown.contains("aGFzaC1ieXRlcw"), "{shown}");
     }
 
     #[test]
