@@ -28,6 +28,10 @@ pub struct ConsumerConfig {
     pub prefetch: u16,
     /// Ack with multiple=true every N deliveries (0: ack each).
     pub multi_ack_every: u32,
+    /// Reject (`basic.reject`, requeue=false: dead-lettered if the queue has a
+    /// dead-letter exchange) every Nth delivery instead of acking it (0: never; ignored
+    /// with auto-ack).
+    pub reject_every: u32,
 }
 
 /// Sets the prefetch and starts consuming; call before [`run`] so that consumers are
@@ -67,6 +71,11 @@ struct AckPolicy {
     /// Deliveries not yet acknowledged, and the newest tag among them.
     pending: u64,
     last_tag: u64,
+    reject_every: u64,
+    /// Deliveries since the last reject, and how many were rejected since the last
+    /// read.
+    seen: u64,
+    rejected: u64,
 }
 
 impl AckPolicy {
@@ -77,12 +86,24 @@ impl AckPolicy {
             prefetch: u64::from(cfg.prefetch),
             pending: 0,
             last_tag: 0,
+            reject_every: u64::from(cfg.reject_every),
+            seen: 0,
+            rejected: 0,
         }
     }
 
     /// Called per delivery; appends an ack to `out` when one is due.
     fn delivered(&mut self, tag: u64, out: &mut BytesMut) {
         if self.auto_ack {
+            return;
+        }
+        self.seen += 1;
+        if self.seen == self.reject_every {
+            self.seen = 0;
+            // A later multiple=true ack covers only what is still unacknowledged, so
+            // the rejected tag may sit inside its range.
+            reject(out, tag);
+            self.rejected += 1;
             return;
         }
         if self.every == 0 {
@@ -108,6 +129,18 @@ impl AckPolicy {
         ack(out, self.last_tag, true);
         self.pending = 0;
     }
+}
+
+fn reject(out: &mut BytesMut, delivery_tag: u64) {
+    write_method(
+        out,
+        CHANNEL,
+        &basic::Reject {
+            delivery_tag,
+            requeue: false,
+        }
+        .into(),
+    );
 }
 
 fn ack(out: &mut BytesMut, delivery_tag: u64, multiple: bool) {
@@ -159,6 +192,7 @@ pub async fn run(
         rbuf.advance(at);
         acks.after_read(&mut wbuf);
         Counters::add(&counters.received, received);
+        Counters::add(&counters.rejected, std::mem::take(&mut acks.rejected));
         if !wbuf.is_empty() {
             stream.write_all(&wbuf).await?;
             wbuf.clear();
@@ -261,6 +295,7 @@ mod tests {
             auto_ack,
             prefetch,
             multi_ack_every: every,
+            reject_every: 0,
         }
     }
 
@@ -282,6 +317,37 @@ mod tests {
         let mut p = AckPolicy::new(&cfg(true, 0, 0));
         p.delivered(1, &mut out);
         assert!(out.is_empty());
+    }
+
+    fn rejects_in(buf: &mut BytesMut) -> Vec<Method> {
+        let mut codec = warren_protocol::FrameCodec::default();
+        let mut out = Vec::new();
+        while let Some(Frame::Method { method, .. }) = codec.decode(buf).unwrap() {
+            out.push(method);
+        }
+        out
+    }
+
+    #[test]
+    fn every_nth_delivery_is_rejected_without_requeue() {
+        let mut out = BytesMut::new();
+        let mut c = cfg(false, 0, 0);
+        c.reject_every = 3;
+        let mut p = AckPolicy::new(&c);
+        for tag in 1..=7 {
+            p.delivered(tag, &mut out);
+        }
+        assert_eq!(p.rejected, 2);
+        let methods = rejects_in(&mut out);
+        let rejected: Vec<_> = methods
+            .iter()
+            .filter_map(|m| match m {
+                Method::BasicReject(r) => Some((r.delivery_tag, r.requeue)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rejected, vec![(3, false), (6, false)]);
+        assert_eq!(methods.len(), 7, "the other five are acked one by one");
     }
 
     #[test]

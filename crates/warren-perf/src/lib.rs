@@ -20,6 +20,7 @@ pub mod producer;
 pub mod report;
 pub mod run;
 pub mod scanner;
+pub mod soak;
 pub mod stats;
 pub mod topology;
 pub mod uri;

@@ -47,6 +47,7 @@ pub async fn run(args: &Args, mut line: impl FnMut(&str)) -> Result<Summary> {
             auto_ack: args.auto_ack,
             prefetch: args.prefetch,
             multi_ack_every: args.multi_ack_every,
+            reject_every: 0,
         };
         let mut conn = Connection::open(&uri, &format!("warren-perf consumer {i}")).await?;
         consumer::subscribe(&mut conn, &cfg).await?;

@@ -27,6 +27,8 @@ pub struct Counters {
     pub confirmed: AtomicU64,
     /// Messages the broker refused (basic.nack from the broker).
     pub nacked: AtomicU64,
+    /// Deliveries this consumer rejected (basic.reject, requeue=false).
+    pub rejected: AtomicU64,
     /// Send-to-receive latency of timestamped deliveries, in µs.
     pub latency: AtomicHistogram,
 }
