@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod node;
 pub mod rates;
 pub mod shapes;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use warren_broker::{Broker, Limits};
 pub use axum::Router;
 pub use error::{ApiError, ApiResult};
 pub use node::{Alarms, Listener, Node, Resources};
+pub use tls::TlsConfigSource;
 use rates::Rates;
 
 /// The state every request sees.
@@ -100,13 +102,34 @@ pub async fn serve(
     limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_on(listener::BoundedListener::new(listener, limits), router, limits, shutdown).await
+}
+
+/// Like [`serve`], over HTTPS with `tls`'s configuration (taken afresh for each
+/// connection, so a reload applies to the next one).
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    limits: &Limits,
+    tls: Arc<dyn TlsConfigSource>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener::BoundedListener::new(listener, limits).with_tls(tls);
+    serve_on(listener, router, limits, shutdown).await
+}
+
+async fn serve_on(
+    listener: listener::BoundedListener,
+    router: Router,
+    limits: &Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     use axum::ServiceExt;
     use tower::Layer;
     let router = router.layer(axum::extract::DefaultBodyLimit::max(
         limits.http_max_body_bytes,
     ));
     let app = axum::middleware::map_request(default_exchange_segment).layer(router);
-    let listener = listener::BoundedListener::new(listener, limits);
     axum::serve(
         listener,
         ServiceExt::<Request>::into_make_service_with_connect_info::<listener::Peer>(app),

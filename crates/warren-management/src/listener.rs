@@ -18,10 +18,12 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 use warren_broker::Limits;
+
+use crate::tls::{HttpStream, TlsConfigSource};
 
 /// Connections open per client address.
 type PerIp = Arc<Mutex<HashMap<IpAddr, usize>>>;
@@ -34,6 +36,7 @@ pub struct BoundedListener {
     per_ip: PerIp,
     max_per_ip: usize,
     idle_timeout: Duration,
+    tls: Option<Arc<dyn TlsConfigSource>>,
 }
 
 impl BoundedListener {
@@ -45,7 +48,15 @@ impl BoundedListener {
             per_ip: PerIp::default(),
             max_per_ip: limits.http_max_connections_per_ip.max(1),
             idle_timeout: limits.http_idle_timeout,
+            tls: None,
         }
+    }
+
+    /// Serves HTTPS: each connection's TLS handshake (with `tls`'s configuration at the
+    /// time) runs on the connection's task, bounded by the idle timeout.
+    pub fn with_tls(mut self, tls: Arc<dyn TlsConfigSource>) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Counts a connection from `ip`, unless that address has its maximum already.
@@ -75,7 +86,7 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Boun
 /// A connection, the slot it holds until it is dropped, and its idle deadline.
 #[derive(Debug)]
 pub struct Bounded {
-    stream: TcpStream,
+    stream: HttpStream,
     _slot: OwnedSemaphorePermit,
     ip: IpAddr,
     per_ip: PerIp,
@@ -119,7 +130,7 @@ impl axum::serve::Listener for BoundedListener {
             }
             let _ = stream.set_nodelay(true);
             let io = Bounded {
-                stream,
+                stream: HttpStream::new(stream, self.tls.as_ref()),
                 _slot: slot,
                 ip: addr.ip(),
                 per_ip: self.per_ip.clone(),

@@ -15,7 +15,7 @@ pub mod properties;
 pub mod table;
 pub mod wire;
 
-pub use codec::FrameCodec;
+pub use codec::{FrameCodec, FrameFault};
 pub use constants::{ReplyCode, PROTOCOL_HEADER};
 pub use error::ProtocolError;
 pub use frame::Frame;

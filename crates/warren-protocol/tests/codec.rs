@@ -566,3 +566,55 @@ fn run(input: &[u8], chunks: &[usize]) -> (Vec<Frame>, Result<usize, String>) {
     }
     (frames, Ok(src.len()))
 }
+
+/// `decode_frame` reports a refused frame with its type, channel and payload, and says
+/// by what is left in the buffer whether the frame was taken out of it.
+#[test]
+fn refused_frames_come_with_their_type_channel_and_payload() {
+    let mut codec = FrameCodec::default();
+    // A payload that does not decode: the frame is taken, the next one is still there.
+    let mut src = BytesMut::from(&raw_frame(FRAME_METHOD, 5, &[0, 60, 0, 10, 0, 0, 0])[..]);
+    src.extend_from_slice(&raw_frame(7, 2, b"hello"));
+    let fault = codec
+        .decode_frame(&mut src)
+        .expect_err("truncated basic.qos");
+    assert!(
+        matches!(fault.error, ProtocolError::Truncated { .. }),
+        "{fault:?}"
+    );
+    assert_eq!(
+        (fault.frame_type, fault.channel, fault.size),
+        (FRAME_METHOD, 5, 7)
+    );
+    assert_eq!(&fault.payload[..], &[0, 60, 0, 10, 0, 0, 0]);
+    let fault = codec.decode_frame(&mut src).expect_err("frame type 7");
+    assert!(matches!(fault.error, ProtocolError::UnknownFrameType(7)));
+    assert_eq!((fault.channel, &fault.payload[..]), (2, &b"hello"[..]));
+    assert!(src.is_empty());
+    // A heartbeat on a channel keeps its (empty) payload and names the channel.
+    let mut src = BytesMut::from(&raw_frame(FRAME_HEARTBEAT, 1, b"")[..]);
+    let fault = codec
+        .decode_frame(&mut src)
+        .expect_err("heartbeat on channel 1");
+    assert!(matches!(fault.error, ProtocolError::HeartbeatOnChannel(1)));
+    // Refused on its declared size: nothing read, nothing taken.
+    let mut src = BytesMut::new();
+    src.put_u8(FRAME_METHOD);
+    src.put_u16(3);
+    src.put_u32(1 << 20);
+    let fault = codec.decode_frame(&mut src).expect_err("too large");
+    assert!(matches!(fault.error, ProtocolError::FrameTooLarge { .. }));
+    assert_eq!(
+        (fault.channel, fault.size, fault.payload.len()),
+        (3, 1 << 20, 0)
+    );
+    assert_eq!(src.len(), 7);
+    // A bad frame-end octet: the payload is reported, the frame stays.
+    let mut bad = raw_frame(FRAME_BODY, 4, b"abc");
+    *bad.last_mut().unwrap() = 0;
+    let mut src = BytesMut::from(&bad[..]);
+    let fault = codec.decode_frame(&mut src).expect_err("bad frame end");
+    assert!(matches!(fault.error, ProtocolError::BadFrameEnd(0)));
+    assert_eq!(&fault.payload[..], b"abc");
+    assert_eq!(src.len(), bad.len());
+}

@@ -13,6 +13,11 @@ use warren_broker::access::{AccessControl, User};
 
 /// Mechanisms offered in `connection.start`, in preference order.
 pub const MECHANISMS: &str = "PLAIN AMQPLAIN";
+/// Mechanisms offered on a TLS connection that verifies client certificates.
+pub const MECHANISMS_WITH_EXTERNAL: &str = "PLAIN AMQPLAIN EXTERNAL";
+/// SASL EXTERNAL: the user is the one the verified client certificate names
+/// (`tls::identity`); the response is ignored, as RabbitMQ does.
+pub const EXTERNAL: &str = "EXTERNAL";
 
 /// Why a login failed. The client only ever sees 403 ACCESS_REFUSED.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -26,6 +31,10 @@ pub enum AuthError {
     /// Unknown user or wrong password.
     #[error("invalid credentials for user '{0}'")]
     InvalidCredentials(String),
+    /// EXTERNAL found no user to log in as (no client certificate, no name in it,
+    /// or no such user).
+    #[error("EXTERNAL login refused: {0}")]
+    External(String),
     /// The user may only connect from loopback.
     #[error("user '{0}' can only connect via localhost")]
     LoopbackOnly(String),

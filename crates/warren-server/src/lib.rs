@@ -12,6 +12,7 @@ pub mod disk;
 pub mod management;
 pub mod memory;
 pub mod server;
+pub mod tls;
 
 pub use config::{DefaultUser, Definitions, Limits, MemoryWatermark, ServerConfig};
 pub use server::{shutdown_channel, RunningServer, Server, ServerContext, ShutdownHandle};

@@ -62,6 +62,27 @@ struct Args {
     /// [config: log.format, default text] [env: WARREN_LOG__FORMAT].
     #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
     log_format: Option<String>,
+    /// Address to accept AMQP over TLS (amqps) on; repeat for several; needs --tls-cert and
+    /// --tls-key [config: tls.listen, default none; RabbitMQ's port is 5671]
+    /// [env: WARREN_TLS__LISTEN].
+    #[arg(long = "amqps-listen", value_name = "ADDR")]
+    amqps_listen: Vec<SocketAddr>,
+    /// The server's certificate chain, PEM, leaf first
+    /// [config: tls.cert_file] [env: WARREN_TLS__CERT_FILE].
+    #[arg(long = "tls-cert", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The server's private key, PEM [config: tls.key_file] [env: WARREN_TLS__KEY_FILE].
+    #[arg(long = "tls-key", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// CA certificates, PEM, client certificates must chain to
+    /// [config: tls.ca_file] [env: WARREN_TLS__CA_FILE].
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Ask TLS clients for a certificate, verify it against --tls-ca, and offer EXTERNAL
+    /// login as the user it names [config: tls.verify_peer, default false]
+    /// [env: WARREN_TLS__VERIFY_PEER].
+    #[arg(long = "tls-verify-peer")]
+    tls_verify_peer: bool,
     /// Memory for the store's page cache, in MiB
     /// [config: limits.store_cache_bytes, default 128 MiB]
     /// [env: WARREN_LIMITS__STORE_CACHE_BYTES].
@@ -82,6 +103,11 @@ async fn main() -> std::process::ExitCode {
         log_level: args.log,
         log_format: args.log_format,
         store_cache_mib: args.store_cache_mib,
+        amqps_listen: args.amqps_listen,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
+        tls_ca: args.tls_ca,
+        tls_verify_peer: args.tls_verify_peer,
     };
     let loaded = match config::load(&cli, std::env::vars()) {
         Ok(l) => l,
@@ -131,6 +157,8 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    // SIGHUP reloads the TLS certificates (new connections get them; open ones stay).
+    warren_server::tls::reload_on_sighup(server.tls());
     let (handle, rx) = shutdown_channel();
     tokio::spawn(async move {
         wait_for_signal().await;

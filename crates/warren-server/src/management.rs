@@ -15,6 +15,7 @@ use warren_management::{Alarms, Listener, Management, Node, Resources};
 
 use crate::config::ServerConfig;
 use crate::memory::MemoryAlarm;
+use crate::tls::Tls;
 
 /// The server as the management API sees it.
 #[derive(Debug)]
@@ -117,11 +118,13 @@ pub struct HttpListeners {
     pub management: Option<TcpListener>,
     /// Prometheus only.
     pub prometheus: Option<TcpListener>,
+    /// The management API over HTTPS (`tls.management_listen`), and its TLS configuration.
+    pub management_tls: Option<(TcpListener, Arc<Tls>)>,
 }
 
 impl HttpListeners {
     /// Binds what `config` asks for.
-    pub async fn bind(config: &ServerConfig) -> std::io::Result<Self> {
+    pub async fn bind(config: &ServerConfig, tls: Option<Arc<Tls>>) -> std::io::Result<Self> {
         let bind = |addr: Option<SocketAddr>| async move {
             match addr {
                 Some(a) => TcpListener::bind(a).await.map(Some),
@@ -131,6 +134,10 @@ impl HttpListeners {
         Ok(HttpListeners {
             management: bind(config.management_listen).await?,
             prometheus: bind(config.prometheus_listen).await?,
+            management_tls: match (config.tls.management_listen, tls) {
+                (Some(addr), Some(tls)) => Some((TcpListener::bind(addr).await?, tls)),
+                _ => None,
+            },
         })
     }
 
@@ -139,23 +146,41 @@ impl HttpListeners {
         self.management.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// The management API's HTTPS address.
+    pub fn management_tls_addr(&self) -> Option<SocketAddr> {
+        self.management_tls
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// The Prometheus listener's bound address.
     pub fn prometheus_addr(&self) -> Option<SocketAddr> {
         self.prometheus.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// The listeners as the API lists them, with the AMQP ones.
-    pub fn describe(&self, amqp: &[SocketAddr]) -> Vec<Listener> {
+    /// The listeners as the API lists them, with the AMQP ones (`amqps`: RabbitMQ's
+    /// protocol name `amqp/ssl`).
+    pub fn describe(&self, amqp: &[SocketAddr], amqps: &[SocketAddr]) -> Vec<Listener> {
         let mut out: Vec<Listener> = amqp
             .iter()
             .map(|&addr| Listener {
                 protocol: "amqp",
                 addr,
             })
+            .chain(amqps.iter().map(|&addr| Listener {
+                protocol: "amqp/ssl",
+                addr,
+            }))
             .collect();
         if let Some(addr) = self.management_addr() {
             out.push(Listener {
                 protocol: "http",
+                addr,
+            });
+        }
+        if let Some(addr) = self.management_tls_addr() {
+            out.push(Listener {
+                protocol: "https",
                 addr,
             });
         }
@@ -177,7 +202,8 @@ impl HttpListeners {
         shutdown: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
-        if self.management.is_none() && self.prometheus.is_none() {
+        if self.management.is_none() && self.prometheus.is_none() && self.management_tls.is_none()
+        {
             return tasks;
         }
         let api = Management::new(broker, node, config.stats_interval);
@@ -200,6 +226,22 @@ impl HttpListeners {
         };
         if let Some(l) = self.management {
             tasks.push(serve(l, api.router(), "management API"));
+        }
+        if let Some((listener, tls)) = self.management_tls {
+            let mut stop = shutdown.clone();
+            let limits = limits.clone();
+            let router = api.router();
+            info!(addr = ?listener.local_addr().ok(), "management API (HTTPS) listening");
+            tasks.push(tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) =
+                    warren_management::serve_tls(listener, router, &limits, tls, stopped).await
+                {
+                    error!(error = %e, "management API (HTTPS) stopped");
+                }
+            }));
         }
         if let Some(l) = self.prometheus {
             tasks.push(serve(l, api.metrics_router(), "Prometheus metrics"));

@@ -15,6 +15,7 @@ use crate::connection;
 use crate::connection::stream::Halves;
 use crate::management::{HttpListeners, ServerNode};
 use crate::memory::MemoryAlarm;
+use crate::tls::{Tls, TlsError};
 
 /// Bytes an in-memory connection's pipe buffers in each direction (a socket's buffer).
 const IN_MEMORY_PIPE_BYTES: usize = 256 * 1024;
@@ -37,6 +38,10 @@ pub struct ServerContext {
 pub struct Server {
     ctx: Arc<ServerContext>,
     listeners: Vec<TcpListener>,
+    /// The `amqps` listeners (`tls.listen`).
+    tls_listeners: Vec<TcpListener>,
+    /// The TLS configuration, when a TLS listener is configured.
+    tls: Option<Arc<Tls>>,
     http: HttpListeners,
 }
 
@@ -68,6 +73,11 @@ impl Server {
         config: ServerConfig,
         store: Arc<dyn Store>,
     ) -> std::io::Result<Server> {
+        // Certificates first: a bad file stops the start before anything is recovered.
+        let tls = match config.tls.enabled() {
+            true => Some(Tls::load(&config.tls)?),
+            false => None,
+        };
         let broker = Arc::new(recovery::recover(store, &config.limits)?);
         crate::boot::apply(&broker, &config).await?;
         let mut listeners = Vec::new();
@@ -76,7 +86,13 @@ impl Server {
             info!(addr = %listener.local_addr()?, "listening for AMQP 0-9-1");
             listeners.push(listener);
         }
-        let http = HttpListeners::bind(&config).await?;
+        let mut tls_listeners = Vec::new();
+        for addr in &config.tls.listen {
+            let listener = TcpListener::bind(addr).await?;
+            info!(addr = %listener.local_addr()?, "listening for AMQP 0-9-1 over TLS (amqps)");
+            tls_listeners.push(listener);
+        }
+        let http = HttpListeners::bind(&config, tls.clone()).await?;
         let failed_logins = crate::auth::FailedLogins::new(
             config.limits.failed_login_delay,
             config.limits.failed_login_max_waiting,
@@ -89,6 +105,8 @@ impl Server {
                 failed_logins,
             }),
             listeners,
+            tls_listeners,
+            tls,
             http,
         })
     }
@@ -99,6 +117,19 @@ impl Server {
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect()
+    }
+
+    /// The `amqps` listeners' bound addresses.
+    pub fn tls_addrs(&self) -> Vec<SocketAddr> {
+        self.tls_listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect()
+    }
+
+    /// The TLS configuration, if a TLS listener is on (see [`Tls::reload`]).
+    pub fn tls(&self) -> Option<Arc<Tls>> {
+        self.tls.clone()
     }
 
     /// The management API's bound address, if it is on.
@@ -142,7 +173,7 @@ impl Server {
         let amqp_addrs = self.local_addrs();
         let node = Arc::new(ServerNode::new(
             &self.ctx.config,
-            self.http.describe(&amqp_addrs),
+            self.http.describe(&amqp_addrs, &self.tls_addrs()),
             self.ctx.memory.clone(),
         ));
         let http_tasks = self.http.spawn(
@@ -153,7 +184,10 @@ impl Server {
         );
         let mut accept_tasks = JoinSet::new();
         let connections = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
-        for listener in self.listeners {
+        let plain = self.listeners.into_iter().map(|l| (l, None));
+        let tls = self.tls.clone();
+        let secure = self.tls_listeners.into_iter().map(|l| (l, tls.clone()));
+        for (listener, tls) in plain.chain(secure) {
             let ctx = self.ctx.clone();
             let permits = permits.clone();
             let mut stop = shutdown.clone();
@@ -172,8 +206,14 @@ impl Server {
                                 let stop = stop.clone();
                                 let _ = stream.set_nodelay(true);
                                 let local = stream.local_addr().ok();
+                                let tls = tls.clone();
                                 connections.lock().await.spawn(async move {
-                                    connection::serve(stream, peer, local, ctx, stop).await;
+                                    let mut stream = stream;
+                                    match tls {
+                                        // The TLS handshake runs here, on the connection's task.
+                                        Some(tls) => crate::tls::serve(stream, peer, local, tls, ctx, stop).await,
+                                        None => connection::serve(&mut stream, peer, local, None, ctx, stop).await,
+                                    }
                                     drop(permit);
                                 });
                             }
@@ -224,6 +264,9 @@ impl Server {
     fn spawn(self) -> RunningServer {
         let server = self;
         let addrs = server.local_addrs();
+        let tls_addrs = server.tls_addrs();
+        let management_tls_addr = server.http.management_tls_addr();
+        let tls = server.tls();
         let management_addr = server.management_addr();
         let prometheus_addr = server.prometheus_addr();
         let broker = server.broker();
@@ -236,9 +279,12 @@ impl Server {
             ctx,
             stopping,
             addrs,
+            tls_addrs,
             management_addr,
+            management_tls_addr,
             prometheus_addr,
             broker,
+            tls,
             memory,
             shutdown: ShutdownHandle(tx),
             task,
@@ -250,8 +296,12 @@ impl Server {
 pub struct RunningServer {
     /// Bound addresses.
     pub addrs: Vec<SocketAddr>,
+    /// The `amqps` listeners' bound addresses.
+    pub tls_addrs: Vec<SocketAddr>,
     /// The management API's bound address, if on.
     pub management_addr: Option<SocketAddr>,
+    /// The management API's HTTPS address, if on.
+    pub management_tls_addr: Option<SocketAddr>,
     /// The separate Prometheus listener's bound address, if on.
     pub prometheus_addr: Option<SocketAddr>,
     /// The broker state, for inspection.
@@ -264,6 +314,7 @@ pub struct RunningServer {
     pub task: tokio::task::JoinHandle<()>,
     ctx: Arc<ServerContext>,
     stopping: watch::Receiver<bool>,
+    tls: Option<Arc<Tls>>,
 }
 
 impl RunningServer {
@@ -273,14 +324,20 @@ impl RunningServer {
     /// must not open sockets. Such connections do not count against `max_connections`.
     pub fn connect_in_memory(&self, peer: SocketAddr) -> tokio::io::DuplexStream {
         let (client, server) = tokio::io::duplex(IN_MEMORY_PIPE_BYTES);
-        tokio::spawn(connection::serve(
-            Halves(server),
-            peer,
-            None,
-            self.ctx.clone(),
-            self.stopping.clone(),
-        ));
+        let (ctx, stopping) = (self.ctx.clone(), self.stopping.clone());
+        tokio::spawn(async move {
+            connection::serve(&mut Halves(server), peer, None, None, ctx, stopping).await;
+        });
         client
+    }
+
+    /// Reads the TLS certificate, key and CA files again for new connections (what
+    /// SIGHUP does to the binary); an error keeps the previous ones.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Err(TlsError::Config("no TLS listener is configured".into())),
+        }
     }
 
     /// Shuts down gracefully and waits for every connection to end.

@@ -112,6 +112,28 @@ pub struct LimitsFile {
     pub http_max_connections_per_ip: Option<usize>,
 }
 
+/// `[tls]`: paths are relative to the config file's directory; `""` is no file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// `amqps` listen addresses (none: off).
+    pub listen: Option<OneOrMany>,
+    /// The management API over HTTPS, or `"off"`.
+    pub management_listen: Option<String>,
+    /// Certificate chain, PEM.
+    pub cert_file: Option<String>,
+    /// Private key, PEM.
+    pub key_file: Option<String>,
+    /// CA certificates for client certificates, PEM.
+    pub ca_file: Option<String>,
+    /// Ask for and verify client certificates.
+    pub verify_peer: Option<bool>,
+    /// Refuse clients without a certificate.
+    pub fail_if_no_peer_cert: Option<bool>,
+    /// `common_name` or `subject_alternative_name`.
+    pub cert_login_from: Option<String>,
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,6 +151,7 @@ pub struct ConfigFile {
     pub collect_statistics_interval_ms: Option<u64>,
     pub log: Option<LogFile>,
     pub limits: Option<LimitsFile>,
+    pub tls: Option<TlsFile>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vhosts: Vec<VHostDef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -18,10 +18,10 @@ use std::time::Duration;
 use warren_broker::definitions::Definitions;
 use warren_broker::{Limits, MemoryWatermark};
 
-use super::file::{ConfigFile, LimitsFile, SizeOrFraction};
+use super::file::{ConfigFile, LimitsFile, SizeOrFraction, TlsFile};
 use super::locate;
 use super::units::parse_size;
-use super::{DefaultUser, ServerConfig};
+use super::{CertLoginFrom, DefaultUser, ServerConfig, TlsSettings};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +53,16 @@ pub struct CliOverrides {
     pub log_format: Option<String>,
     /// `--store-cache-mib N`.
     pub store_cache_mib: Option<u64>,
+    /// `--amqps-listen ADDR`, repeatable: replaces `tls.listen`.
+    pub amqps_listen: Vec<SocketAddr>,
+    /// `--tls-cert FILE`: `tls.cert_file`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key FILE`: `tls.key_file`.
+    pub tls_key: Option<PathBuf>,
+    /// `--tls-ca FILE`: `tls.ca_file`.
+    pub tls_ca: Option<PathBuf>,
+    /// `--tls-verify-peer`: `tls.verify_peer = true`.
+    pub tls_verify_peer: bool,
 }
 
 /// The effective configuration.
@@ -191,6 +201,7 @@ pub fn load(
         apply(&mut loaded, file, &Origin::File { path, text: &text }, dir)?;
     }
     apply_cli(&mut loaded, cli)?;
+    check_tls(&loaded.server.tls)?;
     let mut definitions = Definitions::default();
     for path in &loaded.definitions_files {
         definitions.extend(read_definitions(path)?);
@@ -337,6 +348,9 @@ fn apply(
     if let Some(l) = f.limits {
         apply_limits(&mut s.limits, l, origin)?;
     }
+    if let Some(t) = f.tls {
+        apply_tls(&mut s.tls, t, origin, base)?;
+    }
     let t = &mut loaded.topology;
     t.vhosts.extend(f.vhosts);
     t.users.extend(f.users);
@@ -347,6 +361,95 @@ fn apply(
     t.exchanges.extend(f.exchanges);
     t.queues.extend(f.queues);
     t.bindings.extend(f.bindings);
+    Ok(())
+}
+
+fn apply_tls(
+    tls: &mut TlsSettings,
+    f: TlsFile,
+    origin: &Origin<'_>,
+    base: &Path,
+) -> Result<(), ConfigError> {
+    if let Some(listen) = f.listen {
+        tls.listen = listen
+            .into_vec()
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e| value_err(origin, "tls.listen", format!("'{a}': {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(addr) = f.management_listen {
+        tls.management_listen =
+            optional_addr(&addr).map_err(|e| value_err(origin, "tls.management_listen", e))?;
+    }
+    // "" names no file (what --print-config writes for an unset one).
+    let file = |p: String| (!p.is_empty()).then(|| base.join(p));
+    if let Some(p) = f.cert_file {
+        tls.cert_file = file(p);
+    }
+    if let Some(p) = f.key_file {
+        tls.key_file = file(p);
+    }
+    if let Some(p) = f.ca_file {
+        tls.ca_file = file(p);
+    }
+    if let Some(v) = f.verify_peer {
+        tls.verify_peer = v;
+    }
+    if let Some(v) = f.fail_if_no_peer_cert {
+        tls.fail_if_no_peer_cert = v;
+    }
+    if let Some(from) = f.cert_login_from {
+        tls.cert_login_from = match from.as_str() {
+            "common_name" => CertLoginFrom::CommonName,
+            "subject_alternative_name" => CertLoginFrom::SubjectAlternativeName,
+            other => {
+                return Err(value_err(
+                    origin,
+                    "tls.cert_login_from",
+                    format!("'{other}' is not common_name or subject_alternative_name"),
+                ))
+            }
+        };
+    }
+    Ok(())
+}
+
+/// The TLS settings that only make sense together, checked once every layer is applied.
+fn check_tls(tls: &TlsSettings) -> Result<(), ConfigError> {
+    let err = |key: &str, message: &str| ConfigError::Value {
+        origin: "configuration".into(),
+        key: key.into(),
+        message: message.into(),
+    };
+    if tls.enabled() {
+        if tls.cert_file.is_none() {
+            return Err(err(
+                "tls.cert_file",
+                "a certificate is needed when tls.listen or tls.management_listen is set",
+            ));
+        }
+        if tls.key_file.is_none() {
+            return Err(err(
+                "tls.key_file",
+                "a private key is needed when tls.listen or tls.management_listen is set",
+            ));
+        }
+    }
+    if tls.verify_peer && tls.ca_file.is_none() {
+        return Err(err(
+            "tls.ca_file",
+            "tls.verify_peer needs the CA certificates client certificates must chain to",
+        ));
+    }
+    if tls.fail_if_no_peer_cert && !tls.verify_peer {
+        return Err(err(
+            "tls.fail_if_no_peer_cert",
+            "only applies with tls.verify_peer = true",
+        ));
+    }
     Ok(())
 }
 
@@ -526,6 +629,22 @@ fn apply_cli(loaded: &mut Loaded, cli: &CliOverrides) -> Result<(), ConfigError>
     }
     if let Some(mib) = cli.store_cache_mib {
         loaded.server.limits.store_cache_bytes = mib << 20;
+    }
+    let tls = &mut loaded.server.tls;
+    if !cli.amqps_listen.is_empty() {
+        tls.listen = cli.amqps_listen.clone();
+    }
+    for (flag, target) in [
+        (&cli.tls_cert, &mut tls.cert_file),
+        (&cli.tls_key, &mut tls.key_file),
+        (&cli.tls_ca, &mut tls.ca_file),
+    ] {
+        if let Some(path) = flag {
+            *target = Some(path.clone());
+        }
+    }
+    if cli.tls_verify_peer {
+        tls.verify_peer = true;
     }
     loaded
         .definitions_files

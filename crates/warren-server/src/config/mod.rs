@@ -44,6 +44,61 @@ impl Default for DefaultUser {
     }
 }
 
+/// Where EXTERNAL login takes the user name from in a verified client certificate
+/// (RabbitMQ's `ssl_cert_login_from`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CertLoginFrom {
+    /// The subject's common name (CN); several CNs are joined with `,` as RabbitMQ does.
+    #[default]
+    CommonName,
+    /// The first DNS name of the subjectAltName extension, else its first email address
+    /// (RabbitMQ's `ssl_cert_login_san_type = dns`, index 0).
+    SubjectAlternativeName,
+}
+
+impl CertLoginFrom {
+    /// The config file's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertLoginFrom::CommonName => "common_name",
+            CertLoginFrom::SubjectAlternativeName => "subject_alternative_name",
+        }
+    }
+}
+
+/// TLS (`[tls]`): the `amqps` listeners, HTTPS for the management API, the certificate
+/// and key they present, and client-certificate verification. Off unless a listen
+/// address is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `amqps` listen addresses (`tls.listen`; RabbitMQ's `listeners.ssl`, port 5671).
+    pub listen: Vec<SocketAddr>,
+    /// The management API over HTTPS (`tls.management_listen`; RabbitMQ's
+    /// `management.ssl.port`, 15671), served with the same certificate and verification.
+    pub management_listen: Option<SocketAddr>,
+    /// The server's certificate chain, PEM, leaf first (`tls.cert_file`).
+    pub cert_file: Option<PathBuf>,
+    /// The server's private key, PEM: PKCS#8, PKCS#1 or SEC1 (`tls.key_file`).
+    pub key_file: Option<PathBuf>,
+    /// CA certificates, PEM, that client certificates must chain to (`tls.ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// Ask clients for a certificate and refuse one that does not chain to `ca_file`
+    /// (`tls.verify_peer`; RabbitMQ's `ssl_options.verify = verify_peer`).
+    pub verify_peer: bool,
+    /// With `verify_peer`, refuse clients that present no certificate at all
+    /// (`tls.fail_if_no_peer_cert`).
+    pub fail_if_no_peer_cert: bool,
+    /// Where EXTERNAL login reads the user name (`tls.cert_login_from`).
+    pub cert_login_from: CertLoginFrom,
+}
+
+impl TlsSettings {
+    /// Whether any TLS listener is configured.
+    pub fn enabled(&self) -> bool {
+        !self.listen.is_empty() || self.management_listen.is_some()
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -71,6 +126,8 @@ pub struct ServerConfig {
     /// the `load_definitions` files and the config file's own `[[queues]]` etc., merged
     /// in that order.
     pub definitions: Definitions,
+    /// TLS listeners and their certificates (`[tls]`; off by default).
+    pub tls: TlsSettings,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +143,7 @@ impl Default for ServerConfig {
             default_user: Some(DefaultUser::default()),
             loopback_users: vec!["guest".into()],
             definitions: Definitions::default(),
+            tls: TlsSettings::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use warren_broker::MemoryWatermark;
 
 use super::file::{
     ConfigFile, LimitsFile, ListenersFile, LogFile, OneOrMany, PermissionsFile, SizeOrFraction,
+    TlsFile,
 };
 use super::load::{Loaded, LogFormat};
 
@@ -100,6 +101,18 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             http_idle_timeout_ms: ms(l.http_idle_timeout),
             http_max_connections_per_ip: Some(l.http_max_connections_per_ip),
         }),
+        tls: Some(TlsFile {
+            listen: Some(OneOrMany::Many(
+                s.tls.listen.iter().map(|a| a.to_string()).collect(),
+            )),
+            management_listen: Some(addr_or_off(s.tls.management_listen)),
+            cert_file: Some(path_or_empty(&s.tls.cert_file)),
+            key_file: Some(path_or_empty(&s.tls.key_file)),
+            ca_file: Some(path_or_empty(&s.tls.ca_file)),
+            verify_peer: Some(s.tls.verify_peer),
+            fail_if_no_peer_cert: Some(s.tls.fail_if_no_peer_cert),
+            cert_login_from: Some(s.tls.cert_login_from.as_str().into()),
+        }),
         vhosts: loaded.topology.vhosts.clone(),
         users: loaded.topology.users.clone(),
         permissions: loaded.topology.permissions.clone(),
@@ -118,6 +131,11 @@ pub fn to_toml(loaded: &Loaded) -> String {
     format!(
         "# Warren's effective configuration (defaults < WARREN_* environment < config file < flags).\n{body}"
     )
+}
+
+fn path_or_empty(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map_or_else(String::new, |p| p.display().to_string())
 }
 
 fn addr_or_off(addr: Option<std::net::SocketAddr>) -> String {

@@ -17,9 +17,10 @@ use warren_protocol::frame::write_method;
 use warren_protocol::method::connection as conn;
 use warren_protocol::{FieldTable, FieldValue, Frame, FrameCodec, Method, PROTOCOL_HEADER};
 
-use crate::auth::{self, AuthError, MECHANISMS};
+use crate::auth::{self, AuthError, EXTERNAL, MECHANISMS, MECHANISMS_WITH_EXTERNAL};
 use crate::channel::ClientCapabilities;
 use crate::server::ServerContext;
+use crate::tls::TlsSession;
 
 use super::octets::describe_frame;
 
@@ -133,6 +134,14 @@ fn wants_auth_failure_close(client_properties: &FieldTable) -> bool {
             .and_then(FieldValue::as_bool)
             .unwrap_or(false),
         _ => false,
+    }
+}
+
+/// The mechanisms `connection.start` offers: EXTERNAL too when the connection can use it.
+fn mechanisms(external: Option<&Result<String, String>>) -> &'static str {
+    match external {
+        Some(_) => MECHANISMS_WITH_EXTERNAL,
+        None => MECHANISMS,
     }
 }
 
@@ -332,6 +341,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     ctx: &ServerContext,
     peer: SocketAddr,
     local: Option<SocketAddr>,
+    tls: Option<&TlsSession>,
 ) -> Result<Negotiated, HandshakeError> {
     let mut header = [0u8; 8];
     while inbuf.len() < 8 {
@@ -345,13 +355,16 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         return Err(HandshakeError::BadHeader(header));
     }
 
+    // EXTERNAL (the client certificate's name) is offered on TLS connections that verify
+    // client certificates, as RabbitMQ's rabbitmq_auth_mechanism_ssl offers it.
+    let external = tls.and_then(|t| t.external.as_ref());
     send(
         stream,
         conn::Start {
             version_major: 0,
             version_minor: 9,
             server_properties: server_properties(),
-            mechanisms: MECHANISMS.as_bytes().to_vec().into(),
+            mechanisms: mechanisms(external).as_bytes().to_vec().into(),
             locales: b"en_US".to_vec().into(),
         },
     )
@@ -362,21 +375,32 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     else {
         unreachable!("expect_method_silently checked the name");
     };
-    let creds = match auth::parse_response(&start_ok.mechanism, &start_ok.response) {
-        Ok(creds) => creds,
-        Err(AuthError::UnsupportedMechanism(m)) => {
-            return Err(HandshakeError::Silent(format!(
-                "unknown authentication mechanism '{m}'"
-            )))
+    let login = match external {
+        Some(name) if start_ok.mechanism == EXTERNAL => crate::tls::identity::external_login(
+            ctx.broker.access(),
+            &ctx.config.loopback_users,
+            name,
+            peer.ip(),
+        ),
+        _ => {
+            let creds = match auth::parse_response(&start_ok.mechanism, &start_ok.response) {
+                Ok(creds) => creds,
+                Err(AuthError::UnsupportedMechanism(m)) => {
+                    return Err(HandshakeError::Silent(format!(
+                        "unknown authentication mechanism '{m}'"
+                    )))
+                }
+                Err(e) => return Err(HandshakeError::Silent(e.to_string())),
+            };
+            auth::authenticate(
+                ctx.broker.access(),
+                &ctx.config.loopback_users,
+                &creds,
+                peer.ip(),
+            )
         }
-        Err(e) => return Err(HandshakeError::Silent(e.to_string())),
     };
-    let user = match auth::authenticate(
-        ctx.broker.access(),
-        &ctx.config.loopback_users,
-        &creds,
-        peer.ip(),
-    ) {
+    let user = match login {
         Ok(user) => user,
         Err(e) => {
             warn!(%peer, error = %e, "{} login refused", start_ok.mechanism);

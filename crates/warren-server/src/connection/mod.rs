@@ -36,6 +36,7 @@ use warren_protocol::FrameCodec;
 use crate::channel::confirms::SyncDone;
 use crate::channel::{Channel, ConnCtx};
 use crate::server::ServerContext;
+use crate::tls::TlsSession;
 use content::ContentGrammar;
 use flow::PublishFlow;
 use handshake::{handshake, HandshakeError, Negotiated, SILENT_CLOSE_DELAY};
@@ -60,11 +61,13 @@ enum State {
 }
 
 /// Serves one accepted stream until it closes. `local` is the address the client
-/// connected to (reported to the management API), when there is one.
+/// connected to (reported to the management API), when there is one; `tls` what the
+/// TLS session established (for EXTERNAL), on a TLS connection.
 pub(crate) async fn serve<S: ClientStream>(
-    mut stream: S,
+    stream: &mut S,
     peer: SocketAddr,
     local: Option<SocketAddr>,
+    tls: Option<TlsSession>,
     ctx: Arc<ServerContext>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -74,7 +77,7 @@ pub(crate) async fn serve<S: ClientStream>(
     let negotiated = tokio::select! {
         n = tokio::time::timeout(
             ctx.config.limits.handshake_timeout,
-            handshake(&mut stream, &mut inbuf, &mut codec, &ctx, peer, local),
+            handshake(stream, &mut inbuf, &mut codec, &ctx, peer, local, tls.as_ref()),
         ) => n,
         _ = stop.wait_for(|s| *s) => {
             debug!(%peer, "shutting down during the handshake");
@@ -107,7 +110,7 @@ pub(crate) async fn serve<S: ClientStream>(
         }
     };
     let mut connection = Connection::new(ctx, peer, negotiated, codec, inbuf);
-    connection.run(&mut stream, shutdown).await;
+    connection.run(stream, shutdown).await;
     connection.cleanup();
     if connection.client_closed {
         // As RabbitMQ does, leave closing the socket to the client after close-ok
