@@ -35,8 +35,8 @@ use warren_broker::{Broker, Limits};
 pub use axum::Router;
 pub use error::{ApiError, ApiResult};
 pub use node::{Alarms, Listener, Node, Resources};
-pub use tls::TlsConfigSource;
 use rates::Rates;
+pub use tls::TlsConfigSource;
 
 /// The state every request sees.
 pub struct Management {
@@ -102,7 +102,13 @@ pub async fn serve(
     limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_on(listener::BoundedListener::new(listener, limits), router, limits, shutdown).await
+    serve_on(
+        listener::BoundedListener::new(listener, limits),
+        router,
+        limits,
+        shutdown,
+    )
+    .await
 }
 
 /// Like [`serve`], over HTTPS with `tls`'s configuration (taken afresh for each

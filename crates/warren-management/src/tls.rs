@@ -23,7 +23,7 @@ pub trait TlsConfigSource: Send + Sync + std::fmt::Debug {
 /// A management API connection: plain, or TLS (handshaking, then established).
 pub(crate) enum HttpStream {
     Plain(TcpStream),
-    Handshaking(tokio_rustls::Accept<TcpStream>),
+    Handshaking(Box<tokio_rustls::Accept<TcpStream>>),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     Failed,
 }
@@ -43,9 +43,9 @@ impl HttpStream {
     /// `tcp` as is, or starting a TLS handshake with `tls`'s current configuration.
     pub(crate) fn new(tcp: TcpStream, tls: Option<&Arc<dyn TlsConfigSource>>) -> Self {
         match tls {
-            Some(tls) => HttpStream::Handshaking(
+            Some(tls) => HttpStream::Handshaking(Box::new(
                 tokio_rustls::TlsAcceptor::from(tls.server_config()).accept(tcp),
-            ),
+            )),
             None => HttpStream::Plain(tcp),
         }
     }
@@ -53,7 +53,7 @@ impl HttpStream {
     /// Drives the TLS handshake to its end, if one is under way.
     fn poll_established(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let HttpStream::Handshaking(accept) = self {
-            match ready!(Pin::new(accept).poll(cx)) {
+            match ready!(Pin::new(accept.as_mut()).poll(cx)) {
                 Ok(stream) => *self = HttpStream::Tls(Box::new(stream)),
                 Err(e) => {
                     *self = HttpStream::Failed;

@@ -202,8 +202,7 @@ impl HttpListeners {
         shutdown: watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
         let mut tasks = Vec::new();
-        if self.management.is_none() && self.prometheus.is_none() && self.management_tls.is_none()
-        {
+        if self.management.is_none() && self.prometheus.is_none() && self.management_tls.is_none() {
             return tasks;
         }
         let api = Management::new(broker, node, config.stats_interval);

@@ -142,7 +142,8 @@ fn client_tls(ca: &Ca, identity: Option<&Leaf>) -> OwnedTLSConfig {
 
 async fn connect(uri: &str, tls: OwnedTLSConfig) -> lapin::Result<Connection> {
     let runtime = lapin::runtime::default_runtime()?;
-    let connect = Connection::connect_with_config(uri, ConnectionProperties::default(), tls, runtime);
+    let connect =
+        Connection::connect_with_config(uri, ConnectionProperties::default(), tls, runtime);
     match tokio::time::timeout(Duration::from_secs(20), connect).await {
         Ok(result) => result,
         Err(_) => panic!("connecting to {uri} timed out"),
@@ -156,9 +157,13 @@ fn amqps(addr: SocketAddr, userinfo: &str, query: &str) -> String {
 /// Declares a queue, publishes to it and gets the message back on `conn`.
 async fn round_trip(conn: &Connection, queue: &str) {
     let ch = conn.create_channel().await.unwrap();
-    ch.queue_declare(queue.into(), QueueDeclareOptions::default(), FieldTable::default())
-        .await
-        .unwrap();
+    ch.queue_declare(
+        queue.into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
     ch.basic_publish(
         "".into(),
         queue.into(),
@@ -178,7 +183,13 @@ async fn round_trip(conn: &Connection, queue: &str) {
         }
     })
     .await;
-    assert_eq!(got.expect("the message comes back").delivery.data, b"over tls");
+    assert_eq!(
+        got.expect("the message comes back").delivery.data,
+        b"over tls"
+    );
+    // Closed here: a dropped lapin channel closes in the background, which would race
+    // the connection's close.
+    ch.close(200, "done".into()).await.unwrap();
 }
 
 #[tokio::test]
@@ -195,7 +206,10 @@ async fn lapin_over_tls_round_trips_and_a_client_trusting_another_ca_refuses_the
 
     let other = Ca::new("Another CA");
     let refused = connect(&amqps(addr, "guest:guest@", ""), client_tls(&other, None)).await;
-    assert!(refused.is_err(), "a client trusting another CA must refuse the server");
+    assert!(
+        refused.is_err(),
+        "a client trusting another CA must refuse the server"
+    );
 
     // The plain listener is unaffected.
     let plain = Connection::connect(
@@ -267,7 +281,10 @@ async fn external_logs_in_as_the_certificates_cn_and_refuses_unknown_users() {
         .await
         .expect("PLAIN without a client certificate");
     let no_cert = connect(&amqps(addr, "", external), client_tls(&ca, None)).await;
-    assert!(no_cert.is_err(), "EXTERNAL without a certificate is refused");
+    assert!(
+        no_cert.is_err(),
+        "EXTERNAL without a certificate is refused"
+    );
 
     // A certificate from a CA the server does not trust fails the TLS handshake.
     let stranger = Ca::new("Another CA").client("alice");
@@ -288,9 +305,12 @@ async fn fail_if_no_peer_cert_refuses_clients_without_one() {
     let refused = connect(&amqps(addr, "guest:guest@", ""), client_tls(&ca, None)).await;
     assert!(refused.is_err(), "no client certificate: refused");
     let guest = ca.client("guest");
-    let conn = connect(&amqps(addr, "guest:guest@", ""), client_tls(&ca, Some(&guest)))
-        .await
-        .expect("with a certificate, PLAIN logs in");
+    let conn = connect(
+        &amqps(addr, "guest:guest@", ""),
+        client_tls(&ca, Some(&guest)),
+    )
+    .await
+    .expect("with a certificate, PLAIN logs in");
     conn.close(200, "bye".into()).await.unwrap();
     server.stop().await;
 }
@@ -309,7 +329,10 @@ async fn a_plain_amqp_client_on_the_tls_port_is_closed_and_others_are_served() {
         matches!(read, Ok(Ok(_)) | Ok(Err(_))),
         "the broker closes the socket (got {got:?} before the close)"
     );
-    assert!(!got.starts_with(b"AMQP"), "no AMQP on the TLS port: {got:?}");
+    assert!(
+        !got.starts_with(b"AMQP"),
+        "no AMQP on the TLS port: {got:?}"
+    );
     let conn = connect(&amqps(addr, "guest:guest@", ""), client_tls(&ca, None))
         .await
         .expect("the TLS port still serves TLS clients");
@@ -385,8 +408,15 @@ async fn a_bad_certificate_file_stops_the_start_naming_it() {
     let mut missing = config;
     missing.tls.cert_file = Some(dir.path().join("server.pem"));
     missing.tls.key_file = Some(dir.path().join("nope.key"));
-    let text = Server::start(missing).await.err().expect("refused").to_string();
-    assert!(text.contains("tls.key_file") && text.contains("nope.key"), "{text}");
+    let text = Server::start(missing)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        text.contains("tls.key_file") && text.contains("nope.key"),
+        "{text}"
+    );
 }
 
 /// The binary, stopped on drop.
@@ -472,16 +502,26 @@ async fn sighup_reloads_certificates_for_new_connections_and_keeps_open_ones() {
     round_trip(&open, "before.reload").await;
 
     // A broken file on reload: logged, the current certificate stays.
-    write(dir.path(), "server.pem", "-----BEGIN CERTIFICATE-----\nbroken\n");
+    write(
+        dir.path(),
+        "server.pem",
+        "-----BEGIN CERTIFICATE-----\nbroken\n",
+    );
     signal(&broker.0, "HUP");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let still = connect(&uri, client_tls(&second, None))
         .await
         .expect("a bad reload keeps the previous certificate");
-    assert!(broker.0.try_wait().unwrap().is_none(), "SIGHUP does not stop warren");
+    assert!(
+        broker.0.try_wait().unwrap().is_none(),
+        "SIGHUP does not stop warren"
+    );
     let log = std::fs::read_to_string(dir.path().join("warren.log")).unwrap();
     assert!(log.contains("TLS certificates reloaded"), "{log}");
-    assert!(log.contains("TLS reload failed") && log.contains("server.pem"), "{log}");
+    assert!(
+        log.contains("TLS reload failed") && log.contains("server.pem"),
+        "{log}"
+    );
 
     for conn in [open, fresh, still] {
         conn.close(200, "bye".into()).await.unwrap();

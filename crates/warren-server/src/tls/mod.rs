@@ -163,7 +163,11 @@ fn build(s: &TlsSettings) -> Result<Configs, TlsError> {
             let mut roots = RootCertStore::empty();
             for ca in certificates("tls.ca_file", ca_path)? {
                 roots.add(ca).map_err(|e| {
-                    file_err("tls.ca_file", ca_path, format!("not a usable CA certificate: {e}"))
+                    file_err(
+                        "tls.ca_file",
+                        ca_path,
+                        format!("not a usable CA certificate: {e}"),
+                    )
                 })?;
             }
             let builder =
@@ -174,7 +178,11 @@ fn build(s: &TlsSettings) -> Result<Configs, TlsError> {
                 builder.allow_unauthenticated()
             };
             Some(builder.build().map_err(|e| {
-                file_err("tls.ca_file", ca_path, format!("cannot verify clients with it: {e}"))
+                file_err(
+                    "tls.ca_file",
+                    ca_path,
+                    format!("cannot verify clients with it: {e}"),
+                )
             })?)
         }
         (None, true) => return Err(TlsError::Config("tls.verify_peer needs tls.ca_file".into())),
@@ -264,7 +272,15 @@ pub(crate) async fn serve(
         }
     };
     let mut stream = Halves(stream);
-    connection::serve(&mut stream, peer, local, Some(session), ctx.clone(), shutdown).await;
+    connection::serve(
+        &mut stream,
+        peer,
+        local,
+        Some(session),
+        ctx.clone(),
+        shutdown,
+    )
+    .await;
     let _ = tokio::time::timeout(ctx.config.limits.close_timeout, stream.0.shutdown()).await;
 }
 
