@@ -112,6 +112,12 @@ impl ContentGrammar {
         }
     }
 
+    /// Whether `channel` is in the middle of a message (its header or body frames are
+    /// still to come).
+    pub fn in_content(&self, channel: u16) -> bool {
+        self.awaiting.contains_key(&channel)
+    }
+
     /// Forgets a channel that closed.
     pub fn forget(&mut self, channel: u16) {
         self.awaiting.remove(&channel);

@@ -23,10 +23,12 @@ impl Connection {
         }
         let channel_id = frame.channel();
         if self.state == State::Closing {
+            // Only the close handshake matters now; RabbitMQ drops every other frame.
             if let Frame::Method { channel: 0, method } = frame {
                 match method {
                     Method::ConnectionCloseOk(_) => self.state = State::Closed,
-                    Method::ConnectionClose(_) => {
+                    // Our close and the client's crossed.
+                    Method::ConnectionClose(_) if !self.client_closed => {
                         self.cx.send(0, conn::CloseOk {});
                         self.client_closed = true;
                         self.state = State::Closed;
@@ -40,14 +42,22 @@ impl Connection {
             return self.handle_connection_frame(frame);
         }
         if self.closing_channels.contains(&channel_id) {
-            // Everything but the close handshake is dropped until the client confirms.
+            // Everything but the close handshake is dropped until the client confirms;
+            // the frame grammar is the connection's and still holds, as in RabbitMQ (a
+            // message the client was sending may still be finished, a content frame out
+            // of place is a 505).
+            if let Err(v) = self.content.accept(channel_id, &frame) {
+                return self.close_connection(v.error, v.class_id, v.method_id);
+            }
             if let Frame::Method { method, .. } = frame {
                 match method {
                     Method::ChannelCloseOk(_) => {
                         self.closing_channels.remove(&channel_id);
+                        self.content.forget(channel_id);
                     }
                     Method::ChannelClose(_) => {
                         self.closing_channels.remove(&channel_id);
+                        self.content.forget(channel_id);
                         self.cx.send(channel_id, chm::CloseOk {});
                     }
                     _ => {}
@@ -87,7 +97,10 @@ impl Connection {
     }
 
     /// A frame on a channel number that is not open. As in RabbitMQ, it first counts as
-    /// a new channel against `channel_max`; then only `channel.open` is acceptable.
+    /// a new channel against `channel_max`; then only `channel.open` is acceptable. The
+    /// frame grammar holds on every channel, open or not: a `basic.publish` is judged
+    /// (504) once its content has arrived, and a content frame out of place is a 505
+    /// first, as RabbitMQ's reader assembles a command before its channel sees it.
     pub(super) fn handle_unopened_channel_frame(&mut self, channel_id: u16, frame: Frame) {
         let open = self.channels.len() + self.closing_channels.len();
         if self.channel_max != 0 && open >= usize::from(self.channel_max) {
@@ -99,6 +112,9 @@ impl Connection {
             ),
             );
             return self.close_connection(e, 0, 0);
+        }
+        if let Err(v) = self.content.accept(channel_id, &frame) {
+            return self.close_connection(v.error, v.class_id, v.method_id);
         }
         match frame {
             Frame::Method {
@@ -118,17 +134,25 @@ impl Connection {
                     .insert(channel_id, Channel::new(channel_id, stats));
                 self.cx.send(channel_id, chm::OpenOk::default());
             }
+            // Its content is still to come.
+            Frame::Method {
+                method: Method::BasicPublish(_),
+                ..
+            } => {}
             Frame::Method { method, .. } => {
                 self.close_connection(not_open(), method.class_id(), method.method_id())
             }
-            Frame::Header { .. } | Frame::Body { .. } | Frame::Heartbeat => self.close_connection(
-                ConnectionError::new(
-                    ConnectionCode::UnexpectedFrame,
-                    "expected method frame, got non method frame instead",
-                ),
-                0,
-                0,
-            ),
+            // The grammar accepted it, so it belongs to a publish: judged when whole.
+            Frame::Header { .. } | Frame::Body { .. } => {
+                if !self.content.in_content(channel_id) {
+                    self.close_connection(
+                        not_open(),
+                        basic::Publish::CLASS_ID,
+                        basic::Publish::METHOD_ID,
+                    );
+                }
+            }
+            Frame::Heartbeat => {}
         }
     }
 
@@ -164,9 +188,15 @@ impl Connection {
                 ..
             } => {
                 info!(peer = %self.peer, code = m.reply_code, text = %m.reply_text, "client closed the connection");
+                // What the channels held is given back and the exclusive queues go before
+                // close-ok, as in RabbitMQ; then the connection waits (within
+                // close_timeout) for the client to close the socket, dropping what it
+                // still sends.
+                self.release_channels();
+                self.cx.vhost.connection_closed(self.cx.id);
                 self.cx.send(0, conn::CloseOk {});
                 self.client_closed = true;
-                self.state = State::Closed;
+                self.state = State::Closing;
             }
             Frame::Method {
                 method: Method::ConnectionUpdateSecret(_),
@@ -235,7 +265,8 @@ impl Connection {
         warn!(peer = %self.peer, channel = channel_id, error = %e, "channel exception");
         ch.release(&self.cx);
         self.cx.registration.close_channel(channel_id);
-        self.content.forget(channel_id);
+        // The content grammar is kept until the close handshake ends: the client may be
+        // in the middle of a message, whose remaining frames are accepted and dropped.
         self.closing_channels.insert(channel_id);
         self.cx.send(
             channel_id,

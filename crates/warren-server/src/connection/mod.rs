@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -49,6 +48,10 @@ const MAINTENANCE_TICK: Duration = Duration::from_secs(1);
 const OUTBOUND_BATCH: usize = 256;
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 * 1024;
+/// The read buffer until the handshake is done: a socket that never sends its header
+/// (one of thousands, in a flood of half-open sockets) holds this, not a read chunk; the
+/// connection loop reserves `READ_CHUNK` before each read.
+const HANDSHAKE_BUF: usize = 1024;
 
 /// Where the connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +74,7 @@ pub(crate) async fn serve<S: ClientStream>(
     ctx: Arc<ServerContext>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut inbuf = BytesMut::with_capacity(HANDSHAKE_BUF);
     let mut codec = FrameCodec::default();
     let mut stop = shutdown.clone();
     let negotiated = tokio::select! {
@@ -110,17 +113,11 @@ pub(crate) async fn serve<S: ClientStream>(
         }
     };
     let mut connection = Connection::new(ctx, peer, negotiated, codec, inbuf);
+    // After the client's connection.close the loop answers close-ok and goes on reading
+    // (and dropping) until the client closes the socket, within close_timeout, so the
+    // TIME_WAIT is on its side as with RabbitMQ.
     connection.run(stream, shutdown).await;
     connection.cleanup();
-    if connection.client_closed {
-        // As RabbitMQ does, leave closing the socket to the client after close-ok
-        // (within limits), so the TIME_WAIT is on its side.
-        let _ = tokio::time::timeout(connection.ctx.config.limits.close_timeout, async {
-            let mut sink = [0u8; 512];
-            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-        })
-        .await;
-    }
 }
 
 struct Connection {
@@ -134,6 +131,9 @@ struct Connection {
     content: ContentGrammar,
     /// The client sent `connection.close`: we answered and wait for it to hang up.
     client_closed: bool,
+    /// Framing was lost while closing (a frame over `frame_max`, a bad frame end): reads
+    /// stop and the socket closes at this time, RabbitMQ's silent-close delay later.
+    drop_at: Option<Instant>,
     /// Most channels open at once (0 = no limit).
     channel_max: u16,
     heartbeat: Option<Duration>,
@@ -189,6 +189,7 @@ impl Connection {
             closing_channels: HashSet::new(),
             content: ContentGrammar::default(),
             client_closed: false,
+            drop_at: None,
             channel_max: n.channel_max,
             heartbeat: (n.heartbeat_secs > 0)
                 .then(|| Duration::from_secs(u64::from(n.heartbeat_secs))),

@@ -8,13 +8,14 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
-use tokio_util::codec::Decoder;
 use tracing::{debug, error, warn};
 use warren_broker::{ConnectionCode, ConnectionError, Outbound};
 use warren_protocol::frame::write_heartbeat;
 use warren_protocol::method::basic;
-use warren_protocol::ProtocolError;
+use warren_protocol::{FrameFault, ProtocolError};
 
+use super::handshake::SILENT_CLOSE_DELAY;
+use super::octets::refused_frame;
 use super::stream::ClientStream;
 use super::{
     flow, return_undelivered, Connection, State, MAINTENANCE_TICK, OUTBOUND_BATCH, READ_CHUNK,
@@ -49,6 +50,7 @@ impl Connection {
                 close_deadline = Some(Instant::now() + self.ctx.config.limits.close_timeout);
             }
             let can_read = !self.blocked
+                && self.drop_at.is_none()
                 && self.flow_poll_at.is_none()
                 && self.cx.pending_commit.is_none()
                 && self.cx.out.len() < self.ctx.config.limits.max_pending_write_bytes;
@@ -123,7 +125,11 @@ impl Connection {
                     self.close_connection(ConnectionError::new(ConnectionCode::ConnectionForced, reason), 0, 0);
                 },
                 _ = sleep_until_opt(close_deadline) => {
-                    debug!(peer = %self.peer, "no connection.close-ok in time");
+                    debug!(peer = %self.peer, "no connection.close-ok (or socket close) in time");
+                    break;
+                },
+                _ = sleep_until_opt(self.drop_at), if self.drop_at.is_some() => {
+                    debug!(peer = %self.peer, "closing the socket after a framing error while closing");
                     break;
                 },
             }
@@ -154,35 +160,13 @@ impl Connection {
     pub(super) fn process_input(&mut self) {
         // A method waiting for its commit holds back every later frame.
         while self.state != State::Closed && self.cx.pending_commit.is_none() {
-            match self.codec.decode(&mut self.inbuf) {
+            match self.codec.decode_frame(&mut self.inbuf) {
                 Ok(Some(frame)) => self.handle_frame(frame),
                 Ok(None) => break,
-                Err(e @ ProtocolError::UnknownMethod { .. }) => {
-                    // RabbitMQ's connection process crashes on these: no close, just EOF.
-                    warn!(peer = %self.peer, error = %e, "unknown method, dropping the connection");
-                    self.inbuf.clear();
-                    self.state = State::Closed;
-                }
-                Err(e) => {
-                    warn!(peer = %self.peer, error = %e, code = e.reply_code().code(), "malformed input");
-                    if self.state == State::Open {
-                        self.close_connection(
-                            ConnectionError::new(
-                                ConnectionCode::of_protocol_error(&e),
-                                e.to_string(),
-                            ),
-                            0,
-                            0,
-                        );
+                Err(fault) => {
+                    if !self.refused_frame(fault) {
+                        break;
                     }
-                    // Nothing after a framing error can be trusted.
-                    self.inbuf.clear();
-                    self.state = if self.state == State::Closing {
-                        State::Closing
-                    } else {
-                        State::Closed
-                    };
-                    break;
                 }
             }
         }
@@ -201,6 +185,63 @@ impl Connection {
                 debug!(peer = %self.peer, "publisher flow control: pausing reads");
                 self.flow_poll_at = Some(now + flow::POLL_INTERVAL);
             }
+        }
+    }
+
+    /// A frame the codec refused, answered as RabbitMQ 3.10 does (measured by
+    /// `tests/hostile_input.rs`). Returns whether decoding can go on after it.
+    ///
+    /// On an open connection: `connection.close` with RabbitMQ's code, text and ids, or,
+    /// for a class/method 0-9-1 does not define, the socket dropped without a word (where
+    /// RabbitMQ's connection process crashes). While closing, refused frames are dropped
+    /// unread like every other frame but `close-ok`, except that an unknown method on
+    /// channel 0 (RabbitMQ still reads channel 0's methods) drops the socket at once, and
+    /// lost framing (a frame over `frame_max`, a bad frame end) closes it after the
+    /// silent-close delay.
+    fn refused_frame(&mut self, fault: FrameFault) -> bool {
+        let framing_lost = matches!(
+            fault.error,
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::BadFrameEnd(_)
+        );
+        match self.state {
+            State::Open => {
+                match refused_frame(&fault, self.codec.frame_max()) {
+                    None => {
+                        // RabbitMQ's connection process crashes on these: no close, just EOF.
+                        warn!(peer = %self.peer, error = %fault.error, "unknown method, dropping the connection");
+                        self.inbuf.clear();
+                        self.state = State::Closed;
+                        return false;
+                    }
+                    Some((error, class_id, method_id)) => {
+                        warn!(peer = %self.peer, error = %fault.error, code = error.code.reply_code().code(), "malformed input");
+                        self.close_connection(error, class_id, method_id);
+                    }
+                }
+                if framing_lost {
+                    // The rest of the stream cannot be split into frames.
+                    self.inbuf.clear();
+                    return false;
+                }
+                true
+            }
+            State::Closing if framing_lost => {
+                debug!(peer = %self.peer, error = %fault.error, "framing lost while closing");
+                self.inbuf.clear();
+                self.drop_at = Some(Instant::now() + SILENT_CLOSE_DELAY);
+                false
+            }
+            State::Closing
+                if fault.channel == 0
+                    && matches!(fault.error, ProtocolError::UnknownMethod { .. }) =>
+            {
+                warn!(peer = %self.peer, error = %fault.error, "unknown method while closing, dropping the connection");
+                self.inbuf.clear();
+                self.state = State::Closed;
+                false
+            }
+            State::Closing => true,
+            State::Closed => false,
         }
     }
 
