@@ -183,6 +183,11 @@ impl Store for FaultyStore {
         self.inner.remove(queue, seqs)
     }
 
+    fn remove_moved(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64> {
+        self.faults.write_fault()?;
+        self.inner.remove_moved(queue, seqs)
+    }
+
     fn purge(&self, queue: QueueId) -> StoreResult<u64> {
         self.faults.write_fault()?;
         self.inner.purge(queue)

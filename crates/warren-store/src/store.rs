@@ -57,9 +57,18 @@ pub trait Store: Send + Sync {
     /// Needs no sync of its own (a crash right after only loses the flag).
     fn mark_delivered(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<()>;
 
-    /// Removes entries (ack, reject, expiry, dead-letter move), deleting messages no
-    /// other entry references. Absent seqs are skipped. Returns how many were removed.
+    /// Removes entries (ack, reject or expiry without a dead-letter exchange, purge),
+    /// deleting messages no other entry references. Absent seqs are skipped. Returns how
+    /// many were removed. The removal may reach the disk before writes made earlier do:
+    /// for the source of a move, use [`Store::remove_moved`].
     fn remove(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64>;
+
+    /// Removes entries whose messages were just stored again elsewhere (dead-lettered:
+    /// their copies were enqueued in the target queues before this call), like
+    /// [`Store::remove`], except that the removal reaches the disk only after every
+    /// write made before this call: a crash keeps the copy, or the original, or both
+    /// (at-least-once), never neither.
+    fn remove_moved(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64>;
 
     /// Removes every entry of a queue, keeping the queue. Returns how many.
     fn purge(&self, queue: QueueId) -> StoreResult<u64>;
@@ -70,7 +79,10 @@ pub trait Store: Send + Sync {
     /// Stores a message held by a delayed exchange.
     fn put_delayed(&self, key: DelayedKey, record: &DelayedRecord) -> StoreResult<()>;
 
-    /// Removes a delayed message (routed when due). Returns whether it was stored.
+    /// Removes a delayed message (routed when due). Returns whether it was stored. Like
+    /// [`Store::remove_moved`], the removal reaches the disk only after every write made
+    /// before this call (the entries routing it made): a crash routes it again rather
+    /// than lose it.
     fn remove_delayed(&self, key: DelayedKey) -> StoreResult<bool>;
 
     /// Stores (or overwrites) a definition: a vhost, user, permission, policy or limit,

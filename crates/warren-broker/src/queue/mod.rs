@@ -142,6 +142,9 @@ pub struct Deleted {
 #[derive(Default)]
 struct AfterUnlock {
     dead: Vec<DeadLetter>,
+    /// Stored positions of the dead letters: they leave the store only after the
+    /// copies dead-lettering makes were written (see [`Queue::finish`]).
+    moved: Vec<u64>,
 }
 
 impl Queue {
@@ -313,29 +316,55 @@ impl Queue {
         self.scheduler.schedule(due_ms, me);
     }
 
-    /// Dead-letters what was collected under the lock, to the dead-letter exchange in
-    /// effect now.
-    fn finish(&self, after: AfterUnlock) {
-        if after.dead.is_empty() {
+    /// Removes the positions of messages that were just dead-lettered: after their
+    /// copies were stored (`Store::remove_moved`), so a crash in between keeps the
+    /// message in this queue, in the target, or in both, never in neither.
+    fn forget_moved(&self, seqs: Vec<u64>) {
+        let Some(p) = self.persist.get() else { return };
+        if seqs.is_empty() {
             return;
+        }
+        if let Err(e) = p.store.remove_moved(p.id, &seqs) {
+            tracing::error!(queue = %self.config.name, error = %e, "store: remove failed");
+        }
+    }
+
+    /// Dead-letters what was collected under the lock, to the dead-letter exchange in
+    /// effect now, then removes the originals from the store.
+    fn finish(&self, after: AfterUnlock) {
+        let AfterUnlock { dead, moved } = after;
+        if self.republish_dead(dead) {
+            self.forget_moved(moved);
+        } else {
+            self.forget(moved);
+        }
+    }
+
+    /// Republishes `dead` to the dead-letter exchange; returns whether there was one
+    /// (so copies may have been stored).
+    fn republish_dead(&self, dead: Vec<DeadLetter>) -> bool {
+        if dead.is_empty() {
+            return false;
         }
         let args = self.args();
         let Some(host) = self.host.upgrade() else {
-            return;
+            return false;
         };
         let to_exchange = args.dead_letter_exchange.is_some();
         let totals = host.dead_letter_totals();
-        for d in &after.dead {
+        for d in &dead {
             totals.note(d.reason, to_exchange);
         }
-        if let Some(exchange) = &args.dead_letter_exchange {
-            let to = DeadLetterTo {
-                queue: &self.config.name,
-                exchange,
-                routing_key: args.dead_letter_routing_key.as_deref(),
-            };
-            dead_letter(host.as_ref(), to, after.dead);
-        }
+        let Some(exchange) = &args.dead_letter_exchange else {
+            return false;
+        };
+        let to = DeadLetterTo {
+            queue: &self.config.name,
+            exchange,
+            routing_key: args.dead_letter_routing_key.as_deref(),
+        };
+        dead_letter(host.as_ref(), to, dead);
+        true
     }
 
     /// Attaches a consumer, refusing it if exclusivity forbids, then delivers.

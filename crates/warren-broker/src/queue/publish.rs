@@ -126,7 +126,7 @@ impl Queue {
                 break;
             };
             if m.stored {
-                self.forget([m.seq]);
+                after.moved.push(m.seq);
             }
             after.dead.push(DeadLetter {
                 message: m.message,
@@ -139,7 +139,9 @@ impl Queue {
     pub(super) fn expire_locked(&self, st: &mut QueueState, now: u64, after: &mut AfterUnlock) {
         let mut expired = Vec::new();
         st.ready.take_expired(now, &mut expired);
-        self.forget(expired.iter().filter(|m| m.stored).map(|m| m.seq));
+        after
+            .moved
+            .extend(expired.iter().filter(|m| m.stored).map(|m| m.seq));
         after.dead.extend(expired.into_iter().map(|m| DeadLetter {
             message: m.message,
             reason: DeathReason::Expired,

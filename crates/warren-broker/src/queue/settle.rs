@@ -48,10 +48,15 @@ impl Queue {
         self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
     }
 
-    /// Rejected without requeue: the messages leave the queue and are dead-lettered.
+    /// Rejected without requeue: the messages leave the queue and are dead-lettered
+    /// (their stored positions are removed once the copies are written).
     pub fn discard(&self, messages: Vec<QueuedMessage>) {
         self.state.lock().unacked.remove(&messages);
-        self.forget(messages.iter().filter(|m| m.stored).map(|m| m.seq));
+        let moved = messages
+            .iter()
+            .filter(|m| m.stored)
+            .map(|m| m.seq)
+            .collect();
         let dead = messages
             .into_iter()
             .map(|m| DeadLetter {
@@ -59,7 +64,7 @@ impl Queue {
                 reason: DeathReason::Rejected,
             })
             .collect();
-        self.finish(AfterUnlock { dead });
+        self.finish(AfterUnlock { dead, moved });
     }
 
     /// Puts delivered messages back at their original positions, marked redelivered,
@@ -82,7 +87,7 @@ impl Queue {
                 if let Some(limit) = st.args.delivery_limit {
                     if m.delivery_count > limit {
                         if m.stored {
-                            self.forget([m.seq]);
+                            after.moved.push(m.seq);
                         }
                         after.dead.push(DeadLetter {
                             message: m.message,

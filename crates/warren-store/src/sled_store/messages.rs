@@ -193,6 +193,17 @@ impl SledStore {
         Ok(removed)
     }
 
+    /// [`Store::remove_moved`](crate::Store::remove_moved): everything buffered (the
+    /// copies among it) goes to sled first, so sled's log holds the copies before the
+    /// removal, and recovery after a crash reads back a prefix of that log.
+    pub(super) fn remove_moved_entries(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64> {
+        {
+            let e = self.shared.engine.read();
+            self.shared.drain(&e)?;
+        }
+        self.remove_entries(queue, seqs)
+    }
+
     pub(super) fn purge_entries(&self, queue: QueueId) -> StoreResult<u64> {
         if !self.live.read().contains_key(&queue.0) {
             return Err(StoreError::UnknownQueue(queue.0));
@@ -287,10 +298,121 @@ impl SledStore {
 
     pub(super) fn remove_delayed_record(&self, key: DelayedKey) -> StoreResult<bool> {
         let e = self.shared.engine.read();
+        // The entries routing the message made are buffered: they go to sled first, so
+        // the removal never reaches the disk without them (see `remove_moved_entries`).
+        self.shared.drain(&e)?;
         Ok(e.trees
             .delayed
             .remove(keys::delayed(key))
             .map_err(|err| e.sled_err(err))?
             .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::QueueRecord;
+    use crate::store::Store;
+    use crate::StoreConfig;
+
+    fn message() -> MessageRecord {
+        MessageRecord {
+            exchange: "x".into(),
+            routing_key: "k".into(),
+            raw_properties: Bytes::from_static(&[0x10, 0x00, 0x02]),
+            body: Bytes::from_static(b"body"),
+            published_at_ms: 1,
+            expiration_ms: None,
+        }
+    }
+
+    fn entry(seq: u64, message_id: u64) -> EntryRecord {
+        EntryRecord {
+            seq,
+            message_id,
+            expires_at_ms: None,
+            priority: 0,
+            body_len: 4,
+        }
+    }
+
+    fn queue(store: &SledStore, name: &str) -> QueueId {
+        store
+            .put_queue(&QueueRecord {
+                vhost: "/".into(),
+                name: name.into(),
+                auto_delete: false,
+                arguments: Bytes::new(),
+            })
+            .unwrap()
+    }
+
+    /// Stores a new message and enqueues it into `q` at `seq` (buffered writes).
+    fn publish(store: &SledStore, q: QueueId, seq: u64) -> u64 {
+        let id = store.next_message_id().unwrap();
+        store.put_message(id, &message()).unwrap();
+        store.enqueue(q, &entry(seq, id)).unwrap();
+        id
+    }
+
+    fn in_sled(store: &SledStore, q: QueueId, seq: u64) -> bool {
+        let e = store.shared.engine.read();
+        e.trees.entries.contains_key(keys::entry(q.0, seq)).unwrap()
+    }
+
+    // Regression (found by crates/warren-server/tests/chaos.rs): a dead-lettered or
+    // expired message's source entry was removed from sled at once while its copy sat
+    // in the write-behind buffer, so a flush could make the removal durable without the
+    // copy, and a kill -9 then lost a confirmed message.
+    #[test]
+    fn a_moved_entry_leaves_sled_only_after_the_copy_is_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = StoreConfig::new(dir.path());
+        config.background_flush_ms = None;
+        let store = SledStore::open(&config).unwrap();
+        let (source, target) = (queue(&store, "work"), queue(&store, "dead"));
+        publish(&store, source, 1);
+        store.sync().wait().unwrap();
+        assert!(in_sled(&store, source, 1));
+
+        publish(&store, target, 1);
+        assert!(!in_sled(&store, target, 1), "the copy starts buffered");
+        assert_eq!(store.remove_moved(source, &[1]).unwrap(), 1);
+        assert!(in_sled(&store, target, 1), "the copy reached sled first");
+        assert!(!in_sled(&store, source, 1));
+
+        // A plain removal (an ack) does not wait for the buffer.
+        publish(&store, target, 2);
+        assert_eq!(store.remove(target, &[1]).unwrap(), 1);
+        assert!(!in_sled(&store, target, 2));
+    }
+
+    #[test]
+    fn a_routed_delayed_message_leaves_sled_only_after_its_entries_are_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = StoreConfig::new(dir.path());
+        config.background_flush_ms = None;
+        let store = SledStore::open(&config).unwrap();
+        let target = queue(&store, "work");
+        let key = DelayedKey {
+            due_ms: 10,
+            seq: store.next_message_id().unwrap(),
+        };
+        let record = DelayedRecord {
+            vhost: "/".into(),
+            exchange: "delayed".into(),
+            message: message(),
+        };
+        store.put_delayed(key, &record).unwrap();
+        store.sync().wait().unwrap();
+
+        publish(&store, target, 1);
+        assert!(!in_sled(&store, target, 1));
+        assert!(store.remove_delayed(key).unwrap());
+        assert!(
+            in_sled(&store, target, 1),
+            "the routed entry reached sled first"
+        );
     }
 }

@@ -304,6 +304,10 @@ impl Store for SledStore {
         self.remove_entries(queue, seqs)
     }
 
+    fn remove_moved(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64> {
+        self.remove_moved_entries(queue, seqs)
+    }
+
     fn purge(&self, queue: QueueId) -> StoreResult<u64> {
         self.purge_entries(queue)
     }
