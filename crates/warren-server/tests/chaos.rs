@@ -68,7 +68,7 @@
 //! The disk-full variant (`#[ignore]`d: it mounts a tmpfs, so needs root; `.ci/run`
 //! runs it) runs the same rounds on a small tmpfs, fills it with a file mid-run so the
 //! store's writes fail, kills the broker, deletes the file and checks the same
-//! invariants.
+//! invariants (`WARREN_CHAOS_DISK_CRASHES`, default 5).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -1236,7 +1236,7 @@ impl Drop for Tmpfs {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: mounts a tmpfs (.ci/run runs it with --ignored)"]
 async fn confirmed_messages_survive_a_full_disk_and_sigkill() {
-    let crashes = env_u64("WARREN_CHAOS_DISK_CRASHES").unwrap_or(3);
+    let crashes = env_u64("WARREN_CHAOS_DISK_CRASHES").unwrap_or(5);
     let fs = Tmpfs::mount("96m");
     let work = tempfile::tempdir().expect("temp dir");
     // The disk alarm would block publishers first: this test fills the disk for real.
