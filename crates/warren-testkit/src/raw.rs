@@ -208,6 +208,17 @@ impl RawClient {
         self.stream.write_all(bytes).await.expect("write");
     }
 
+    /// Writes raw bytes, returning the error instead of panicking: the server may
+    /// already have closed the socket on what came before.
+    pub async fn try_send_bytes(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// The server's `connection.tune`, once read.
+    pub fn tune(&self) -> Option<&conn::Tune> {
+        self.tune.as_ref()
+    }
+
     /// Writes one method frame.
     pub async fn send_method(&mut self, ch: u16, method: impl Into<Method>) {
         let mut buf = BytesMut::new();
