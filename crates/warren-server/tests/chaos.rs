@@ -1164,6 +1164,17 @@ async fn run_chaos(data: &Path, work: &Path, opts: Options) -> (Ledger, Totals) 
     }
     broker.terminate().await;
     let ledger = std::mem::take(&mut *ledger.lock().unwrap());
+    // Errors the broker logged (a full disk's write errors are expected there; any
+    // other is worth a look even when no invariant broke).
+    let broker_log = std::fs::read_to_string(&log).unwrap_or_default();
+    let errors: Vec<&str> = broker_log
+        .lines()
+        .filter(|l| l.contains(" ERROR "))
+        .collect();
+    eprintln!("chaos: the broker logged {} error(s)", errors.len());
+    for e in errors.iter().take(10) {
+        eprintln!("  {e}");
+    }
     eprintln!(
         "chaos: {} crashes (kill -9) + 1 graceful stop in {:.1?}; {} confirmed ({} nacked), {} deliveries, {} acked, {} dead-lettered, {} requeued; {} found in queues over all restarts, {} processed-not-durable settlements undone, {} move duplicates; lost 0",
         totals.crashes,
