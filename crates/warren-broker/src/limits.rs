@@ -52,6 +52,12 @@ pub struct Limits {
     /// descriptors and memory. Default 10,000.
     /// Config: `limits.max_connections`.
     pub max_connections: usize,
+    /// Connections one client address may have open at once (handshakes included);
+    /// more are closed as they are accepted, before a byte is read, so one host cannot
+    /// take every slot of `max_connections`. 0 (the default) turns it off: clients
+    /// behind one NAT or proxy share an address.
+    /// Config: `limits.max_connections_per_ip`.
+    pub max_connections_per_ip: usize,
     /// Bytes a connection may have waiting to be written before it stops reading from
     /// its socket, so a client that does not read cannot grow memory. Default 16 MiB.
     /// Config: `limits.max_pending_write_bytes`.
@@ -114,10 +120,26 @@ pub struct Limits {
     /// Default 1 s.
     /// Config: `limits.publish_flow_exempt_ms`.
     pub publish_flow_exempt: Duration,
-    /// How long a failed login waits for its answer, so password guessing is slow.
+    /// How long a failed login waits for its answer, so password guessing is slow: the
+    /// first failure from an address waits this long, each further one from the same
+    /// address twice as long as the one before, up to `failed_login_max_delay`.
     /// Default 1 s.
     /// Config: `limits.failed_login_delay_ms`.
     pub failed_login_delay: Duration,
+    /// Longest a failed login waits for its answer (the cap of the doubling). It must be
+    /// below `handshake_timeout`, which the wait counts towards. Default 8 s.
+    /// Config: `limits.failed_login_max_delay_ms`.
+    pub failed_login_max_delay: Duration,
+    /// An address with no failed login for this long starts again from
+    /// `failed_login_delay` (a successful login from it resets it at once).
+    /// Default 5 min.
+    /// Config: `limits.failed_login_reset_after_ms`.
+    pub failed_login_reset_after: Duration,
+    /// Addresses whose failed logins are remembered (IPv6 ones by their /64); past it the
+    /// one whose last failure is oldest is forgotten, so a flood from many addresses
+    /// holds bounded memory (about 100 bytes each). Default 10,000.
+    /// Config: `limits.failed_login_tracked_peers`.
+    pub failed_login_tracked_peers: usize,
     /// Most failed logins waiting for their answer at once; past it a failed login's
     /// socket is closed at once, so a flood holds no memory. Default 256.
     /// Config: `limits.failed_login_max_waiting`.
@@ -157,6 +179,7 @@ impl Default for Limits {
             max_message_bytes: 128 * 1024 * 1024,
             handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
+            max_connections_per_ip: 0,
             max_pending_write_bytes: 16 * 1024 * 1024,
             close_timeout: Duration::from_secs(3),
             memory_high_watermark: MemoryWatermark::Relative(0.4),
@@ -178,6 +201,9 @@ impl Default for Limits {
             publish_flow_max_pause: Duration::from_secs(1),
             publish_flow_exempt: Duration::from_secs(1),
             failed_login_delay: Duration::from_secs(1),
+            failed_login_max_delay: Duration::from_secs(8),
+            failed_login_reset_after: Duration::from_secs(300),
+            failed_login_tracked_peers: 10_000,
             failed_login_max_waiting: 256,
             http_max_body_bytes: 20 << 20,
             http_max_connections: 256,
@@ -198,6 +224,9 @@ mod tests {
         assert!(l.paging.page_size <= l.paging.keep_in_memory);
         assert!(l.publish_flow_stall < l.publish_flow_max_pause);
         assert!(l.frame_max_bytes >= 4096);
+        assert!(l.failed_login_delay <= l.failed_login_max_delay);
+        assert!(l.failed_login_max_delay < l.handshake_timeout);
+        assert!(l.failed_login_max_delay < l.failed_login_reset_after);
         assert!(l.store_compaction.max_live_bytes < l.store_compaction.min_file_bytes);
     }
 }

@@ -16,7 +16,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
-use warren_broker::access::{tags, Access, User};
+use warren_broker::access::{is_loopback, tags, Access, User};
 
 use crate::error::{ApiError, ApiResult};
 use crate::listener::Peer;
@@ -31,9 +31,10 @@ pub struct Caller {
 }
 
 /// Whether a login from `peer` is allowed: a loopback-only user (RabbitMQ's
-/// `loopback_users`) only from a loopback address. An unknown peer counts as remote.
+/// `loopback_users`) only from a loopback address (IPv4-mapped IPv6 included). An
+/// unknown peer counts as remote.
 fn from_allowed_address(loopback_only: bool, peer: Option<IpAddr>) -> bool {
-    !loopback_only || peer.is_some_and(|ip| ip.is_loopback())
+    !loopback_only || peer.is_some_and(is_loopback)
 }
 
 fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
@@ -60,17 +61,26 @@ impl FromRequestParts<Arc<Management>> for Caller {
         let Some((name, password)) = basic_credentials(parts) else {
             return Err(ApiError::not_authorised("Not_Authorized"));
         };
-        let Some(user) = state.broker.access().authenticate(&name, &password) else {
-            tracing::warn!(user = %name, "management API: login failed");
-            return Err(ApiError::login_failed());
+        // An unknown user costs a hash too (`check_password`), so the reply's timing does
+        // not tell which users exist. RabbitMQ's log line; never the password.
+        let user = match state.broker.access().check_password(&name, &password) {
+            Ok(user) => user,
+            Err(reason) => {
+                tracing::warn!(user = %name, %reason, "HTTP access denied: user '{name}' - invalid credentials");
+                return Err(ApiError::login_failed());
+            }
         };
         let peer = parts
             .extensions
             .get::<ConnectInfo<Peer>>()
             .map(|ConnectInfo(Peer(addr))| addr.ip());
         if !from_allowed_address(state.node.is_loopback_only(&name), peer) {
-            tracing::warn!(user = %name, ?peer, "management API: user may only log in from localhost");
-            return Err(ApiError::login_failed());
+            // RabbitMQ 3.10's reply and log line (rabbit_mgmt_util): after the password
+            // check, so (as there) it tells a correct password from a wrong one.
+            tracing::warn!(user = %name, ?peer, "HTTP access denied: user '{name}' - User can only log in via localhost");
+            return Err(ApiError::not_authorised(
+                "User can only log in via localhost",
+            ));
         }
         let caller = Caller {
             user,
@@ -228,6 +238,14 @@ mod tests {
         let remote = Some("10.0.0.7".parse().unwrap());
         assert!(from_allowed_address(true, local));
         assert!(from_allowed_address(true, local6));
+        assert!(from_allowed_address(
+            true,
+            Some("::ffff:127.0.0.1".parse().unwrap())
+        ));
+        assert!(!from_allowed_address(
+            true,
+            Some("::ffff:10.0.0.7".parse().unwrap())
+        ));
         assert!(!from_allowed_address(true, remote));
         assert!(!from_allowed_address(true, None));
         assert!(from_allowed_address(false, remote));

@@ -17,6 +17,10 @@ use crate::management::{HttpListeners, ServerNode};
 use crate::memory::MemoryAlarm;
 use crate::tls::{Tls, TlsError};
 
+mod per_ip;
+
+use per_ip::PerIp;
+
 /// Bytes an in-memory connection's pipe buffers in each direction (a socket's buffer).
 const IN_MEMORY_PIPE_BYTES: usize = 256 * 1024;
 
@@ -31,6 +35,8 @@ pub struct ServerContext {
     pub memory: Arc<MemoryAlarm>,
     /// Failed logins waiting to be answered.
     pub failed_logins: crate::auth::FailedLogins,
+    /// Connections open per client address (`Limits::max_connections_per_ip`).
+    pub(crate) per_ip: PerIp,
 }
 
 /// A bound, not yet running server. Binding first lets callers (and tests) learn the
@@ -93,16 +99,15 @@ impl Server {
             tls_listeners.push(listener);
         }
         let http = HttpListeners::bind(&config, tls.clone()).await?;
-        let failed_logins = crate::auth::FailedLogins::new(
-            config.limits.failed_login_delay,
-            config.limits.failed_login_max_waiting,
-        );
+        let failed_logins = crate::auth::FailedLogins::new(&config.limits);
+        let per_ip = PerIp::new(config.limits.max_connections_per_ip);
         Ok(Server {
             ctx: Arc::new(ServerContext {
                 broker,
                 config,
                 memory: Arc::new(MemoryAlarm::default()),
                 failed_logins,
+                per_ip,
             }),
             listeners,
             tls_listeners,
@@ -202,19 +207,32 @@ impl Server {
                                     drop(stream);
                                     continue;
                                 };
+                                // Closed before a byte is read: the client sees the
+                                // connection reset, as at max_connections.
+                                let Some(per_ip) = ctx.per_ip.admit(peer.ip()) else {
+                                    warn!(%peer, max = ctx.per_ip.max(), "too many connections from this address (max_connections_per_ip), refusing connection");
+                                    drop(stream);
+                                    continue;
+                                };
                                 let ctx = ctx.clone();
                                 let stop = stop.clone();
                                 let _ = stream.set_nodelay(true);
                                 let local = stream.local_addr().ok();
                                 let tls = tls.clone();
-                                connections.lock().await.spawn(async move {
+                                let mut served = connections.lock().await;
+                                // Reap the connections that ended: a JoinSet keeps a
+                                // finished task (sized for its whole future) until it
+                                // is joined, so without this every connection ever
+                                // served would stay allocated until shutdown.
+                                while served.try_join_next().is_some() {}
+                                served.spawn(async move {
                                     let mut stream = stream;
                                     match tls {
                                         // The TLS handshake runs here, on the connection's task.
                                         Some(tls) => crate::tls::serve(stream, peer, local, tls, ctx, stop).await,
                                         None => connection::serve(&mut stream, peer, local, None, ctx, stop).await,
                                     }
-                                    drop(permit);
+                                    drop((permit, per_ip));
                                 });
                             }
                             Err(e) => {

@@ -77,6 +77,62 @@ fn an_unknown_key_names_the_key_and_its_line() {
     );
 }
 
+/// RabbitMQ's `loopback_users = none` and an empty list both hold no user to loopback;
+/// a failed login's longest wait must stay below the handshake timeout it counts in.
+#[test]
+fn loopback_users_none_and_the_failed_login_delay_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, expected) in [
+        ("n.toml", "loopback_users = \"none\"\n", vec![]),
+        ("e.toml", "loopback_users = []\n", vec![]),
+        (
+            "o.toml",
+            "loopback_users = \"ops\"\n",
+            vec!["ops".to_owned()],
+        ),
+        ("d.toml", "", vec!["guest".to_owned()]),
+    ] {
+        let path = write(dir.path(), name, text);
+        let l = load(&with_file(&path), no_env()).unwrap();
+        assert_eq!(l.server.loopback_users, expected, "{text}");
+    }
+    let path = write(
+        dir.path(),
+        "w.toml",
+        "[limits]\nhandshake_timeout_ms = 5000\nfailed_login_max_delay_ms = 5000\n",
+    );
+    let e = load(&with_file(&path), no_env()).unwrap_err().to_string();
+    assert!(
+        e.contains("limits.failed_login_max_delay_ms")
+            && e.contains("below limits.handshake_timeout_ms (5000 ms)"),
+        "{e}"
+    );
+    let path = write(
+        dir.path(),
+        "ok.toml",
+        "[limits]\nfailed_login_delay_ms = 50\nfailed_login_max_delay_ms = 400\n\
+         failed_login_reset_after_ms = 1000\nfailed_login_tracked_peers = 7\n\
+         max_connections_per_ip = 3\n",
+    );
+    let l = load(&with_file(&path), no_env()).unwrap().server.limits;
+    assert_eq!(
+        (
+            l.failed_login_delay,
+            l.failed_login_max_delay,
+            l.failed_login_reset_after,
+            l.failed_login_tracked_peers,
+            l.max_connections_per_ip
+        ),
+        (
+            Duration::from_millis(50),
+            Duration::from_millis(400),
+            Duration::from_millis(1000),
+            7,
+            3
+        )
+    );
+}
+
 #[test]
 fn a_bad_value_names_the_key_and_its_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,6 +20,18 @@ pub use permissions::{Access, Permission, TopicPermission};
 pub use session::{Resource, SessionAccess};
 pub use user::{tags, User};
 
+/// Whether `ip` is a loopback address, as RabbitMQ's `rabbit_net:is_loopback` decides
+/// for `loopback_users`: 127.0.0.0/8, `::1`, and an IPv4 loopback address mapped into
+/// IPv6 (`::ffff:127.0.0.1`, how a dual-stack `[::]` listener sees an IPv4 client).
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        std::net::IpAddr::V4(v4) => v4.is_loopback(),
+    }
+}
+
 /// A definition of a user, permission or limit that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {

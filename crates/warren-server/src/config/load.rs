@@ -293,7 +293,11 @@ fn apply(
         u.permissions = [p.configure, p.write, p.read];
     }
     if let Some(users) = f.loopback_users {
-        s.loopback_users = users.into_vec();
+        // RabbitMQ's `loopback_users = none` (as `[]`): no user is held to loopback.
+        s.loopback_users = match users {
+            super::file::OneOrMany::One(none) if none == "none" => Vec::new(),
+            users => users.into_vec(),
+        };
     }
     if let Some(paths) = f.load_definitions {
         loaded.definitions_files = paths.into_vec().into_iter().map(|p| base.join(p)).collect();
@@ -487,9 +491,11 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
         frame_max_bytes,
         heartbeat_secs,
         max_connections,
+        max_connections_per_ip,
         consumer_unsent_window,
         publish_flow_backlog,
         failed_login_max_waiting,
+        failed_login_tracked_peers,
         http_max_connections,
         http_max_connections_per_ip
     );
@@ -535,6 +541,11 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
         (f.publish_flow_max_pause_ms, &mut l.publish_flow_max_pause),
         (f.publish_flow_exempt_ms, &mut l.publish_flow_exempt),
         (f.failed_login_delay_ms, &mut l.failed_login_delay),
+        (f.failed_login_max_delay_ms, &mut l.failed_login_max_delay),
+        (
+            f.failed_login_reset_after_ms,
+            &mut l.failed_login_reset_after,
+        ),
     ] {
         if let Some(v) = value {
             *target = ms(v);
@@ -595,6 +606,19 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
             origin,
             "limits.max_connections",
             "must be at least 1",
+        ));
+    }
+    // A failed login waits inside the handshake: a wait past its timeout would end in
+    // the socket closing, never in the 403.
+    if l.failed_login_max_delay >= l.handshake_timeout {
+        return Err(value_err(
+            origin,
+            "limits.failed_login_max_delay_ms",
+            format!(
+                "{} ms must be below limits.handshake_timeout_ms ({} ms), which the wait counts towards",
+                l.failed_login_max_delay.as_millis(),
+                l.handshake_timeout.as_millis()
+            ),
         ));
     }
     Ok(())

@@ -69,6 +69,7 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             max_message_bytes: bytes(l.max_message_bytes),
             handshake_timeout_ms: ms(l.handshake_timeout),
             max_connections: Some(l.max_connections),
+            max_connections_per_ip: Some(l.max_connections_per_ip),
             max_pending_write_bytes: bytes(l.max_pending_write_bytes as u64),
             close_timeout_ms: ms(l.close_timeout),
             memory_high_watermark: Some(match l.memory_high_watermark {
@@ -96,6 +97,9 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             publish_flow_exempt_ms: ms(l.publish_flow_exempt),
             failed_login_delay_ms: ms(l.failed_login_delay),
             failed_login_max_waiting: Some(l.failed_login_max_waiting),
+            failed_login_max_delay_ms: ms(l.failed_login_max_delay),
+            failed_login_reset_after_ms: ms(l.failed_login_reset_after),
+            failed_login_tracked_peers: Some(l.failed_login_tracked_peers),
             http_max_body_bytes: bytes(l.http_max_body_bytes as u64),
             http_max_connections: Some(l.http_max_connections),
             http_idle_timeout_ms: ms(l.http_idle_timeout),
