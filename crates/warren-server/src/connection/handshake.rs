@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio_util::codec::Decoder;
 use tracing::{info, warn};
 use warren_broker::access::SessionAccess;
 use warren_broker::connections::{ConnectionDetails, ConnectionInfo, Registration};
@@ -15,14 +14,16 @@ use warren_broker::{ConnectionCode, ConnectionError, VHost};
 use warren_protocol::constants::FRAME_MIN_SIZE;
 use warren_protocol::frame::write_method;
 use warren_protocol::method::connection as conn;
-use warren_protocol::{FieldTable, FieldValue, Frame, FrameCodec, Method, PROTOCOL_HEADER};
+use warren_protocol::{
+    FieldTable, FieldValue, Frame, FrameCodec, Method, ProtocolError, PROTOCOL_HEADER,
+};
 
 use crate::auth::{self, AuthError, EXTERNAL, MECHANISMS, MECHANISMS_WITH_EXTERNAL};
 use crate::channel::ClientCapabilities;
 use crate::server::ServerContext;
 use crate::tls::TlsSession;
 
-use super::octets::describe_frame;
+use super::octets::{describe_frame, refused_frame};
 
 /// The pre-standard 0-9 header (`AMQP 1 1 0 9`), which RabbitMQ still serves as 0-9-1.
 const LEGACY_0_9_HEADER: [u8; 8] = *b"AMQP\x01\x01\x00\x09";
@@ -71,6 +72,19 @@ pub(crate) enum HandshakeError {
     /// A protocol error: `connection.close` was sent with this error.
     #[error("{0}")]
     Refused(ConnectionError),
+    /// A frame that could not be read: the error and the class/method ids to report it
+    /// with (RabbitMQ's, from `octets::refused_frame`).
+    #[error("{0}")]
+    Malformed(ConnectionError, u16, u16),
+    /// A class or method 0-9-1 does not define: the socket is dropped at once, where
+    /// RabbitMQ's connection process crashes.
+    #[error("unknown method {class_id}.{method_id}")]
+    UnknownMethod {
+        /// The class id read.
+        class_id: u16,
+        /// The method id read.
+        method_id: u16,
+    },
     /// The client closed the connection politely during the handshake.
     #[error("client closed the connection during the handshake")]
     ClientClosed,
@@ -152,15 +166,26 @@ pub(crate) async fn read_frame<S: AsyncRead + Unpin>(
     codec: &mut FrameCodec,
 ) -> Result<Frame, HandshakeError> {
     loop {
-        match codec.decode(inbuf) {
+        match codec.decode_frame(inbuf) {
             Ok(Some(Frame::Heartbeat)) => continue,
             Ok(Some(frame)) => return Ok(frame),
             Ok(None) => {}
-            Err(e) => {
-                return Err(HandshakeError::Refused(ConnectionError::new(
-                    ConnectionCode::of_protocol_error(&e),
-                    e.to_string(),
-                )))
+            Err(fault) => {
+                return Err(match refused_frame(&fault, codec.frame_max()) {
+                    Some((e, class_id, method_id)) => {
+                        HandshakeError::Malformed(e, class_id, method_id)
+                    }
+                    None => match fault.error {
+                        ProtocolError::UnknownMethod {
+                            class_id,
+                            method_id,
+                        } => HandshakeError::UnknownMethod {
+                            class_id,
+                            method_id,
+                        },
+                        other => HandshakeError::Silent(other.to_string()),
+                    },
+                })
             }
         }
         if stream.read_buf(inbuf).await? == 0 {
@@ -222,7 +247,9 @@ async fn expect_method_silently<S: AsyncRead + AsyncWrite + Unpin>(
     expected: &str,
 ) -> Result<Method, HandshakeError> {
     let frame = match read_frame(stream, inbuf, codec).await {
-        Err(HandshakeError::Refused(e)) => return Err(HandshakeError::Silent(e.reply_text())),
+        Err(HandshakeError::Malformed(e, ..)) => {
+            return Err(HandshakeError::Silent(e.reply_text()))
+        }
         other => other?,
     };
     match frame {
@@ -242,14 +269,16 @@ async fn expect_method_silently<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Expects `connection.open`; after tuning RabbitMQ reports an unexpected frame with
-/// `connection.close` 505 before closing.
+/// `connection.close` 505 (another method on channel 0 with 504) before closing.
 async fn expect_open<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     inbuf: &mut BytesMut,
     codec: &mut FrameCodec,
 ) -> Result<conn::Open, HandshakeError> {
     let frame = match read_frame(stream, inbuf, codec).await {
-        Err(HandshakeError::Refused(e)) => return Err(refuse(stream, inbuf, codec, e, 0, 0).await),
+        Err(HandshakeError::Malformed(e, class_id, method_id)) => {
+            return Err(refuse(stream, inbuf, codec, e, class_id, method_id).await)
+        }
         other => other?,
     };
     match frame {
@@ -263,6 +292,21 @@ async fn expect_open<S: AsyncRead + AsyncWrite + Unpin>(
         } => {
             let _ = send(stream, conn::CloseOk {}).await;
             Err(HandshakeError::ClientClosed)
+        }
+        Frame::Method { channel: 0, method } => {
+            let err = ConnectionError::new(
+                ConnectionCode::ChannelError,
+                "unexpected method in connection state opening",
+            );
+            Err(refuse(
+                stream,
+                inbuf,
+                codec,
+                err,
+                method.class_id(),
+                method.method_id(),
+            )
+            .await)
         }
         other => {
             let err = ConnectionError::new(ConnectionCode::UnexpectedFrame, describe_frame(&other));
