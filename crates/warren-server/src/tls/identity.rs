@@ -27,7 +27,7 @@ pub fn external_login(
     let user = access
         .user(name)
         .ok_or_else(|| AuthError::External(format!("user '{name}' does not exist")))?;
-    if loopback_users.contains(&user.name) && !peer.is_loopback() {
+    if loopback_users.contains(&user.name) && !crate::auth::is_loopback(peer) {
         return Err(AuthError::LoopbackOnly(user.name.clone()));
     }
     Ok(user)
@@ -148,6 +148,9 @@ mod tests {
             Err(AuthError::External(why)) if why == "no certificate"
         ));
         assert_eq!(login(Ok("guest".into()), local).unwrap(), "guest");
+        // How a dual-stack listener sees a local IPv4 client.
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(login(Ok("guest".into()), mapped).unwrap(), "guest");
         assert!(matches!(
             login(Ok("guest".into()), remote),
             Err(AuthError::LoopbackOnly(_))
