@@ -172,6 +172,7 @@ impl Shared {
         if let Some(old) = old {
             self.sub_live(message_bytes(&old));
         }
+        self.sweep_drops.note(id);
         Ok(())
     }
 }

@@ -138,6 +138,9 @@ pub(crate) struct Shared {
     pub refs: RefCounts,
     /// Messages and entries not yet applied to sled.
     pub pending: pending::Pending,
+    /// While the open-time messages pass runs: ids of messages deleted meanwhile (their
+    /// last entry went), so the pass does not report their entries as dangling.
+    pub sweep_drops: sweep::SweepDrops,
 }
 
 impl Shared {

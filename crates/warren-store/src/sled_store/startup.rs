@@ -106,6 +106,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         compactions: AtomicU64::new(0),
         refs,
         pending,
+        sweep_drops: sweep::SweepDrops::recording(),
     });
     let flusher = SledFlusher {
         shared: shared.clone(),
