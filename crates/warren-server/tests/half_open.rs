@@ -8,8 +8,8 @@
 //! broker closes every half-open socket after the timeout (each reads EOF), and its
 //! descriptors and memory come back to their level before the flood.
 //!
-//! It needs about 4,100 descriptors: it fails (it does not skip) when the soft
-//! `RLIMIT_NOFILE` is lower; `ulimit -n 8192` raises it.
+//! It needs about 4,200 descriptors: it raises its soft `RLIMIT_NOFILE` to that, and
+//! fails (it does not skip) when the hard limit is lower.
 
 use std::time::{Duration, Instant};
 
@@ -35,14 +35,25 @@ fn rss_bytes() -> u64 {
     pages * rustix::param::page_size() as u64
 }
 
-fn soft_nofile_limit() -> u64 {
-    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .expect("/proc/self/limits lists Max open files");
-    let soft = line.split_whitespace().nth(3).unwrap();
-    soft.parse().unwrap_or(u64::MAX) // "unlimited"
+/// Raises the soft `RLIMIT_NOFILE` to `needed` if it is lower (up to the hard limit, which
+/// needs no privilege); returns the soft limit in force.
+fn raise_nofile_limit(needed: u64) -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    if current >= needed {
+        return current;
+    }
+    let raised = limit.maximum.map_or(needed, |hard| hard.min(needed));
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(raised),
+            maximum: limit.maximum,
+        },
+    )
+    .expect("raise the soft RLIMIT_NOFILE up to the hard limit");
+    raised
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -146,13 +157,13 @@ async fn flood(addr: std::net::SocketAddr, round: usize) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_half_open_sockets_are_closed_at_the_handshake_timeout() {
-    let limit = soft_nofile_limit();
+    let needed = 2 * SOCKETS as u64 + 200;
+    let limit = raise_nofile_limit(needed);
     assert!(
-        limit >= 2 * SOCKETS as u64 + 200,
-        "this test holds {} sockets (both ends) and needs a soft RLIMIT_NOFILE of at least {}; \
-         it is {limit}: raise it (ulimit -n 8192)",
-        2 * SOCKETS,
-        2 * SOCKETS + 200
+        limit >= needed,
+        "this test holds {} sockets (both ends) and needs RLIMIT_NOFILE {needed}; the hard \
+         limit allows {limit}: raise it (ulimit -Hn 8192, LimitNOFILE)",
+        2 * SOCKETS
     );
     let dir = tempfile::tempdir().unwrap();
     let mut config = ServerConfig {
@@ -184,8 +195,10 @@ async fn two_thousand_half_open_sockets_are_closed_at_the_handshake_timeout() {
         mib(flood_1),
         mib(flood_2)
     );
+    // (Allocator noise between floods measured -5 to +2.5 MiB; memory held per socket
+    // served would grow it by every flood's full count.)
     assert!(
-        after_2 <= after_1 + 4 * 1024 * 1024,
+        after_2 <= after_1 + 8 * 1024 * 1024,
         "the second flood reuses what the first freed (no leak): after them {:.1} then {:.1} \
          MiB ({:.1} before)",
         mib(after_1),
