@@ -12,6 +12,8 @@
 //!   a bare sleep.
 //! - [`args`], [`basic`], [`smart`]: argument tables, header readers and the one-line
 //!   lapin calls of the basic-class and smart-queue suites.
+//! - `fuzz` (feature `fuzz`): the in-process connection fuzz harness
+//!   (docs/fuzzing.md).
 //!
 //! It is one crate, depending on `warren-server` for [`TestBroker`]. `warren-server`'s
 //! own integration tests take it as a dev-dependency: Cargo allows that cycle, and an
@@ -24,6 +26,8 @@
 pub mod args;
 pub mod basic;
 mod broker;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 pub mod http;
 mod ops;
 mod poll;
