@@ -35,6 +35,13 @@
 #   allocators kept memory from earlier scenarios, which can only flatter RabbitMQ.
 #   i  16 B auto-ack to a queue with x-max-priority=10  -s 16 -a --queue-args x-max-priority=10
 # Broker CPU µs/msg comes from warren-perf --broker-pid (RabbitMQ: the beam.smp pid).
+#
+# TLS=1 runs the warren-perf scenarios (a-f, i) over TLS (amqps://, TLS 1.3): Warren gets
+# an amqps listener on $WARREN_TLS_PORT (default 5681), and a second RabbitMQ with a TLS
+# listener is started by rabbitmq-tls-up.sh (plain 127.0.0.1:$RABBIT_PORT, default 5675;
+# TLS $RABBIT_TLS_PORT, default 5676), leaving the shared reference broker alone. The
+# certificates come from $TLS_DIR (ca.pem, server.pem, server.key), made with openssl in
+# a temporary directory when it is not set.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -55,6 +62,13 @@ WARREN_PORT=${WARREN_PORT:-5680}
 RABBIT_PORT=${RABBIT_PORT:-5673}
 RABBITMQ_UP=${RABBITMQ_UP:-$root/../shared/tools/rabbitmq-up}
 SCENARIOS=${SCENARIOS:-a b c d e f i h g p}
+TLS=${TLS:-}
+WARREN_TLS_PORT=${WARREN_TLS_PORT:-5681}
+RABBIT_TLS_PORT=${RABBIT_TLS_PORT:-5676}
+if [[ -n $TLS ]]; then
+  RABBIT_PORT=${RABBIT_PORT_TLS_BROKER:-5675}
+  RABBITMQ_UP=$here/rabbitmq-tls-up.sh
+fi
 OUT=${OUT:-$(mktemp /tmp/warren-compare-XXXX.jsonl)}
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -74,6 +88,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [[ -n $TLS && -z ${TLS_DIR:-} ]]; then
+  TLS_DIR=$tmp/tls
+  mkdir -p "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 7 -subj "/CN=compare.sh CA"
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 7 -extfile ext.cnf
+    chmod 644 ./*.pem ./*.key
+  ) 2>/dev/null
+fi
+
 if listening "$WARREN_PORT"; then
   echo "127.0.0.1:$WARREN_PORT is taken; set WARREN_PORT to a free port" >&2
   exit 1
@@ -88,7 +115,11 @@ start_warren() {
   fi
   if [[ -n $data_dir ]]; then rm -rf "$data_dir"; fi
   data_dir=$(mktemp -d /tmp/warren-compare-data-XXXX)
-  "$WARREN_BIN" --listen "127.0.0.1:$WARREN_PORT" --data-dir "$data_dir" --log warn &
+  local tls_args=()
+  if [[ -n $TLS ]]; then
+    tls_args=(--amqps-listen "127.0.0.1:$WARREN_TLS_PORT" --tls-cert "$TLS_DIR/server.pem" --tls-key "$TLS_DIR/server.key")
+  fi
+  "$WARREN_BIN" --listen "127.0.0.1:$WARREN_PORT" "${tls_args[@]}" --data-dir "$data_dir" --log warn &
   warren_pid=$!
   for _ in $(seq 100); do listening "$WARREN_PORT" && break; sleep 0.1; done
   listening "$WARREN_PORT" || { echo "warren did not start" >&2; exit 1; }
@@ -101,12 +132,13 @@ if ! listening "$RABBIT_PORT"; then
   # Scenario h needs 1,000 connections: lift the default soft limit of 1,024 files,
   # which RabbitMQ inherits and sizes its socket limit by.
   ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-  RMQ_PORT=$RABBIT_PORT "$RABBITMQ_UP"
+  RMQ_PORT=$RABBIT_PORT RMQ_TLS_PORT=$RABBIT_TLS_PORT TLS_DIR=${TLS_DIR:-} "$RABBITMQ_UP"
 fi
 rabbit_pid=$(pid_on_port "$RABBIT_PORT")
 rabbit_pid=${rabbit_pid:-$(pgrep -o -f beam.smp)}
 pid[rabbitmq]=$rabbit_pid
 declare -A port=([warren]=$WARREN_PORT [rabbitmq]=$RABBIT_PORT)
+declare -A tls_port=([warren]=$WARREN_TLS_PORT [rabbitmq]=$RABBIT_TLS_PORT)
 echo "warren pid $warren_pid on $WARREN_PORT, RabbitMQ pid $rabbit_pid on $RABBIT_PORT; JSON: $OUT" >&2
 
 declare -A name=(
@@ -133,12 +165,15 @@ declare -A opts=(
 
 # One warren-perf run of scenario $1 against broker $2 (run $3), appended to $OUT.
 perf_run() {
-  local sc=$1 broker=$2 run=$3
+  local sc=$1 broker=$2 run=$3 target=(--uri "amqp://guest:guest@127.0.0.1:${port[$broker]}/%2f")
+  if [[ -n $TLS ]]; then
+    target=(--uri "amqps://guest:guest@localhost:${tls_port[$broker]}/%2f" --cacert "$TLS_DIR/ca.pem")
+  fi
   # shellcheck disable=SC2086 # opts is a list of options
-  timeout $((SECS + 60)) "$PERF" --uri "amqp://guest:guest@127.0.0.1:${port[$broker]}/%2f" \
+  timeout $((SECS + 60)) "$PERF" "${target[@]}" \
     ${opts[$sc]} -z "$SECS" -u "warren-compare-$sc" --delete-queues --broker-pid "${pid[$broker]}" --json \
     >"$tmp/out" 2>"$tmp/err" || echo "warren-perf exit $?" >>"$tmp/err"
-  python3 "$helper" record "$sc" "${name[$sc]}" "$broker" "$run" "$tmp/out" "$tmp/err" >>"$OUT"
+  python3 "$helper" record "$sc" "${name[$sc]}${TLS:+ over TLS}" "$broker" "$run" "$tmp/out" "$tmp/err" >>"$OUT"
 }
 
 # Scenario g (p: persistent, durable queue): publish 1,000,000 x 1 KiB (confirmed, so the

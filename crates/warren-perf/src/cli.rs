@@ -10,9 +10,12 @@ use crate::uri::DEFAULT_URI;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "warren-perf", version, about)]
 pub struct Args {
-    /// Broker URI.
+    /// Broker URI: amqp://, or amqps:// (TLS; needs --cacert).
     #[arg(long, default_value = DEFAULT_URI)]
     pub uri: String,
+    /// CA certificates (PEM) to verify an amqps:// broker's certificate with.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
     /// Number of producers (one connection each).
     #[arg(short = 'x', long, default_value_t = 1)]
     pub producers: usize,

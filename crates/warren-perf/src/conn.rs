@@ -12,6 +12,7 @@ use warren_protocol::method::{channel, connection};
 use warren_protocol::{FieldTable, FieldValue, Frame, FrameCodec, Method, PROTOCOL_HEADER};
 
 use crate::error::{PerfError, Result};
+use crate::tls::Stream;
 use crate::uri::AmqpUri;
 
 /// The channel every warren-perf connection works on.
@@ -24,7 +25,7 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(30);
 /// An open connection with channel [`CHANNEL`] open.
 #[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     rbuf: BytesMut,
     wbuf: BytesMut,
     codec: FrameCodec,
@@ -33,8 +34,8 @@ pub struct Connection {
 /// What a producer or consumer loop takes over from a [`Connection`].
 #[derive(Debug)]
 pub struct Parts {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket (or TLS session).
+    pub stream: Stream,
     /// Bytes already read but not yet decoded.
     pub rbuf: BytesMut,
     /// The negotiated frame size limit.
@@ -45,8 +46,17 @@ impl Connection {
     /// Connects, authenticates with PLAIN, tunes (heartbeats off), opens the vhost and
     /// channel 1. `name` becomes the `connection_name` client property.
     pub async fn open(uri: &AmqpUri, name: &str) -> Result<Self> {
-        let stream = TcpStream::connect((uri.host.as_str(), uri.port)).await?;
-        stream.set_nodelay(true)?;
+        let tcp = TcpStream::connect((uri.host.as_str(), uri.port)).await?;
+        tcp.set_nodelay(true)?;
+        let stream = match (&uri.tls, uri.secure) {
+            (Some(tls), _) => tls.connect(&uri.host, tcp).await?,
+            (None, true) => {
+                return Err(PerfError::Tls(
+                    "amqps:// needs the broker's CA certificate (--cacert FILE)".into(),
+                ))
+            }
+            (None, false) => Stream::Tcp(tcp),
+        };
         let mut c = Connection {
             stream,
             rbuf: BytesMut::with_capacity(64 * 1024),
@@ -173,6 +183,7 @@ impl Connection {
         self.wbuf.clear();
         write_method(&mut self.wbuf, channel, &method);
         self.stream.write_all(&self.wbuf).await?;
+        self.stream.flush().await?;
         Ok(())
     }
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use warren_protocol::frame::write_method;
 use warren_protocol::method::{basic, channel, connection};
@@ -16,6 +15,7 @@ use crate::conn::{close_method, Connection, CHANNEL};
 use crate::error::{PerfError, Result};
 use crate::scanner::{Event, Scanner};
 use crate::stats::{now_nanos, Counters};
+use crate::tls::Stream;
 
 /// How one consumer consumes.
 #[derive(Debug, Clone)]
@@ -195,6 +195,7 @@ pub async fn run(
         Counters::add(&counters.rejected, std::mem::take(&mut acks.rejected));
         if !wbuf.is_empty() {
             stream.write_all(&wbuf).await?;
+            stream.flush().await?;
             wbuf.clear();
         }
         if rbuf.capacity() - rbuf.len() < 64 * 1024 {
@@ -214,7 +215,7 @@ pub async fn run(
 }
 
 /// Acts on a non-delivery method: closes and cancels end the consumer with an error.
-async fn control(stream: &mut TcpStream, ch: u16, m: Method) -> Result<()> {
+async fn control(stream: &mut Stream, ch: u16, m: Method) -> Result<()> {
     let mut out = BytesMut::new();
     let err = match m {
         Method::ConnectionClose(c) => {
@@ -240,15 +241,17 @@ async fn control(stream: &mut TcpStream, ch: u16, m: Method) -> Result<()> {
     };
     if !out.is_empty() {
         stream.write_all(&out).await?;
+        stream.flush().await?;
     }
     Err(err)
 }
 
 /// Sends connection.close and reads (discarding deliveries) until close-ok.
-async fn close(stream: &mut TcpStream, rbuf: &mut BytesMut, scanner: &mut Scanner) -> Result<()> {
+async fn close(stream: &mut Stream, rbuf: &mut BytesMut, scanner: &mut Scanner) -> Result<()> {
     let mut out = BytesMut::new();
     write_method(&mut out, 0, &close_method());
     stream.write_all(&out).await?;
+    stream.flush().await?;
     let wait = async {
         loop {
             let mut at = 0;

@@ -16,6 +16,9 @@ pub enum PerfError {
     /// A command-line value is invalid or options contradict each other.
     #[error("bad option: {0}")]
     Option(String),
+    /// The TLS setup or handshake failed (a CA file, the server's certificate).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A socket read or write failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -22,6 +22,7 @@ pub mod run;
 pub mod scanner;
 pub mod soak;
 pub mod stats;
+pub mod tls;
 pub mod topology;
 pub mod uri;
 

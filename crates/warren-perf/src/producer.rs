@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Semaphore;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
@@ -132,6 +131,8 @@ pub async fn run(
                 write_body(&mut wbuf, CHANNEL, &body, frame_max);
             }
             wr.write_all(&wbuf).await?;
+            wr.flush().await?;
+            wr.flush().await?;
             sent += n;
             Counters::add(&counters.sent, n);
         }
@@ -150,6 +151,7 @@ pub async fn run(
     wbuf.clear();
     write_method(&mut wbuf, 0, &close_method());
     wr.write_all(&wbuf).await?;
+    wr.flush().await?;
     match tokio::time::timeout(Duration::from_secs(5), &mut reader).await {
         Ok(r) => joined_ok(r)?,
         Err(_) => reader.abort(),
@@ -195,7 +197,7 @@ fn publish_template(cfg: &ProducerConfig) -> BytesMut {
 /// Reads confirms and anything else the broker sends to a producer. Ends with `Ok`
 /// once `closing` is set and the broker confirms the close (or hangs up).
 async fn read_loop(
-    mut rd: OwnedReadHalf,
+    mut rd: crate::tls::ReadHalf,
     mut rbuf: BytesMut,
     frame_max: u32,
     window: Option<Arc<Semaphore>>,

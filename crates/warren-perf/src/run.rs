@@ -29,7 +29,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the load described by `args`; per-second lines go to `line`.
 pub async fn run(args: &Args, mut line: impl FnMut(&str)) -> Result<Summary> {
-    let uri = AmqpUri::parse(&args.uri)?;
+    let mut uri = AmqpUri::parse(&args.uri)?;
+    if let Some(ca) = &args.cacert {
+        uri.tls = Some(crate::tls::TlsClient::with_ca_file(ca)?);
+    }
     let mut setup = Connection::open(&uri, "warren-perf setup").await?;
     let keys = topology::declare(&mut setup, args).await?;
     setup.close().await?;

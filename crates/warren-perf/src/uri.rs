@@ -2,6 +2,7 @@
 //! clients do it (`%2f` is the vhost `/`).
 
 use crate::error::{PerfError, Result};
+use crate::tls::TlsClient;
 
 /// The default URI: guest on the local broker's default vhost.
 pub const DEFAULT_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -19,19 +20,26 @@ pub struct AmqpUri {
     pub port: u16,
     /// Virtual host.
     pub vhost: String,
+    /// `amqps://`: TLS over TCP (default port 5671).
+    pub secure: bool,
+    /// The TLS client configuration for `amqps://` (from `--cacert`).
+    pub tls: Option<TlsClient>,
 }
 
 impl AmqpUri {
-    /// Parses an `amqp://` URI. Missing parts take RabbitMQ's defaults: guest/guest,
-    /// port 5672, vhost `/`.
+    /// Parses an `amqp://` or `amqps://` URI. Missing parts take RabbitMQ's defaults:
+    /// guest/guest, port 5672 (5671 for amqps), vhost `/`. An `amqps://` URI needs
+    /// [`AmqpUri::tls`] set before connecting.
     pub fn parse(uri: &str) -> Result<Self> {
         let bad = |reason| PerfError::Uri {
             uri: uri.to_owned(),
             reason,
         };
-        let rest = uri
-            .strip_prefix("amqp://")
-            .ok_or_else(|| bad("only amqp:// is supported"))?;
+        let (secure, rest) = match (uri.strip_prefix("amqps://"), uri.strip_prefix("amqp://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err(bad("only amqp:// and amqps:// are supported")),
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
@@ -58,7 +66,7 @@ impl AmqpUri {
                 &hostport[..i],
                 hostport[i + 1..].parse().map_err(|_| bad("bad port"))?,
             ),
-            _ => (hostport, 5672),
+            _ => (hostport, if secure { 5671 } else { 5672 }),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
@@ -74,6 +82,8 @@ impl AmqpUri {
             host: host.to_owned(),
             port,
             vhost,
+            secure,
+            tls: None,
         })
     }
 }
@@ -122,6 +132,10 @@ mod tests {
             ("guest", 5672, "/")
         );
         assert!(AmqpUri::parse("http://x").is_err());
+        let s = AmqpUri::parse("amqps://localhost").unwrap();
+        assert!(s.secure && s.tls.is_none());
+        assert_eq!(s.port, 5671);
+        assert!(!u.secure);
         assert!(AmqpUri::parse("amqp://h:notaport/").is_err());
         assert!(AmqpUri::parse("amqp://h/%zz").is_err());
     }

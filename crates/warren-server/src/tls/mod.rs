@@ -18,7 +18,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
-use tokio::io::AsyncWriteExt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -271,7 +274,7 @@ pub(crate) async fn serve(
             }),
         }
     };
-    let mut stream = Halves(stream);
+    let mut stream = Halves(Flushing(stream));
     connection::serve(
         &mut stream,
         peer,
@@ -281,7 +284,60 @@ pub(crate) async fn serve(
         shutdown,
     )
     .await;
-    let _ = tokio::time::timeout(ctx.config.limits.close_timeout, stream.0.shutdown()).await;
+    let _ = tokio::time::timeout(ctx.config.limits.close_timeout, stream.0 .0.shutdown()).await;
+}
+
+/// A server TLS session that also pushes out TLS records still buffered in rustls
+/// whenever it is read. tokio-rustls accepts a write once rustls holds it, so when the
+/// socket is full the last records of a burst wait in rustls for the next write or
+/// flush; the connection loop writes only while it has output, but it reads whenever it
+/// may, and the socket's write readiness wakes that same task, so flushing from the
+/// read side sends them without a flush on the (plain TCP) hot path.
+struct Flushing(tokio_rustls::server::TlsStream<TcpStream>);
+
+impl AsyncRead for Flushing {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.0.get_ref().1.wants_write() {
+            // Pending (socket still full) registers this task for write readiness; an
+            // error shows again on the next write or read.
+            let _ = Pin::new(&mut self.0).poll_flush(cx);
+        }
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Flushing {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 /// Handles SIGHUP until the process ends: reloads `tls` (logging the outcome), or logs
