@@ -52,7 +52,8 @@
 //!    sent for one of its copies;
 //! 2. **no settled copy returns**: no copy whose ack or reject was durable is in a queue;
 //!    and while the broker runs, no copy is delivered again once its ack or reject was
-//!    processed (exactly once from then on);
+//!    processed (exactly once from then on), except the further copies the last check
+//!    counted (3.) and the copies a copy that came back makes again by dead-lettering;
 //! 3. **no copy twice** in the queues, except what at-least-once moves allow: a message
 //!    taken through the delayed exchange or dead-lettered may be found twice if the crash
 //!    came between storing the new copy and removing the old one (counted and reported);
