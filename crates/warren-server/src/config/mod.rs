@@ -20,8 +20,9 @@ pub use warren_broker::definitions::Definitions;
 pub use warren_broker::{Limits, MemoryWatermark};
 
 /// The user a fresh broker creates on its first boot (RabbitMQ's `default_user`,
-/// `default_pass`, `default_user_tags`, `default_permissions`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `default_pass`, `default_user_tags`, `default_permissions`). Its `Debug` (and so
+/// `ServerConfig`'s) does not show the password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DefaultUser {
     /// Login name (`default_user`).
     pub name: String,
@@ -31,6 +32,17 @@ pub struct DefaultUser {
     pub tags: Vec<String>,
     /// Configure, write and read patterns on the default vhost (`default_permissions`).
     pub permissions: [String; 3],
+}
+
+impl std::fmt::Debug for DefaultUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DefaultUser")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .field("tags", &self.tags)
+            .field("permissions", &self.permissions)
+            .finish()
+    }
 }
 
 impl Default for DefaultUser {
@@ -145,5 +157,24 @@ impl Default for ServerConfig {
             definitions: Definitions::default(),
             tls: TlsSettings::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_debug_hides_the_default_password() {
+        let config = ServerConfig {
+            default_user: Some(DefaultUser {
+                password: "s3cret-default-pw".into(),
+                ..DefaultUser::default()
+            }),
+            ..ServerConfig::default()
+        };
+        let shown = format!("{config:?} {config:#?}");
+        assert!(shown.contains("guest"), "{shown}");
+        assert!(!shown.contains("s3cret-default-pw"), "{shown}");
     }
 }
