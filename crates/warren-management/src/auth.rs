@@ -61,27 +61,35 @@ impl FromRequestParts<Arc<Management>> for Caller {
         let Some((name, password)) = basic_credentials(parts) else {
             return Err(ApiError::not_authorised("Not_Authorized"));
         };
-        // An unknown user costs a hash too (`check_password`), so the reply's timing does
-        // not tell which users exist. RabbitMQ's log line; never the password.
-        let user = match state.broker.access().check_password(&name, &password) {
-            Ok(user) => user,
-            Err(reason) => {
-                tracing::warn!(user = %name, %reason, "HTTP access denied: user '{name}' - invalid credentials");
-                return Err(ApiError::login_failed());
-            }
-        };
         let peer = parts
             .extensions
             .get::<ConnectInfo<Peer>>()
             .map(|ConnectInfo(Peer(addr))| addr.ip());
+        // An unknown user costs a hash too (`check_password`), so the reply's timing does
+        // not tell which users exist. A refusal is answered after the server's
+        // per-address back-off, shared with AMQP logins (the connection it holds
+        // meanwhile counts against http_max_connections and its per-address limit).
+        // RabbitMQ's log lines; never the password.
+        let user = match state.broker.access().check_password(&name, &password) {
+            Ok(user) => user,
+            Err(reason) => {
+                let delay = state.node.failed_login(peer);
+                tracing::warn!(user = %name, %reason, ?peer, delay_ms = delay.as_millis() as u64, "HTTP access denied: user '{name}' - invalid credentials");
+                tokio::time::sleep(delay).await;
+                return Err(ApiError::login_failed());
+            }
+        };
         if !from_allowed_address(state.node.is_loopback_only(&name), peer) {
             // RabbitMQ 3.10's reply and log line (rabbit_mgmt_util): after the password
             // check, so (as there) it tells a correct password from a wrong one.
-            tracing::warn!(user = %name, ?peer, "HTTP access denied: user '{name}' - User can only log in via localhost");
+            let delay = state.node.failed_login(peer);
+            tracing::warn!(user = %name, ?peer, delay_ms = delay.as_millis() as u64, "HTTP access denied: user '{name}' - User can only log in via localhost");
+            tokio::time::sleep(delay).await;
             return Err(ApiError::not_authorised(
                 "User can only log in via localhost",
             ));
         }
+        state.node.succeeded_login(peer);
         let caller = Caller {
             user,
             state: state.clone(),

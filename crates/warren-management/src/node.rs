@@ -56,6 +56,12 @@ pub trait Node: Send + Sync + 'static {
     /// Whether `user` may log in only from a loopback address (RabbitMQ's
     /// `loopback_users`: `guest` by default), over HTTP as over AMQP.
     fn is_loopback_only(&self, user: &str) -> bool;
+    /// A failed API login from `peer`: how long to wait before answering it. The server
+    /// counts it with the AMQP listener's failed logins from the same address (the
+    /// per-address back-off); an unknown peer gets the first delay.
+    fn failed_login(&self, peer: Option<std::net::IpAddr>) -> std::time::Duration;
+    /// A successful API login from `peer`: its address starts the back-off over.
+    fn succeeded_login(&self, peer: Option<std::net::IpAddr>);
     /// Parses the topology part of a `warren.toml` (vhosts, users, permissions,
     /// policies, exchanges, queues, bindings) into definitions; the error names the key
     /// and line.

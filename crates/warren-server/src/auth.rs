@@ -286,6 +286,11 @@ impl FailedLogins {
         self.table().forget(peer_key(ip));
     }
 
+    /// The wait for a first failure (for a failure whose address is unknown).
+    pub fn first_delay(&self) -> Duration {
+        self.first_delay.min(self.max_delay)
+    }
+
     /// How many addresses are remembered now.
     pub fn tracked_peers(&self) -> usize {
         self.table().by_peer.len()

@@ -13,6 +13,7 @@ use warren_broker::definitions::Definitions;
 use warren_broker::Broker;
 use warren_management::{Alarms, Listener, Management, Node, Resources};
 
+use crate::auth::FailedLogins;
 use crate::config::ServerConfig;
 use crate::memory::MemoryAlarm;
 use crate::tls::Tls;
@@ -28,6 +29,8 @@ pub struct ServerNode {
     disk_free_limit: u64,
     connections_limit: u64,
     loopback_users: Vec<String>,
+    /// The AMQP listener's failed logins: API logins count with them, per address.
+    failed_logins: Arc<FailedLogins>,
 }
 
 /// The node's name, RabbitMQ style: `warren@host`.
@@ -41,8 +44,14 @@ fn node_name() -> String {
 }
 
 impl ServerNode {
-    /// The node for a server with `config`, listening on `listeners`.
-    pub fn new(config: &ServerConfig, listeners: Vec<Listener>, alarm: Arc<MemoryAlarm>) -> Self {
+    /// The node for a server with `config`, listening on `listeners`, whose failed
+    /// logins are `failed_logins`.
+    pub fn new(
+        config: &ServerConfig,
+        listeners: Vec<Listener>,
+        alarm: Arc<MemoryAlarm>,
+        failed_logins: Arc<FailedLogins>,
+    ) -> Self {
         ServerNode {
             name: node_name(),
             listeners,
@@ -53,6 +62,7 @@ impl ServerNode {
             disk_free_limit: config.limits.disk_free_limit_bytes,
             connections_limit: config.limits.max_connections as u64,
             loopback_users: config.loopback_users.clone(),
+            failed_logins,
         }
     }
 }
@@ -87,6 +97,19 @@ impl Node for ServerNode {
 
     fn is_loopback_only(&self, user: &str) -> bool {
         self.loopback_users.iter().any(|u| u == user)
+    }
+
+    fn failed_login(&self, peer: Option<std::net::IpAddr>) -> std::time::Duration {
+        match peer {
+            Some(ip) => self.failed_logins.failed(ip),
+            None => self.failed_logins.first_delay(),
+        }
+    }
+
+    fn succeeded_login(&self, peer: Option<std::net::IpAddr>) {
+        if let Some(ip) = peer {
+            self.failed_logins.succeeded(ip);
+        }
     }
 
     fn parse_topology(&self, toml: &str) -> Result<Definitions, String> {

@@ -33,8 +33,8 @@ pub struct ServerContext {
     pub config: ServerConfig,
     /// Set while resident memory is above the high watermark.
     pub memory: Arc<MemoryAlarm>,
-    /// Failed logins waiting to be answered.
-    pub failed_logins: crate::auth::FailedLogins,
+    /// Failed logins (AMQP and the management API's) and their back-off.
+    pub failed_logins: Arc<crate::auth::FailedLogins>,
     /// Connections open per client address (`Limits::max_connections_per_ip`).
     pub(crate) per_ip: PerIp,
 }
@@ -99,7 +99,7 @@ impl Server {
             tls_listeners.push(listener);
         }
         let http = HttpListeners::bind(&config, tls.clone()).await?;
-        let failed_logins = crate::auth::FailedLogins::new(&config.limits);
+        let failed_logins = Arc::new(crate::auth::FailedLogins::new(&config.limits));
         let per_ip = PerIp::new(config.limits.max_connections_per_ip);
         Ok(Server {
             ctx: Arc::new(ServerContext {
@@ -180,6 +180,7 @@ impl Server {
             &self.ctx.config,
             self.http.describe(&amqp_addrs, &self.tls_addrs()),
             self.ctx.memory.clone(),
+            self.ctx.failed_logins.clone(),
         ));
         let http_tasks = self.http.spawn(
             self.ctx.broker.clone(),

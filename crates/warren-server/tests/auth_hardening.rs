@@ -301,3 +301,45 @@ async fn connections_per_address_are_capped_at_accept() {
     drop(second);
     server.stop().await;
 }
+
+/// The management API's failed logins count with AMQP's, per address: two wrong HTTP
+/// passwords wait 200 and 400 ms, the AMQP failure after them 800 ms; a right HTTP login
+/// starts the address over.
+#[tokio::test]
+async fn management_api_logins_share_the_back_off() {
+    let (server, _dir) = start(|c| {
+        c.management_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.limits.failed_login_delay = Duration::from_millis(200);
+        c.limits.failed_login_max_delay = Duration::from_millis(1600);
+    })
+    .await;
+    let base = format!("http://{}", server.management_addr.unwrap());
+    let wrong = warren_testkit::http::Api::new(&base, "guest", "wrong");
+    for expected in [200, 400] {
+        let sent = Instant::now();
+        assert_eq!(wrong.get("/api/whoami").await.status, 401);
+        let took = sent.elapsed();
+        assert!(took >= Duration::from_millis(expected), "{took:?}");
+    }
+    let addr = server.addrs[0];
+    let (answer, took) = attempt(
+        TcpStream::connect(addr).await.unwrap(),
+        plain("guest", "wrong"),
+    )
+    .await;
+    assert_eq!(answer, refused_plain());
+    assert!(took >= Duration::from_millis(800), "{took:?}");
+
+    let right = warren_testkit::http::Api::new(&base, "guest", "guest");
+    let sent = Instant::now();
+    assert_eq!(right.get("/api/whoami").await.status, 200);
+    assert!(sent.elapsed() < Duration::from_millis(200));
+    let sent = Instant::now();
+    assert_eq!(wrong.get("/api/whoami").await.status, 401);
+    let took = sent.elapsed();
+    assert!(
+        (Duration::from_millis(200)..Duration::from_millis(800)).contains(&took),
+        "started over: {took:?}"
+    );
+    server.stop().await;
+}
