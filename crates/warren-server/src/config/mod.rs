@@ -63,8 +63,8 @@ pub enum CertLoginFrom {
     /// The subject's common name (CN); several CNs are joined with `,` as RabbitMQ does.
     #[default]
     CommonName,
-    /// The first DNS name of the subjectAltName extension, else its first email address
-    /// (RabbitMQ's `ssl_cert_login_san_type = dns`, index 0).
+    /// The first DNS name of the subjectAltName extension (RabbitMQ's
+    /// `ssl_cert_login_san_type = dns`, `ssl_cert_login_san_index = 0`).
     SubjectAlternativeName,
 }
 

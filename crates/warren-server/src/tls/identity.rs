@@ -60,23 +60,16 @@ pub fn login_name(der: &[u8], from: CertLoginFrom) -> Result<String, String> {
                 .subject_alternative_name()
                 .map_err(|e| format!("the certificate's subjectAltName is invalid: {e}"))?
                 .ok_or("the certificate has no subjectAltName extension")?;
-            let names = &san.value.general_names;
-            names
+            // RabbitMQ's defaults: ssl_cert_login_san_type = dns, ssl_cert_login_san_index
+            // = 0 (rabbit_ssl:peer_cert_auth_name in 3.10.8); no other type is tried.
+            san.value
+                .general_names
                 .iter()
                 .find_map(|n| match n {
-                    GeneralName::DNSName(name) => Some(*name),
+                    GeneralName::DNSName(name) => Some((*name).to_owned()),
                     _ => None,
                 })
-                .or_else(|| {
-                    names.iter().find_map(|n| match n {
-                        GeneralName::RFC822Name(email) => Some(*email),
-                        _ => None,
-                    })
-                })
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    "the certificate's subjectAltName has no DNS name or email address".into()
-                })
+                .ok_or_else(|| "the certificate's subjectAltName has no DNS name".into())
         }
     }
 }
@@ -121,10 +114,10 @@ mod tests {
                 "bob@example.com".try_into().unwrap(),
             )],
         );
-        assert_eq!(
-            login_name(&email_only, CertLoginFrom::SubjectAlternativeName).unwrap(),
-            "bob@example.com"
-        );
+        // Only DNS names count, as in RabbitMQ (ssl_cert_login_san_type = dns).
+        assert!(login_name(&email_only, CertLoginFrom::SubjectAlternativeName)
+            .unwrap_err()
+            .contains("no DNS name"));
     }
 
     #[test]
