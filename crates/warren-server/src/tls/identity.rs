@@ -115,9 +115,11 @@ mod tests {
             )],
         );
         // Only DNS names count, as in RabbitMQ (ssl_cert_login_san_type = dns).
-        assert!(login_name(&email_only, CertLoginFrom::SubjectAlternativeName)
-            .unwrap_err()
-            .contains("no DNS name"));
+        assert!(
+            login_name(&email_only, CertLoginFrom::SubjectAlternativeName)
+                .unwrap_err()
+                .contains("no DNS name")
+        );
     }
 
     #[test]
