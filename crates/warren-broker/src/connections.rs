@@ -49,6 +49,21 @@ pub struct ConnectionDetails {
     pub frame_max: u32,
     /// Negotiated heartbeat interval, seconds (0: none).
     pub heartbeat_secs: u16,
+    /// The TLS session, on an `amqps` connection.
+    pub tls: Option<TlsDetails>,
+}
+
+/// An `amqps` connection's TLS session, as the management API shows it (`ssl: true`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsDetails {
+    /// RabbitMQ's name for the version: `tlsv1.3` or `tlsv1.2`.
+    pub protocol: String,
+    /// The cipher suite's IANA name, e.g. `TLS13_AES_256_GCM_SHA384`.
+    pub cipher: String,
+    /// The verified client certificate's subject, if one was presented.
+    pub peer_cert_subject: Option<String>,
+    /// Its issuer.
+    pub peer_cert_issuer: Option<String>,
 }
 
 impl ConnectionDetails {

@@ -271,6 +271,22 @@ async fn external_logs_in_as_the_certificates_cn_and_refuses_unknown_users() {
         names.contains(&("alice".to_owned(), "EXTERNAL".to_owned())),
         "{names:?}"
     );
+    let entry = broker
+        .connections()
+        .list()
+        .into_iter()
+        .find(|c| c.info.user == "alice")
+        .unwrap();
+    let tls = entry
+        .info
+        .details
+        .tls
+        .clone()
+        .expect("an amqps connection has TLS details");
+    assert_eq!(tls.protocol, "tlsv1.3");
+    assert!(tls.cipher.starts_with("TLS13_"), "{tls:?}");
+    assert_eq!(tls.peer_cert_subject.as_deref(), Some("CN=alice"));
+    assert_eq!(tls.peer_cert_issuer.as_deref(), Some("CN=Warren test CA"));
 
     let mallory = ca.client("mallory");
     let refused = connect(&amqps(addr, "", external), client_tls(&ca, Some(&mallory))).await;
@@ -378,6 +394,17 @@ async fn the_management_api_answers_over_https_and_lists_the_tls_listeners() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"amqp/ssl\""), "{response}");
     assert!(response.contains("\"https\""), "{response}");
+    // An amqps connection is listed with its TLS session, as RabbitMQ lists it.
+    let conn = connect(
+        &amqps(server.tls_addrs[0], "guest:guest@", ""),
+        client_tls(&ca, None),
+    )
+    .await
+    .unwrap();
+    let listed = https_get(https, &ca, "/api/connections").await.unwrap();
+    assert!(listed.contains("\"ssl\":true"), "{listed}");
+    assert!(listed.contains("\"ssl_protocol\":\"tlsv1.3\""), "{listed}");
+    conn.close(200, "bye".into()).await.unwrap();
     let other = Ca::new("Another CA");
     assert!(
         https_get(https, &other, "/api/overview").await.is_err(),

@@ -516,6 +516,7 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         channel_max,
         frame_max,
         heartbeat_secs: tune_ok.heartbeat,
+        tls: tls.map(|t| t.details.clone()),
     };
     let (vhost, access, registration) = match open_vhost(
         ctx,

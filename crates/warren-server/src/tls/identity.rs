@@ -74,6 +74,20 @@ pub fn login_name(der: &[u8], from: CertLoginFrom) -> Result<String, String> {
     }
 }
 
+/// A certificate's subject and issuer as RabbitMQ's management API shows them
+/// (`peer_cert_subject`: RFC 4514 order, most specific first, `CN=alice,O=clients`), or
+/// `None` for a certificate that does not parse.
+pub fn subject_and_issuer(der: &[u8]) -> Option<(String, String)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let rfc4514 = |name: &x509_parser::x509::X509Name<'_>| {
+        let text = name.to_string();
+        let mut parts: Vec<&str> = text.split(", ").collect();
+        parts.reverse();
+        parts.join(",")
+    };
+    Some((rfc4514(cert.subject()), rfc4514(cert.issuer())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +164,15 @@ mod tests {
             login(Ok("guest".into()), remote),
             Err(AuthError::LoopbackOnly(_))
         ));
+    }
+
+    #[test]
+    fn subject_and_issuer_read_most_specific_first() {
+        let der = cert(&["alice"], vec![]);
+        let (subject, issuer) = subject_and_issuer(&der).unwrap();
+        assert_eq!(subject, "CN=alice,O=Warren tests");
+        assert_eq!(issuer, subject, "self-signed");
+        assert!(subject_and_issuer(b"junk").is_none());
     }
 
     #[test]

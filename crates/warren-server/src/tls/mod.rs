@@ -27,6 +27,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, error, info, warn};
 
+use warren_broker::connections::TlsDetails;
+
 use crate::config::{CertLoginFrom, TlsSettings};
 use crate::connection;
 use crate::connection::stream::Halves;
@@ -223,6 +225,8 @@ pub(crate) struct TlsSession {
     /// With `verify_peer`: the user the client certificate names for EXTERNAL, or why
     /// there is none. `None` when clients are not verified (EXTERNAL is not offered).
     pub external: Option<Result<String, String>>,
+    /// The session as the management API shows it.
+    pub details: TlsDetails,
 }
 
 /// Runs the TLS handshake on an accepted socket (on this connection's task, within the
@@ -267,11 +271,34 @@ pub(crate) async fn serve(
             cipher = ?conn.negotiated_cipher_suite().map(|c| c.suite()),
             "TLS session established"
         );
+        let leaf = match conn.peer_certificates() {
+            Some([leaf, ..]) => Some(leaf),
+            _ => None,
+        };
+        let (peer_cert_subject, peer_cert_issuer) =
+            match leaf.and_then(|c| identity::subject_and_issuer(c)) {
+                Some((s, i)) => (Some(s), Some(i)),
+                None => (None, None),
+            };
         TlsSession {
-            external: tls.verify_peer().then(|| match conn.peer_certificates() {
-                Some([leaf, ..]) => identity::login_name(leaf, tls.cert_login_from()),
-                _ => Err("connection peer presented no TLS (x.509) certificate".into()),
+            external: tls.verify_peer().then(|| match leaf {
+                Some(leaf) => identity::login_name(leaf, tls.cert_login_from()),
+                None => Err("connection peer presented no TLS (x.509) certificate".into()),
             }),
+            details: TlsDetails {
+                protocol: match conn.protocol_version() {
+                    Some(rustls::ProtocolVersion::TLSv1_3) => "tlsv1.3".into(),
+                    Some(rustls::ProtocolVersion::TLSv1_2) => "tlsv1.2".into(),
+                    other => format!("{other:?}"),
+                },
+                cipher: conn
+                    .negotiated_cipher_suite()
+                    .and_then(|c| c.suite().as_str())
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                peer_cert_subject,
+                peer_cert_issuer,
+            },
         }
     };
     let mut stream = Halves(Flushing(stream));
