@@ -118,6 +118,18 @@ impl SledStore {
     }
 
     pub(super) fn remove_entries(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64> {
+        self.remove_entries_ordered(queue, seqs, false)
+    }
+
+    /// Removes entries; with `after_earlier_writes`, those not found in the current
+    /// buffer (in a flush being applied, or in sled) are removed only after everything
+    /// buffered has gone to sled (see `remove_moved_entries`).
+    fn remove_entries_ordered(
+        &self,
+        queue: QueueId,
+        seqs: &[u64],
+        after_earlier_writes: bool,
+    ) -> StoreResult<u64> {
         let pending = &self.shared.pending;
         let e = self.shared.engine.read();
         let mut removed = 0;
@@ -149,6 +161,11 @@ impl SledStore {
                     None => in_sled.push((seq, true)),
                 }
             }
+        }
+        if after_earlier_writes && in_sled.iter().any(|&(_, counts)| counts) {
+            // Applies the flush in progress (these entries with it) and the buffer (the
+            // copies): the removals below then follow both in sled's log.
+            self.shared.drain(&e)?;
         }
         if in_sled.iter().any(|&(_, counts)| counts) {
             let frozen = pending.frozen.read().clone();
@@ -193,15 +210,15 @@ impl SledStore {
         Ok(removed)
     }
 
-    /// [`Store::remove_moved`](crate::Store::remove_moved): everything buffered (the
-    /// copies among it) goes to sled first, so sled's log holds the copies before the
-    /// removal, and recovery after a crash reads back a prefix of that log.
+    /// [`Store::remove_moved`](crate::Store::remove_moved). An original still in the
+    /// current buffer is dropped from it at once: no flush has taken it since it was
+    /// written, so the flush that confirms it has not drained yet and will carry the
+    /// copies, written before this call. Any other original may be in sled (or going
+    /// there with the flush in progress): everything buffered goes to sled first, so
+    /// sled's log holds the copies before the removal, and recovery after a crash
+    /// reads back a prefix of that log.
     pub(super) fn remove_moved_entries(&self, queue: QueueId, seqs: &[u64]) -> StoreResult<u64> {
-        {
-            let e = self.shared.engine.read();
-            self.shared.drain(&e)?;
-        }
-        self.remove_entries(queue, seqs)
+        self.remove_entries_ordered(queue, seqs, true)
     }
 
     pub(super) fn purge_entries(&self, queue: QueueId) -> StoreResult<u64> {
@@ -386,6 +403,18 @@ mod tests {
         publish(&store, target, 2);
         assert_eq!(store.remove(target, &[1]).unwrap(), 1);
         assert!(!in_sled(&store, target, 2));
+
+        // An original no flush has taken yet (a TTL of 0) leaves the buffer without
+        // draining it: the flush that would confirm it carries the copy.
+        publish(&store, source, 2);
+        publish(&store, target, 3);
+        assert_eq!(store.remove_moved(source, &[2]).unwrap(), 1);
+        assert!(
+            !in_sled(&store, target, 3),
+            "no drain for a buffered original"
+        );
+        store.sync().wait().unwrap();
+        assert!(in_sled(&store, target, 3) && !in_sled(&store, source, 2));
     }
 
     #[test]
