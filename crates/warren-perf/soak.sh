@@ -21,7 +21,8 @@ OUT="${OUT:-$(mktemp -d /tmp/warren-soak.XXXXXX)}"
 if [ -z "${NO_BUILD:-}" ]; then
   cargo build --release -p warren-server --bin warren -p warren-perf --bin warren-soak
 fi
-BIN="${WARREN_BIN:-target/release/warren}"
+release="${CARGO_TARGET_DIR:-target}/release"
+BIN="${WARREN_BIN:-$release/warren}"
 
 work="$(mktemp -d /tmp/warren-soak-broker.XXXXXX)"
 "$BIN" --listen "127.0.0.1:$PORT" --management-listen off --data-dir "$work/data" --log warn \
@@ -45,7 +46,7 @@ done
 
 echo "soak.sh: warren pid $pid on 127.0.0.1:$PORT, ${DURATION}s, output in $OUT"
 status=0
-target/release/warren-soak --uri "amqp://guest:guest@127.0.0.1:$PORT/%2f" --broker-pid "$pid" \
+"$release/warren-soak" --uri "amqp://guest:guest@127.0.0.1:$PORT/%2f" --broker-pid "$pid" \
   --data-dir "$work/data" --duration "$DURATION" --out "$OUT" "$@" || status=$?
 if [ "$status" -ne 0 ] && [ -s "$work/warren.log" ]; then
   echo "soak.sh: broker log:" >&2
