@@ -34,6 +34,7 @@ mod poll;
 pub mod raw;
 mod reply;
 pub mod smart;
+pub mod tmpfs;
 
 pub use broker::{server_queue, wait_queue, TestBroker};
 pub use ops::{
