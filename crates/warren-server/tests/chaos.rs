@@ -90,8 +90,16 @@ use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties, Exc
 use serde_json::Value;
 use warren_testkit::eventually;
 use warren_testkit::http::Api;
+use warren_testkit::tmpfs::Tmpfs;
 
 /// The `warren` binary Cargo built for this test.
+#[path = "chaos/topology.rs"]
+mod topology;
+use topology::*;
+#[path = "chaos/check.rs"]
+mod check;
+use check::*;
+
 const WARREN: &str = env!("CARGO_BIN_EXE_warren");
 
 const IN: &str = "chaos.in";
@@ -248,206 +256,6 @@ async fn start(dir: &Path, log: &Path, config: Option<&Path>) -> Broker {
     .await;
     assert!(listening, "warren did not start listening");
     broker
-}
-
-async fn connect(addr: SocketAddr) -> lapin::Result<Connection> {
-    Connection::connect(
-        &format!("amqp://guest:guest@{addr}/%2f"),
-        ConnectionProperties::default(),
-    )
-    .await
-}
-
-fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
-    let mut t = FieldTable::default();
-    for (k, v) in entries {
-        t.insert((*k).into(), v.clone());
-    }
-    t
-}
-
-fn text(s: &str) -> AMQPValue {
-    AMQPValue::LongString(s.into())
-}
-
-/// The queues' declare arguments.
-fn queue_args(queue: &str) -> FieldTable {
-    match queue {
-        WORK => table(&[("x-dead-letter-exchange", text(DLX))]),
-        WAIT => table(&[
-            ("x-message-ttl", AMQPValue::LongInt(WAIT_TTL_MS as i32)),
-            ("x-dead-letter-exchange", text(IN)),
-            ("x-dead-letter-routing-key", text("work")),
-        ]),
-        PRIO => table(&[("x-max-priority", AMQPValue::LongInt(5))]),
-        _ => FieldTable::default(),
-    }
-}
-
-/// (exchange, kind, arguments) of the chaos exchanges.
-fn exchanges() -> Vec<(&'static str, ExchangeKind, FieldTable)> {
-    vec![
-        (IN, ExchangeKind::Direct, FieldTable::default()),
-        (DLX, ExchangeKind::Fanout, FieldTable::default()),
-        (
-            DELAYED,
-            ExchangeKind::Custom("x-delayed-message".into()),
-            table(&[("x-delayed-type", text("direct"))]),
-        ),
-    ]
-}
-
-/// (source, queue, routing key) of every binding.
-const BINDINGS: [(&str, &str, &str); 6] = [
-    (IN, WORK, "work"),
-    (IN, WAIT, "wait"),
-    (IN, PRIO, "prio"),
-    (IN, FIFO, "fifo"),
-    (DLX, DEAD, ""),
-    (DELAYED, WORK, "work"),
-];
-
-async fn declare_topology(addr: SocketAddr) {
-    let conn = connect(addr).await.expect("connect");
-    let ch = conn.create_channel().await.expect("channel");
-    let durable_x = ExchangeDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    for (name, kind, args) in exchanges() {
-        ch.exchange_declare(name.into(), kind, durable_x, args)
-            .await
-            .expect("exchange.declare");
-    }
-    let durable_q = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    for q in QUEUES {
-        ch.queue_declare(q.into(), durable_q, queue_args(q))
-            .await
-            .expect("queue.declare");
-    }
-    for (x, q, key) in BINDINGS {
-        ch.queue_bind(
-            q.into(),
-            x.into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.bind");
-    }
-    let _ = conn.close(200, "declared".into()).await;
-}
-
-/// Checks the durable topology through the restarted broker: passive declares with the
-/// original arguments (an inequivalent declare would fail with 406), and the exchanges,
-/// queues and bindings as the management API lists them.
-async fn check_topology(broker: &Broker) -> Vec<String> {
-    let mut bad = Vec::new();
-    let conn = connect(broker.amqp).await.expect("connect");
-    for (name, kind, args) in exchanges() {
-        let ch = conn.create_channel().await.expect("channel");
-        let opts = ExchangeDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        if let Err(e) = ch.exchange_declare(name.into(), kind, opts, args).await {
-            bad.push(format!("exchange {name}: {e}"));
-        }
-    }
-    for q in QUEUES {
-        let ch = conn.create_channel().await.expect("channel");
-        let opts = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        if let Err(e) = ch
-            .queue_declare(q.into(), opts, FieldTable::default())
-            .await
-        {
-            bad.push(format!("queue {q}: {e}"));
-        }
-    }
-    let _ = conn.close(200, "checked".into()).await;
-
-    let api = broker.api();
-    let queues = api.get("/api/queues/%2F").await.json();
-    for q in QUEUES {
-        let found = queues
-            .as_array()
-            .and_then(|a| a.iter().find(|v| v["name"] == q));
-        match found {
-            None => bad.push(format!("queue {q} missing from /api/queues")),
-            Some(v) => {
-                if v["durable"] != Value::Bool(true) {
-                    bad.push(format!("queue {q} not durable: {v}"));
-                }
-                let want: BTreeMap<String, Value> = match q {
-                    WORK => [("x-dead-letter-exchange", Value::from(DLX))].into(),
-                    WAIT => [
-                        ("x-message-ttl", Value::from(WAIT_TTL_MS)),
-                        ("x-dead-letter-exchange", Value::from(IN)),
-                        ("x-dead-letter-routing-key", Value::from("work")),
-                    ]
-                    .into(),
-                    PRIO => [("x-max-priority", Value::from(5))].into(),
-                    _ => BTreeMap::<&str, Value>::new(),
-                }
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
-                let got: BTreeMap<String, Value> = v["arguments"]
-                    .as_object()
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default();
-                if got != want {
-                    bad.push(format!("queue {q} arguments {got:?}, declared {want:?}"));
-                }
-            }
-        }
-    }
-    let exchanges = api.get("/api/exchanges/%2F").await.json();
-    for (name, kind) in [
-        (IN, "direct"),
-        (DLX, "fanout"),
-        (DELAYED, "x-delayed-message"),
-    ] {
-        let found = exchanges
-            .as_array()
-            .and_then(|a| a.iter().find(|v| v["name"] == name));
-        match found {
-            Some(v) if v["type"] == kind && v["durable"] == Value::Bool(true) => {
-                if name == DELAYED && v["arguments"]["x-delayed-type"] != "direct" {
-                    bad.push(format!("exchange {name} lost x-delayed-type: {v}"));
-                }
-            }
-            other => bad.push(format!(
-                "exchange {name} ({kind}, durable): found {other:?}"
-            )),
-        }
-    }
-    let bindings = api.get("/api/bindings/%2F").await.json();
-    let have: HashSet<(String, String, String)> = bindings
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|b| b["destination_type"] == "queue")
-                .map(|b| {
-                    let s = |k: &str| b[k].as_str().unwrap_or_default().to_owned();
-                    (s("source"), s("destination"), s("routing_key"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    for (x, q, key) in BINDINGS {
-        if !have.contains(&(x.to_owned(), q.to_owned(), key.to_owned())) {
-            bad.push(format!("binding {x} -> {q} ({key:?}) missing"));
-        }
-    }
-    bad
 }
 
 /// Where a publisher sends a message.
@@ -850,180 +658,6 @@ async fn consumer(
     let _ = conn.close(200, "done".into()).await;
 }
 
-/// One message found in a queue by the check.
-struct Found {
-    queue: &'static str,
-    key: CopyKey,
-    dest: Dest,
-    order: (i64, u8),
-    seq: i64,
-}
-
-/// Reads every message of every queue (consumed, left unacknowledged: closing the
-/// connection puts them back in place), once nothing moves by itself any more.
-async fn snapshot(broker: &Broker) -> Vec<Found> {
-    // Every delayed message is due MAX_DELAY_MS after it was published, before the
-    // kill; then chaos.wait's last messages expire within its TTL.
-    tokio::time::sleep(Duration::from_millis(MAX_DELAY_MS + 100)).await;
-    let conn = connect(broker.amqp).await.expect("connect");
-    let ch = conn.create_channel().await.expect("channel");
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let emptied = eventually(Duration::from_secs(10), || {
-        let ch = ch.clone();
-        async move {
-            ch.queue_declare(WAIT.into(), passive, FieldTable::default())
-                .await
-                .expect("passive declare")
-                .message_count()
-                == 0
-        }
-    })
-    .await;
-    assert!(emptied, "{WAIT} did not expire into {WORK} within 10 s");
-    let mut found = Vec::new();
-    for q in QUEUES {
-        let depth = ch
-            .queue_declare(q.into(), passive, FieldTable::default())
-            .await
-            .expect("passive declare")
-            .message_count() as usize;
-        if depth == 0 {
-            continue;
-        }
-        let mut c = ch
-            .basic_consume(
-                q.into(),
-                format!("check-{q}").as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("basic.consume");
-        for _ in 0..depth {
-            let d = tokio::time::timeout(Duration::from_secs(10), c.next())
-                .await
-                .unwrap_or_else(|_| panic!("{q}: fewer deliveries than its depth {depth}"))
-                .expect("consumer open")
-                .expect("delivery");
-            let dest = match header_i64(&d.properties, "chaos-dest") {
-                0 => Dest::Work,
-                1 => Dest::Wait,
-                2 => Dest::Delayed,
-                3 => Dest::Prio,
-                _ => Dest::Fifo,
-            };
-            found.push(Found {
-                queue: q,
-                key: (message_id(&d.properties), deaths(&d.properties)),
-                dest,
-                order: order_key(&d.properties),
-                seq: header_i64(&d.properties, "chaos-seq"),
-            });
-        }
-    }
-    let _ = conn.close(200, "checked".into()).await;
-    found
-}
-
-/// Counts over the whole run.
-#[derive(Default, Debug)]
-struct Totals {
-    crashes: u64,
-    found: u64,
-    move_duplicates: u64,
-    /// Copies whose ack or reject was processed but not yet durable at the kill, found
-    /// back in a queue (at-least-once acks).
-    undone_settlements: u64,
-}
-
-/// Checks the invariants (see the module comment) against `found`. With `graceful`,
-/// every processed settlement must hold.
-fn check(ledger: &mut Ledger, found: &[Found], graceful: bool, totals: &mut Totals) -> Vec<String> {
-    let mut bad = Vec::new();
-    let mut count: HashMap<&CopyKey, u32> = HashMap::new();
-    let mut present: HashSet<&str> = HashSet::new();
-    let mut copies_of: HashMap<&str, HashSet<u32>> = HashMap::new();
-    let mut order: HashMap<(&str, (i64, u8)), i64> = HashMap::new();
-    for f in found {
-        *count.entry(&f.key).or_default() += 1;
-        present.insert(&f.key.0);
-        copies_of.entry(&f.key.0).or_default().insert(f.key.1);
-        if let Some(c) = ledger.copies.get(&f.key) {
-            if let (Some(s), Some(at)) = (c.sent, c.processed_at) {
-                if graceful || ledger.durable(at) {
-                    bad.push(format!(
-                        "{}: {:?} is back after its {s:?} was {}",
-                        f.queue,
-                        f.key,
-                        if graceful {
-                            "processed and the broker stopped gracefully"
-                        } else {
-                            "durable"
-                        }
-                    ));
-                } else {
-                    totals.undone_settlements += 1;
-                }
-            }
-        }
-        if f.queue == FIFO || f.queue == PRIO {
-            let last = order.entry((f.queue, f.order)).or_insert(0);
-            if f.seq <= *last {
-                bad.push(format!(
-                    "{}: {:?} (seq {}) after seq {} of the same publisher and priority",
-                    f.queue, f.key, f.seq, *last
-                ));
-            }
-            *last = f.seq;
-        }
-    }
-    for f in found {
-        let n = count[&f.key];
-        let moved = f.dest.moves() || f.key.1 > 0;
-        if n > 1 && !moved {
-            bad.push(format!("{}: {:?} is there {n} times", f.queue, f.key));
-        }
-    }
-    for (id, copies) in &copies_of {
-        let n: u32 = found.iter().filter(|f| f.key.0 == *id).count() as u32;
-        if n > 1 && (copies.len() > 1 || found.iter().any(|f| f.key.0 == *id && f.dest.moves())) {
-            totals.move_duplicates += u64::from(n - 1);
-        }
-    }
-    for (id, dest) in &ledger.confirmed {
-        if !present.contains(id.as_str()) && !ledger.acked_ids.contains(id) {
-            bad.push(format!(
-                "LOST: confirmed {id} ({dest:?}) is in no queue and was never acked; history: {:?}",
-                ledger.history.get(id)
-            ));
-        }
-    }
-    // A copy found again may be delivered again, and so may the copies dead-lettering
-    // it makes again (its later ones): their settlements start over.
-    let mut earliest: HashMap<&str, u32> = HashMap::new();
-    for f in found {
-        let d = earliest.entry(&f.key.0).or_insert(f.key.1);
-        *d = (*d).min(f.key.1);
-    }
-    for (key, c) in ledger.copies.iter_mut() {
-        if earliest.get(key.0.as_str()).is_some_and(|&d| key.1 >= d) {
-            c.sent = None;
-            c.processed_at = None;
-            c.extra = 0;
-        }
-    }
-    for (key, n) in count {
-        if n > 1 {
-            ledger.copies.entry(key.clone()).or_default().extra = n - 1;
-        }
-    }
-    totals.found += found.len() as u64;
-    bad
-}
-
 /// Fills the file system of `dir` with a file, leaving about `leave` bytes free.
 fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
     let filler = dir.join("filler");
@@ -1245,34 +879,6 @@ async fn confirmed_messages_survive_repeated_sigkills_under_a_mixed_workload() {
     );
 }
 
-/// A tmpfs mounted on a fresh directory for the test's life.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let dir = tempfile::tempdir().expect("temp dir").keep();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .status();
-        if !matches!(&status, Ok(s) if s.success()) {
-            let _ = std::fs::remove_dir(&dir);
-            panic!(
-                "this disk-full test could not run: it mounts a tmpfs, which needs root (as \
-                 in .ci/run); `mount` gave {status:?}"
-            );
-        }
-        Tmpfs(dir)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: mounts a tmpfs (.ci/run runs it with --ignored)"]
 async fn confirmed_messages_survive_a_full_disk_and_sigkill() {
@@ -1283,7 +889,7 @@ async fn confirmed_messages_survive_a_full_disk_and_sigkill() {
     let config = work.path().join("warren.toml");
     std::fs::write(&config, "[limits]\ndisk_free_limit = 0\n").expect("config");
     let (ledger, totals) = run_chaos(
-        &fs.0.join("data"),
+        &fs.path().join("data"),
         work.path(),
         Options {
             crashes,
