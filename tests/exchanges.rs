@@ -58,13 +58,13 @@ async fn declare_with_an_unknown_x_type_is_503_unknown_exchange_type() {
     assert_reply(
         ch.exchange_declare(
             "e".into(),
-            ExchangeKind::Custom("x-consistent-hash".into()),
+            ExchangeKind::Custom("x-modulus-hash".into()),
             opts(),
             FieldTable::default(),
         )
         .await,
         503,
-        "COMMAND_INVALID - unknown exchange type 'x-consistent-hash'",
+        "COMMAND_INVALID - unknown exchange type 'x-modulus-hash'",
     );
 }
 

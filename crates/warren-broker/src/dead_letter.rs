@@ -9,6 +9,7 @@ use warren_protocol::{FieldTable, FieldValue};
 use crate::clock::now_ms;
 use crate::message::Message;
 use crate::route_back::RouteBack;
+use crate::routing::MessageFields;
 
 /// Why a message was dead-lettered (the `reason` of its `x-death` entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +171,7 @@ pub fn dead_letter<R: RouteBack + ?Sized>(
         let headers = props.headers.as_ref();
         let accept = |target: &str| !headers.is_some_and(|h| is_cycle(h, target));
         let message = Arc::new(message);
-        route.route_back(to.exchange, routing_key, headers, &accept, message);
+        let fields = MessageFields::of(&props);
+        route.route_back(to.exchange, routing_key, &fields, &accept, message);
     }
 }

@@ -19,6 +19,7 @@ use crate::clock::now_ms;
 use crate::message::Message;
 use crate::persist::{message_record, DelayedKey, DelayedRecord, Store, StoreResult};
 use crate::route_back::RouteBack;
+use crate::routing::MessageFields;
 use crate::scheduler::{Scheduler, Timed};
 
 /// Exchange type name of delayed-message exchanges.
@@ -229,11 +230,17 @@ impl DelayedMessages {
         let Some(vhost) = held.vhost.upgrade() else {
             return;
         };
-        // A deleted exchange drops its held messages, as RabbitMQ's plugin does.
+        // A deleted exchange drops its held messages, as RabbitMQ's plugin does. The
+        // properties are decoded only for what a consistent-hash exchange may hash.
+        let props = held.message.properties();
+        let fields = MessageFields {
+            headers: held.headers.as_ref(),
+            ..MessageFields::of(&props)
+        };
         vhost.route_back(
             &held.exchange,
             &held.message.routing_key,
-            held.headers.as_ref(),
+            &fields,
             &|_| true,
             held.message.clone(),
         );

@@ -13,7 +13,7 @@ use crate::policy::effective::alternate_exchange;
 use crate::policy::{Policy, Selected};
 use crate::queue::args::DedupConfig;
 use crate::queue::dedup::DedupCache;
-use crate::routing::{Binding, Destination, ExchangeKind, RoutingTable};
+use crate::routing::{Binding, Destination, ExchangeKind, MessageFields, RoutingTable};
 
 /// How an exchange was declared.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ impl Exchange {
             .map(|c| Mutex::new(DedupCache::new(&c)));
         Arc::new(Exchange {
             dedup,
-            table: RwLock::new(RoutingTable::new(config.kind)),
+            table: RwLock::new(RoutingTable::for_exchange(config.kind, &config.arguments)),
             alternate,
             policy_alternate: AtomicBool::new(false),
             policy: RwLock::default(),
@@ -180,6 +180,16 @@ impl Exchange {
         out: &mut Vec<Destination>,
     ) {
         self.table.read().route(routing_key, headers, out);
+    }
+
+    /// Appends the destinations a message with this key and these fields goes to.
+    pub fn route_message(
+        &self,
+        routing_key: &str,
+        fields: &MessageFields<'_>,
+        out: &mut Vec<Destination>,
+    ) {
+        self.table.read().route_message(routing_key, fields, out);
     }
 
     /// Adds a binding; false if it existed.

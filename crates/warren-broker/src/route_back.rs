@@ -8,9 +8,8 @@
 
 use std::sync::Arc;
 
-use warren_protocol::FieldTable;
-
 use crate::message::Message;
+use crate::routing::MessageFields;
 
 /// Routes a message the broker itself republishes.
 pub trait RouteBack: Send + Sync {
@@ -18,14 +17,14 @@ pub trait RouteBack: Send + Sync {
     fn vhost_name(&self) -> &str;
 
     /// Routes `message` as if it were published to `exchange` with `routing_key` and
-    /// `headers` (following exchange bindings and alternate exchanges), and enqueues it
+    /// `fields` (its headers and properties; following exchange bindings and alternate exchanges), and enqueues it
     /// in every queue reached whose name `accept` approves. Returns how many queues took
     /// it; a missing exchange reaches none.
     fn route_back(
         &self,
         exchange: &str,
         routing_key: &str,
-        headers: Option<&FieldTable>,
+        fields: &MessageFields<'_>,
         accept: &dyn Fn(&str) -> bool,
         message: Arc<Message>,
     ) -> usize;

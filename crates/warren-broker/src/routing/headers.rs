@@ -309,7 +309,7 @@ fn erlang_type(v: &FieldValue) -> &'static str {
 }
 
 /// A value printed roughly as Erlang's `~tp` prints what RabbitMQ decodes it to.
-fn erlang_term(v: &FieldValue) -> String {
+pub(super) fn erlang_term(v: &FieldValue) -> String {
     let mut s = String::new();
     write_erlang_term(&mut s, v);
     s

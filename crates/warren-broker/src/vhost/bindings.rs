@@ -11,7 +11,9 @@ use crate::applied::{store_failed, Applied};
 use crate::error::{AmqpError, AmqpResult};
 use crate::exchange::Exchange;
 use crate::queue::ConnectionId;
-use crate::routing::{validate_headers_binding, Binding, Destination, ExchangeKind};
+use crate::routing::{
+    validate_consistent_hash_binding, validate_headers_binding, Binding, Destination, ExchangeKind,
+};
 
 impl VHost {
     /// `queue.bind`. A binding of a durable exchange to a stored queue is stored.
@@ -122,8 +124,14 @@ impl VHost {
         args: &FieldTable,
         durable: bool,
     ) -> AmqpResult<Applied<()>> {
-        if source.config().kind == ExchangeKind::Headers {
-            validate_headers_binding(args).map_err(AmqpError::precondition_failed)?;
+        match source.config().kind {
+            ExchangeKind::Headers => {
+                validate_headers_binding(args).map_err(AmqpError::precondition_failed)?;
+            }
+            ExchangeKind::ConsistentHash => {
+                validate_consistent_hash_binding(key).map_err(AmqpError::precondition_failed)?;
+            }
+            _ => {}
         }
         let commit = match self.store_for(durable) {
             Some(p) => {

@@ -13,7 +13,7 @@ use crate::delayed::{DELAYED_EXCHANGE_TYPE, DELAYED_TYPE_ARG};
 use crate::error::{AmqpError, AmqpResult};
 use crate::exchange::{Exchange, ExchangeConfig};
 use crate::queue::args::check_equivalent;
-use crate::routing::{Destination, ExchangeKind};
+use crate::routing::{Destination, ExchangeKind, HashOn};
 
 /// The routing type of an `exchange.declare`, and whether it is a delayed-message
 /// exchange (whose routing type is its `x-delayed-type` argument).
@@ -108,6 +108,10 @@ impl VHost {
                 "exchange name '{}' contains reserved prefix 'amq.*'",
                 d.name
             )));
+        }
+        // The type's own validation of a new exchange (RabbitMQ's `validate/1`).
+        if kind == ExchangeKind::ConsistentHash {
+            HashOn::from_arguments(&d.arguments).map_err(AmqpError::precondition_failed)?;
         }
         let name: Arc<str> = Arc::from(d.name.as_str());
         let config = ExchangeConfig {

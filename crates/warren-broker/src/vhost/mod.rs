@@ -21,7 +21,7 @@ use crate::message::Message;
 use crate::policy::PolicySet;
 use crate::queue::{ConnectionId, Queue, QueueHost};
 use crate::route_back::RouteBack;
-use crate::routing::{Destination, ExchangeKind};
+use crate::routing::{Destination, ExchangeKind, MessageFields};
 use crate::scheduler::Scheduler;
 use crate::stats::{BrokerTotals, DeadLetterTotals};
 
@@ -276,6 +276,19 @@ impl VHost {
         headers: Option<&FieldTable>,
         out: &mut Vec<Arc<Queue>>,
     ) -> AmqpResult<()> {
+        self.route_message(exchange, routing_key, &MessageFields::headers(headers), out)
+    }
+
+    /// [`route`](Self::route) for a message whose properties are known: a
+    /// consistent-hash exchange may hash its `message_id`, `correlation_id` or
+    /// `timestamp`.
+    pub fn route_message(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        fields: &MessageFields<'_>,
+        out: &mut Vec<Arc<Queue>>,
+    ) -> AmqpResult<()> {
         if exchange.is_empty() {
             if let Some(q) = self.queues.get(routing_key) {
                 out.push(q.clone());
@@ -289,7 +302,7 @@ impl VHost {
         let mut pending = vec![first];
         let mut dests = Vec::new();
         while let Some(ex) = pending.pop() {
-            ex.route(routing_key, headers, &mut dests);
+            ex.route_message(routing_key, fields, &mut dests);
             if dests.is_empty() {
                 if let Some(alt) = ex.alternate() {
                     if !visited.contains(&alt) {
@@ -336,13 +349,13 @@ impl RouteBack for VHost {
         &self,
         exchange: &str,
         routing_key: &str,
-        headers: Option<&FieldTable>,
+        fields: &MessageFields<'_>,
         accept: &dyn Fn(&str) -> bool,
         message: Arc<Message>,
     ) -> usize {
         let mut queues = Vec::new();
         if self
-            .route(exchange, routing_key, headers, &mut queues)
+            .route_message(exchange, routing_key, fields, &mut queues)
             .is_err()
         {
             return 0;

@@ -18,6 +18,7 @@ use crate::applied::store_failed;
 use crate::error::{AmqpError, AmqpResult};
 use crate::message::{Message, QueuedMessage};
 use crate::queue::{PublishOutcome, Queue};
+use crate::routing::MessageFields;
 
 /// Moves at most this many messages per store commit.
 const MOVE_BATCH: usize = 256;
@@ -111,10 +112,10 @@ impl VHost {
             body,
         ));
         let mut queues = Vec::new();
-        self.route(
+        self.route_message(
             exchange,
             routing_key,
-            properties.headers.as_ref(),
+            &MessageFields::of(properties),
             &mut queues,
         )?;
         let mut routed = false;

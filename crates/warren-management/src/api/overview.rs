@@ -33,6 +33,7 @@ fn exchange_types() -> Value {
             "topic",
             "AMQP topic exchange, as per the AMQP specification"
         ),
+        t("x-consistent-hash", "Consistent Hashing Exchange"),
         t(
             "x-delayed-message",
             "Delayed message exchange (Warren built-in)"

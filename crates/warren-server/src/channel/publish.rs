@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use warren_broker::routing::MessageFields;
 use warren_broker::{AmqpError, AmqpResult, Message, PublishOutcome, Queue};
 use warren_protocol::method::basic;
 use warren_protocol::properties::BASIC_CLASS_ID;
@@ -285,10 +286,10 @@ impl Channel {
             }
         }
         let mut queues: Vec<Arc<Queue>> = Vec::new();
-        cx.vhost.route(
+        cx.vhost.route_message(
             &publish.exchange,
             &publish.routing_key,
-            props.headers.as_ref(),
+            &MessageFields::of(props),
             &mut queues,
         )?;
         if let PublishMode::Tx { publishes, .. } = &mut self.mode {
