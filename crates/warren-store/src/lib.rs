@@ -15,6 +15,7 @@ mod keys;
 pub mod lock;
 pub mod records;
 mod refcount;
+pub mod segment;
 mod sled_store;
 pub mod store;
 
@@ -24,6 +25,9 @@ pub use records::{
     BindingRecord, DefinitionRecord, DelayedKey, DelayedRecord, EntryRecord, EntryStats,
     ExchangeRecord, MessageRecord, QueueId, QueueRecord, Recovered, RecoveredQueue, Repairs,
     StoredEntry,
+};
+pub use segment::{
+    Position, SegmentConfig, SegmentLog, SegmentRecovery, SegmentScan, TailTruncation,
 };
 pub use sled_store::{
     Compaction, CompactionConfig, SledStore, StoreConfig, StoreStats, FORMAT_VERSION,
