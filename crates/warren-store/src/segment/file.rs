@@ -195,7 +195,7 @@ pub(crate) fn check_tail(path: &Path, file: &File) -> StoreResult<TailCheck> {
         reader
             .read_exact(&mut payload)
             .map_err(|e| io_err(path, e))?;
-        let actual = crc32c::crc32c(&payload);
+        let actual = record::checksum(len, &[&payload]);
         if actual != crc {
             break Some(format!(
                 "record at offset {valid_len} fails its checksum (stored {crc:#010x}, computed {actual:#010x})"

@@ -260,7 +260,7 @@ impl SegmentLog {
                     format!("a record of {len} bytes does not fit in a segment"),
                 )
             })?;
-        let header = record::record_header(len, record::checksum(parts));
+        let header = record::record_header(len, record::checksum(len, parts));
         let rec_len = RECORD_HEADER_LEN + u64::from(len);
         let mut inner = self.inner.lock();
         if let Some(reason) = &inner.failed {

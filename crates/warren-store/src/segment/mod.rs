@@ -4,7 +4,8 @@
 //!
 //! On disk, a directory of `{segment:010}.seg` files (numbered from 1), each an 8-byte
 //! header (`b"WSEG"`, format version `u32` LE) and then records
-//! `u32 payload_len (LE) | u32 crc32c(payload) (LE) | payload`, back to back. A record is
+//! `u32 payload_len (LE) | u32 crc32c(payload_len LE ‖ payload) (LE) | payload`, back to
+//! back. A record is
 //! named by its [`Position`]. Appends go to a memory buffer (readable at once);
 //! [`SegmentLog::write_pending`] writes it with one positional write per segment touched
 //! and [`SegmentLog::sync`] makes it durable (fdatasync), so a group commit costs two

@@ -1,5 +1,9 @@
 //! The on-disk format of a segment: an 8-byte file header, then records
-//! `u32 payload_len (LE) | u32 crc32c(payload) (LE) | payload`, back to back.
+//! `u32 payload_len (LE) | u32 crc (LE) | payload`, back to back, where `crc` is the
+//! CRC-32C of the four length bytes followed by the payload. Covering the length means a
+//! damaged length field fails the check directly, and a run of zero bytes (a file
+//! extended but never written, e.g. after a crash) is not a valid empty record: the
+//! CRC-32C of an empty payload alone would be 0.
 
 /// File header: `b"WSEG"`, then the format version as a little-endian `u32`.
 pub(crate) const MAGIC: [u8; 4] = *b"WSEG";
@@ -47,12 +51,15 @@ pub(crate) fn check_file_header(bytes: &[u8; FILE_HEADER_LEN as usize]) -> FileH
     }
 }
 
-/// CRC-32C of a payload given in parts (the same as of their concatenation).
+/// The record checksum: CRC-32C of `len` (4 bytes LE) then the payload, given in parts
+/// (the same as of their concatenation).
 #[inline]
-pub(crate) fn checksum(parts: &[&[u8]]) -> u32 {
+pub(crate) fn checksum(len: u32, parts: &[&[u8]]) -> u32 {
     parts
         .iter()
-        .fold(0u32, |crc, part| crc32c::crc32c_append(crc, part))
+        .fold(crc32c::crc32c(&len.to_le_bytes()), |crc, part| {
+            crc32c::crc32c_append(crc, part)
+        })
 }
 
 /// The record header for a payload of `len` bytes with checksum `crc`.
@@ -91,7 +98,7 @@ pub(crate) fn verify(record: &[u8], expected_len: u32) -> Result<(), String> {
             payload.len()
         ));
     }
-    let actual = crc32c::crc32c(payload);
+    let actual = checksum(len, &[payload]);
     if actual != crc {
         return Err(format!(
             "record checksum mismatch (stored {crc:#010x}, computed {actual:#010x})"
@@ -105,18 +112,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checksum_of_parts_is_checksum_of_concatenation() {
-        let whole = crc32c::crc32c(b"hello, world");
-        assert_eq!(checksum(&[b"hello", b", ", b"world"]), whole);
-        assert_eq!(checksum(&[b"", b"hello, world", b""]), whole);
-        // The known CRC-32C check value.
-        assert_eq!(checksum(&[b"123456789"]), 0xE306_9283);
+    fn checksum_covers_length_then_parts() {
+        let whole = crc32c::crc32c(b"\x0c\0\0\0hello, world");
+        assert_eq!(checksum(12, &[b"hello", b", ", b"world"]), whole);
+        assert_eq!(checksum(12, &[b"", b"hello, world", b""]), whole);
+        // The known CRC-32C check value (the crate computes the Castagnoli polynomial).
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        // Zero bytes are never a valid record header.
+        assert_ne!(checksum(0, &[]), 0);
+        assert!(verify(&[0u8; 8], 0).is_err());
     }
 
     #[test]
     fn verify_rejects_each_kind_of_damage() {
         let payload = b"payload";
-        let mut rec = record_header(7, crc32c::crc32c(payload)).to_vec();
+        let mut rec = record_header(7, checksum(7, &[payload])).to_vec();
         rec.extend_from_slice(payload);
         assert_eq!(verify(&rec, 7), Ok(()));
         assert!(verify(&rec, 8).unwrap_err().contains("length field"));
@@ -127,6 +137,10 @@ mod tests {
         let mut flipped = rec.clone();
         flipped[9] ^= 1;
         assert!(verify(&flipped, 7).unwrap_err().contains("checksum"));
+        // A damaged length that still matches the caller's is caught by the checksum.
+        let mut short = record_header(6, checksum(7, &[payload])).to_vec();
+        short.extend_from_slice(&payload[..6]);
+        assert!(verify(&short, 6).unwrap_err().contains("checksum"));
     }
 
     #[test]
