@@ -10,6 +10,7 @@ use bytes::Bytes;
 use crate::records::{
     BindingRecord, DelayedRecord, EntryRecord, ExchangeRecord, MessageRecord, QueueRecord,
 };
+use crate::segment::Position;
 
 /// Why stored bytes could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -276,15 +277,22 @@ pub fn decode_binding(buf: &[u8]) -> Result<BindingRecord, DecodeError> {
 /// `MessageRecord` layout: exchange, routing key, properties, published_at, expiration,
 /// then the body to the end.
 pub fn encode_message(w: &mut Writer, m: &MessageRecord) {
+    encode_message_head(w, m);
+    w.rest(&m.body);
+}
+
+/// Everything [`encode_message`] writes before the body (the body follows to the end,
+/// so a segment record can take it as a separate part, uncopied).
+pub fn encode_message_head(w: &mut Writer, m: &MessageRecord) {
     w.bytes(m.exchange.as_bytes())
         .bytes(m.routing_key.as_bytes())
         .bytes(&m.raw_properties)
         .u64(m.published_at_ms);
     opt_u64(w, m.expiration_ms);
-    w.rest(&m.body);
 }
 
 /// How many bytes [`encode_message`] writes for `m`.
+#[cfg(test)]
 pub fn message_len(m: &MessageRecord) -> usize {
     fn prefixed(n: usize) -> usize {
         let mut len = 1;
@@ -306,13 +314,14 @@ pub fn message_len(m: &MessageRecord) -> usize {
 /// How many bytes [`encode_entry`] writes for `e`.
 pub fn entry_len(e: &EntryRecord) -> usize {
     if e.expires_at_ms.is_some() {
-        22
+        34
     } else {
-        14
+        26
     }
 }
 
 /// Encodes a message on its own.
+#[cfg(test)]
 pub fn message_bytes(m: &MessageRecord) -> Vec<u8> {
     let mut w = Writer::with_capacity(
         32 + m.exchange.len() + m.routing_key.len() + m.raw_properties.len() + m.body.len(),
@@ -347,9 +356,10 @@ const ENTRY_DELIVERED: u8 = 1;
 const ENTRY_EXPIRES: u8 = 2;
 
 /// Queue entry value layout: message id, flags (delivered, has expiry), expiry,
-/// priority, body length. 14 bytes, 22 with an expiry.
-pub fn encode_entry(e: &EntryRecord, delivered: bool) -> Vec<u8> {
-    let mut w = Writer::with_capacity(22);
+/// priority, body length, then where the message's record is in the segment log
+/// (segment, offset, length). 26 bytes, 34 with an expiry.
+pub fn encode_entry(e: &EntryRecord, delivered: bool, at: Position) -> Vec<u8> {
+    let mut w = Writer::with_capacity(34);
     let mut flags = 0;
     if delivered {
         flags |= ENTRY_DELIVERED;
@@ -362,11 +372,39 @@ pub fn encode_entry(e: &EntryRecord, delivered: bool) -> Vec<u8> {
         w.u64(at);
     }
     w.u8(e.priority).u32(e.body_len);
+    w.0.extend_from_slice(&encode_position(at));
     w.0
 }
 
-/// Decodes an entry value (the seq comes from its key).
-pub fn decode_entry(seq: u64, buf: &[u8]) -> Result<(EntryRecord, bool), DecodeError> {
+/// A record position as stored: segment, offset, length (big-endian u32s).
+pub fn encode_position(at: Position) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[..4].copy_from_slice(&at.segment.to_be_bytes());
+    b[4..8].copy_from_slice(&at.offset.to_be_bytes());
+    b[8..].copy_from_slice(&at.len.to_be_bytes());
+    b
+}
+
+/// Reads a position written by [`encode_position`].
+pub fn read_position(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
+    Ok(Position {
+        segment: r.u32("position segment")?,
+        offset: r.u32("position offset")?,
+        len: r.u32("position length")?,
+    })
+}
+
+/// Decodes a position value (the `messages` tree's values).
+pub fn decode_position(buf: &[u8]) -> Result<Position, DecodeError> {
+    let mut r = Reader::new(buf);
+    let at = read_position(&mut r)?;
+    r.finish("position")?;
+    Ok(at)
+}
+
+/// Decodes an entry value (the seq comes from its key): the entry, its delivered flag
+/// and its message's position.
+pub fn decode_entry(seq: u64, buf: &[u8]) -> Result<(EntryRecord, bool, Position), DecodeError> {
     let mut r = Reader::new(buf);
     let message_id = r.u64("entry message id")?;
     let flags = r.u8("entry flags")?;
@@ -385,8 +423,9 @@ pub fn decode_entry(seq: u64, buf: &[u8]) -> Result<(EntryRecord, bool), DecodeE
         priority: r.u8("entry priority")?,
         body_len: r.u32("entry body length")?,
     };
+    let at = read_position(&mut r)?;
     r.finish("entry")?;
-    Ok((e, flags & ENTRY_DELIVERED != 0))
+    Ok((e, flags & ENTRY_DELIVERED != 0, at))
 }
 
 /// Sets the delivered flag of an encoded entry (`None` if it is malformed).
@@ -424,6 +463,13 @@ pub fn decode_delayed(buf: &Bytes) -> Result<DelayedRecord, DecodeError> {
 }
 
 #[cfg(test)]
+const AT: Position = Position {
+    segment: 3,
+    offset: 4096,
+    len: 1100,
+};
+
+#[cfg(test)]
 mod length_tests {
     use super::*;
 
@@ -451,7 +497,7 @@ mod length_tests {
                 priority: 3,
                 body_len: 4,
             };
-            assert_eq!(entry_len(&e), encode_entry(&e, true).len());
+            assert_eq!(entry_len(&e), encode_entry(&e, true, AT).len());
         }
     }
 }
@@ -507,18 +553,20 @@ mod tests {
             priority: 3,
             body_len: 1024,
         };
-        let bytes = encode_entry(&e, false);
-        assert_eq!(bytes.len(), 22);
-        assert_eq!(decode_entry(9, &bytes).unwrap(), (e, false));
+        let bytes = encode_entry(&e, false, AT);
+        assert_eq!(bytes.len(), 34);
+        assert_eq!(decode_entry(9, &bytes).unwrap(), (e, false, AT));
         let delivered = entry_with_delivered(&bytes).unwrap();
-        assert_eq!(decode_entry(9, &delivered).unwrap(), (e, true));
+        assert_eq!(decode_entry(9, &delivered).unwrap(), (e, true, AT));
         assert_eq!(entry_message_id(&delivered).unwrap(), 42);
         let plain = EntryRecord {
             expires_at_ms: None,
             ..e
         };
-        assert_eq!(encode_entry(&plain, true).len(), 14);
-        assert!(decode_entry(9, &bytes[..13]).is_err());
+        assert_eq!(encode_entry(&plain, true, AT).len(), 26);
+        assert!(decode_entry(9, &bytes[..33]).is_err());
+        assert_eq!(decode_position(&encode_position(AT)).unwrap(), AT);
+        assert!(decode_position(&encode_position(AT)[..11]).is_err());
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub enum StoreError {
     /// A queue id that is not (or no longer) a stored queue.
     #[error("no stored queue with id {0}")]
     UnknownQueue(u64),
+    /// An entry was enqueued for a message id that was never stored (or was deleted).
+    #[error("no stored message with id {0}")]
+    UnknownMessage(u64),
     /// The store has been closed.
     #[error("store is closed")]
     Closed,

@@ -203,7 +203,7 @@ pub struct OpenTimings {
     pub engine: std::time::Duration,
     /// The pass over the entries that rebuilds reference counts.
     pub entries_pass: std::time::Duration,
-    /// The pass over the message keys that finds orphans.
+    /// The pass over the `messages` tree (positions, no bodies) that finds orphans.
     pub messages_pass: std::time::Duration,
 }
 
@@ -219,4 +219,7 @@ pub struct Repairs {
     pub orphan_entries: u64,
     /// Entries whose message was missing (deleted; logged as errors).
     pub dangling_entries: u64,
+    /// Entries whose message body lay past the end of the recovered segment log: the
+    /// body never reached the disk, so the write was never confirmed (deleted).
+    pub lost_bodies: u64,
 }

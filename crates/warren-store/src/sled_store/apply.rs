@@ -1,5 +1,5 @@
 //! Applying the write-behind buffer to sled, and deleting messages wherever they are
-//! (buffer or sled) once their last entry is gone.
+//! (buffer or sled; their segment's live count) once their last entry is gone.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,23 +10,18 @@ use super::Shared;
 use crate::codec;
 use crate::error::{StoreError, StoreResult};
 use crate::keys;
-use crate::records::{EntryRecord, MessageRecord};
+use crate::records::EntryRecord;
 use crate::refcount::Released;
+use crate::segment::Position;
 
 /// Bytes an entry takes (key and value), for the live-data estimate.
 pub(super) fn entry_bytes(value: &[u8]) -> usize {
     16 + value.len()
 }
 
-/// Bytes a message takes (key and value).
-pub(super) fn message_bytes(value: &[u8]) -> usize {
-    8 + value.len()
-}
-
-/// Bytes a buffered message will take in sled (counted as live from the start).
-pub(super) fn buffered_message_bytes(m: &MessageRecord) -> usize {
-    8 + codec::message_len(m)
-}
+/// Bytes a message's position record takes in sled (key and value), counted as live
+/// from the start.
+pub(super) const MESSAGE_BYTES: usize = 8 + 12;
 
 /// Bytes a buffered entry will take in sled.
 pub(super) fn buffered_entry_bytes(e: &EntryRecord) -> usize {
@@ -57,7 +52,12 @@ impl Shared {
             *self.pending.frozen.write() = layer.clone();
             layer
         };
-        let result = self.apply(e, &layer);
+        // The bodies of everything in the layer were appended before it was frozen:
+        // written to their segment files before sled holds anything pointing to them
+        // (sled's own background flusher may write sled out before the next sync; a
+        // process crash then still finds the bodies in the page cache, and recovery
+        // drops entries whose body a power cut lost, see `startup.rs`).
+        let result = self.bodies.log.write_pending().and_then(|()| self.apply(e, &layer));
         *self.pending.frozen.write() = Arc::new(Layer::default());
         if let Err(err) = &result {
             *self.pending.failed.lock() = Some(err.to_string());
@@ -65,20 +65,22 @@ impl Shared {
         result
     }
 
-    /// Writes a frozen layer: messages first, so a crash in between leaves at worst
-    /// unreferenced messages (cleaned at open), never entries without their message.
+    /// Writes a frozen layer: message positions first, so a crash in between leaves at
+    /// worst unreferenced messages (cleaned at open), never entries without their
+    /// message.
     fn apply(&self, e: &Engine, layer: &Layer) -> StoreResult<()> {
         for (&id, slot) in &layer.messages {
             if !slot.claim() {
                 continue;
             }
             // Counted as live since it was buffered.
-            let value = codec::message_bytes(&slot.value);
-            let inserted = e.trees.messages.insert(keys::message(id), value);
+            let value = codec::encode_position(slot.value);
+            let inserted = e.trees.messages.insert(keys::message(id), &value);
             slot.applied();
             let old = inserted.map_err(|err| e.sled_err(err))?;
-            if let Some(old) = old {
-                self.sub_live(message_bytes(&old));
+            if old.is_some() {
+                // The broker stored an id twice: the older record is dead.
+                self.sub_live(MESSAGE_BYTES);
             }
         }
         for (&(queue, seq), slot) in &layer.entries {
@@ -86,7 +88,7 @@ impl Shared {
                 continue;
             }
             let delivered = slot.value.delivered.load(Ordering::SeqCst);
-            let value = codec::encode_entry(&slot.value.record, delivered);
+            let value = codec::encode_entry(&slot.value.record, delivered, slot.value.at);
             let inserted = e.trees.entries.insert(keys::entry(queue, seq), value);
             slot.applied();
             let old = inserted.map_err(|err| e.sled_err(err))?;
@@ -146,33 +148,64 @@ impl Shared {
         Ok(())
     }
 
-    /// Deletes message `id` from the buffer and from sled.
+    /// Deletes message `id` from the buffer and from sled, and uncounts its record
+    /// from its segment's live count (the record itself goes with its segment).
     pub(super) fn drop_message(&self, e: &Engine, id: u64) -> StoreResult<()> {
-        let buffered = self.pending.current.lock().messages.remove(&id);
-        if let Some(slot) = &buffered {
-            self.sub_live(buffered_message_bytes(&slot.value));
+        let mut at: Option<Position> = None;
+        if let Some(slot) = self.pending.current.lock().messages.remove(&id) {
+            self.sub_live(MESSAGE_BYTES);
+            at = Some(slot.value);
         }
-        let buffered = buffered.is_some();
         let frozen = self.pending.frozen.read().clone();
-        let cancelled = match frozen.messages.get(&id) {
-            Some(slot) if slot.cancel() == Cancel::Cancelled => {
-                self.sub_live(buffered_message_bytes(&slot.value));
-                true
+        if let Some(slot) = frozen.messages.get(&id) {
+            if slot.cancel() == Cancel::Cancelled {
+                self.sub_live(MESSAGE_BYTES);
+                at = Some(slot.value);
             }
-            _ => false,
-        };
-        if (buffered || cancelled) && !self.pending.message_may_be_in_sled(id) {
-            return Ok(());
         }
-        let old = e
+        if at.is_none() || self.pending.message_may_be_in_sled(id) {
+            let old = e
+                .trees
+                .messages
+                .remove(keys::message(id))
+                .map_err(|err| e.sled_err(err))?;
+            if let Some(old) = old {
+                self.sub_live(MESSAGE_BYTES);
+                if at.is_none() {
+                    at = Some(
+                        codec::decode_position(&old)
+                            .map_err(|err| e.corrupt(&format!("message {id} position"), err))?,
+                    );
+                }
+            }
+            self.sweep_drops.note(id);
+        }
+        if let Some(at) = at {
+            self.bodies.released(at);
+        }
+        Ok(())
+    }
+
+    /// Where message `id`'s record is: in the buffer or in sled's `messages` tree.
+    pub(super) fn locate(&self, e: &Engine, id: u64) -> StoreResult<Option<Position>> {
+        if let Some(slot) = self.pending.current.lock().messages.get(&id) {
+            return Ok(Some(slot.value));
+        }
+        if let Some(slot) = self.pending.frozen.read().messages.get(&id) {
+            if !slot.is_cancelled() {
+                return Ok(Some(slot.value));
+            }
+        }
+        match e
             .trees
             .messages
-            .remove(keys::message(id))
-            .map_err(|err| e.sled_err(err))?;
-        if let Some(old) = old {
-            self.sub_live(message_bytes(&old));
+            .get(keys::message(id))
+            .map_err(|err| e.sled_err(err))?
+        {
+            Some(v) => codec::decode_position(&v)
+                .map(Some)
+                .map_err(|err| e.corrupt(&format!("message {id} position"), err)),
+            None => Ok(None),
         }
-        self.sweep_drops.note(id);
-        Ok(())
     }
 }

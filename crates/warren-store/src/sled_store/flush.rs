@@ -1,8 +1,12 @@
 //! What one group commit does, and the `SYNCED` marker that lets the next open prove
 //! no synced write was lost.
 //!
-//! Each flush `n` first records `n` in the default tree, then makes sled durable
-//! (`Db::flush`: write-out plus `sync_file_range`), then `fdatasync`s the data file.
+//! Each flush `n` applies the write-behind buffer (writing the segment log's pending
+//! records first), `fdatasync`s the segments written, then records `n` in the default
+//! tree, makes sled durable (`Db::flush`: write-out plus `sync_file_range`) and
+//! `fdatasync`s sled's data file: bodies are durable before the entries pointing to
+//! them. After that, segments that were already empty when the flush began are
+//! deleted: the removals that emptied them are durable by then.
 //! Only after that (waiters already woken) is `n` written to `SYNCED`. So `SYNCED` never
 //! runs ahead of durable data: if an open recovers a generation below `SYNCED`, data
 //! that writers were told is durable is missing, and the open fails instead of going
@@ -33,9 +37,14 @@ pub(super) struct SledFlusher {
 
 impl Flusher for SledFlusher {
     fn flush(&mut self, generation: u64) -> Result<(), String> {
+        let bodies = &self.shared.bodies;
+        // Empty now: the removals that emptied them are in sled already.
+        let doomed = bodies.empty_segments();
         let e = self.shared.engine.read();
         // Buffered messages and entries go to sled first: this flush covers them.
         self.shared.drain(&e).map_err(|err| err.to_string())?;
+        bodies.log.write_pending().map_err(|err| err.to_string())?;
+        bodies.log.sync().map_err(|err| err.to_string())?;
         e.db.insert(GENERATION_KEY, &generation.to_be_bytes())
             .map_err(|err| err.to_string())?;
         e.db.flush().map_err(|err| err.to_string())?;
@@ -43,18 +52,37 @@ impl Flusher for SledFlusher {
             file.sync_data()
                 .map_err(|err| format!("fdatasync {}: {err}", e.path.join("db").display()))?;
         }
+        drop(e);
+        bodies.delete(&doomed);
         Ok(())
     }
 
     fn idle(&mut self) {
         // Writes nobody syncs (publishes without confirms) still reach sled, whose
         // background flusher then writes them out, as before the buffer existed.
-        if self.shared.pending.is_empty() {
+        let bodies = &self.shared.bodies;
+        let doomed = bodies.empty_segments();
+        if self.shared.pending.is_empty() && doomed.is_empty() {
             return;
         }
         let e = self.shared.engine.read();
         if let Err(err) = self.shared.drain(&e) {
             tracing::error!(store = %self.shared.path.display(), "applying buffered writes failed: {err}");
+            return;
+        }
+        if !doomed.is_empty() {
+            // The removals that emptied them must be durable before the files go.
+            let flushed = e.db.flush().map_err(|err| err.to_string()).and_then(|_| {
+                e.data_file
+                    .as_ref()
+                    .map_or(Ok(()), |f| f.sync_data().map_err(|err| err.to_string()))
+            });
+            if let Err(err) = flushed {
+                tracing::error!(store = %self.shared.path.display(), "flushing removals failed: {err}");
+                return;
+            }
+            drop(e);
+            bodies.delete(&doomed);
         }
     }
 

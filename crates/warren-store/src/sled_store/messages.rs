@@ -1,10 +1,8 @@
 //! Messages, queue entries and delayed messages.
 
-use bytes::Bytes;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::apply::{buffered_entry_bytes, buffered_message_bytes};
+use super::apply::{buffered_entry_bytes, MESSAGE_BYTES};
 use super::pending::{Cancel, EntryKey, PendingEntry, Slot};
 use super::SledStore;
 use crate::codec;
@@ -15,17 +13,20 @@ use crate::store::EntryIter;
 
 impl SledStore {
     pub(super) fn put_message_record(&self, id: u64, m: &MessageRecord) -> StoreResult<()> {
+        let at = self.shared.bodies.append(id, m)?;
         self.shared.refs.written(id);
-        self.shared.add_live(buffered_message_bytes(m));
+        self.shared.add_live(MESSAGE_BYTES);
         let old = self
             .shared
             .pending
             .current
             .lock()
             .messages
-            .insert(id, Slot::new(m.clone()));
+            .insert(id, Slot::new(at));
         if let Some(old) = old {
-            self.shared.sub_live(buffered_message_bytes(&old.value));
+            // The same id stored twice: the older record is dead.
+            self.shared.sub_live(MESSAGE_BYTES);
+            self.shared.bodies.released(old.value);
         }
         Ok(())
     }
@@ -61,11 +62,30 @@ impl SledStore {
                     }
                 }
             }
-            let slot = Slot::new(PendingEntry {
-                record: *entry,
-                delivered: AtomicBool::new(false),
-            });
-            let old = self.shared.pending.current.lock().entries.insert(key, slot);
+            let old = {
+                let mut current = self.shared.pending.current.lock();
+                // Where its message's record is: almost always buffered with it.
+                let at = match current.messages.get(&entry.message_id) {
+                    Some(slot) => slot.value,
+                    None => {
+                        drop(current);
+                        let e = self.shared.engine.read();
+                        let at = self
+                            .shared
+                            .locate(&e, entry.message_id)?
+                            .ok_or(StoreError::UnknownMessage(entry.message_id))?;
+                        drop(e);
+                        current = self.shared.pending.current.lock();
+                        at
+                    }
+                };
+                let slot = Slot::new(PendingEntry {
+                    record: *entry,
+                    at,
+                    delivered: AtomicBool::new(false),
+                });
+                current.entries.insert(key, slot)
+            };
             self.shared.refs.acquire(entry.message_id);
             self.shared.add_live(buffered_entry_bytes(entry));
             if let Some(old) = old {
@@ -250,26 +270,16 @@ impl SledStore {
     }
 
     pub(super) fn read_message(&self, id: u64) -> StoreResult<Option<MessageRecord>> {
-        if let Some(slot) = self.shared.pending.current.lock().messages.get(&id) {
-            return Ok(Some(slot.value.clone()));
-        }
         let e = self.shared.engine.read();
-        if let Some(slot) = self.shared.pending.frozen.read().messages.get(&id) {
-            if !slot.is_cancelled() {
-                return Ok(Some(slot.value.clone()));
-            }
-        }
-        let Some(v) = e
-            .trees
-            .messages
-            .get(keys::message(id))
-            .map_err(|err| e.sled_err(err))?
-        else {
+        let Some(at) = self.shared.locate(&e, id)? else {
             return Ok(None);
         };
-        codec::decode_message(&Bytes::from_owner(v), 0)
-            .map(Some)
-            .map_err(|err| e.corrupt(&format!("message {id}"), err))
+        match self.shared.bodies.read(id, at) {
+            Ok(m) => Ok(Some(m)),
+            // Deleted meanwhile (its last entry removed and its segment with it).
+            Err(_) if self.shared.locate(&e, id)?.is_none() => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// A queue's entries from `from_seq` on, in seq order.
@@ -297,7 +307,7 @@ impl SledStore {
             let (k, v) = item.map_err(|err| StoreError::from_sled(&path, err))?;
             let (_, seq) = keys::split_entry(&k)
                 .ok_or_else(|| corrupt("entry key", format!("{} bytes", k.len())))?;
-            let (record, delivered) =
+            let (record, delivered, _) =
                 codec::decode_entry(seq, &v).map_err(|err| corrupt("entry", err.0))?;
             Ok(StoredEntry { record, delivered })
         });
@@ -329,6 +339,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use crate::records::QueueRecord;
     use crate::store::Store;
     use crate::StoreConfig;

@@ -8,13 +8,16 @@
 //! | `SYNCED` | the last sync generation confirmed to writers (data-loss check) |
 //! | `CURRENT` | the name of the live sled directory (absent: `sled`) |
 //! | `sled/`, `sled-N/` | the sled database (a new one after each compaction) |
+//! | `segments/` | the segment log holding message bodies (`bodies.rs`) |
 //!
 //! Trees: the default tree holds the format version, the sync generation and the id
-//! base; `exchanges`, `queues` and `bindings` the topology; `messages` the message
-//! records by id; `entries` every queue's entries by (queue id, seq); `delayed` delayed
-//! messages by (due, seq).
+//! base; `exchanges`, `queues` and `bindings` the topology; `messages` where each
+//! message's record is in the segment log, by id; `entries` every queue's entries by
+//! (queue id, seq), each with its message's position too; `delayed` delayed messages by
+//! (due, seq).
 
 mod apply;
+mod bodies;
 mod compact;
 mod engine;
 mod flush;
@@ -46,7 +49,8 @@ use crate::store::{EntryIter, Store};
 use engine::Engine;
 
 /// The on-disk format this code reads and writes. Bump on any layout change.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: message bodies in the segment log, positions in `messages` and `entries`.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// When the store compacts itself (see the README: sled 0.34 never shrinks its file).
 #[derive(Debug, Clone)]
@@ -89,6 +93,9 @@ pub struct StoreConfig {
     pub fdatasync: bool,
     /// When to compact.
     pub compaction: CompactionConfig,
+    /// Size at which the segment log of message bodies rolls to a new file. Space is
+    /// given back by deleting whole segments once none of their messages is live.
+    pub segment_bytes: u64,
 }
 
 impl StoreConfig {
@@ -101,6 +108,7 @@ impl StoreConfig {
             background_flush_ms: Some(200),
             fdatasync: true,
             compaction: CompactionConfig::default(),
+            segment_bytes: 64 << 20,
         }
     }
 }
@@ -108,8 +116,13 @@ impl StoreConfig {
 /// Counters for tests, benchmarks and monitoring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreStats {
-    /// Bytes of the live sled directory's files (data file, snapshots, config, blobs).
+    /// Bytes of the live sled directory's files (data file, snapshots, config, blobs)
+    /// and of the segment files.
     pub size_on_disk: u64,
+    /// Bytes of the segment files (message bodies).
+    pub segment_bytes: u64,
+    /// Segment files.
+    pub segments: u64,
     /// Bytes of live records (messages and entries, keys included), as tracked.
     pub live_bytes: u64,
     /// Stored messages.
@@ -136,6 +149,8 @@ pub(crate) struct Shared {
     pub compactions: AtomicU64,
     /// Reference counts of stored messages.
     pub refs: RefCounts,
+    /// Message bodies: the segment log and its live counts.
+    pub bodies: bodies::Bodies,
     /// Messages and entries not yet applied to sled.
     pub pending: pending::Pending,
     /// While the open-time messages pass runs: ids of messages deleted meanwhile (their
@@ -204,8 +219,11 @@ impl SledStore {
     pub fn stats(&self) -> StoreResult<StoreStats> {
         let e = self.shared.engine.read();
         self.shared.drain(&e)?;
+        let segment_bytes = self.shared.bodies.log.total_bytes();
         Ok(StoreStats {
-            size_on_disk: dir_bytes(&e.path),
+            size_on_disk: dir_bytes(&e.path) + segment_bytes,
+            segment_bytes,
+            segments: self.shared.bodies.log.segments().len() as u64,
             live_bytes: self.shared.live_bytes.load(Ordering::Relaxed),
             messages: e.trees.messages.len() as u64,
             entries: e.trees.entries.len() as u64,
@@ -251,6 +269,11 @@ impl Drop for SledStore {
         let e = self.shared.engine.read();
         if let Err(err) = self.shared.drain(&e) {
             tracing::error!(store = %self.shared.path.display(), "final apply failed: {err}");
+        }
+        if let Err(err) = (self.shared.bodies.log.write_pending())
+            .and_then(|()| self.shared.bodies.log.sync())
+        {
+            tracing::error!(store = %self.shared.path.display(), "final segment sync failed: {err}");
         }
         if let Err(err) = e.db.flush() {
             tracing::error!(store = %self.shared.path.display(), "final flush failed: {err}");

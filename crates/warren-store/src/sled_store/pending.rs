@@ -1,7 +1,9 @@
-//! Messages and queue entries written but not yet applied to sled: a write-behind
-//! buffer in front of the `messages` and `entries` trees.
+//! Message positions and queue entries written but not yet applied to sled: a
+//! write-behind buffer in front of the `messages` and `entries` trees (the bodies
+//! themselves are in the segment log's own buffer, see `bodies.rs`).
 //!
-//! A publish puts its message and entry here (no sled work on the publishing thread).
+//! A publish puts its message's position and its entry here (no sled work on the
+//! publishing thread).
 //! The group commit applies everything buffered at the start of each flush, before it
 //! makes sled durable, so a sync still covers every write made before it. What is
 //! removed while still buffered (a message acked before the flush that would have
@@ -21,7 +23,8 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::records::{EntryRecord, MessageRecord};
+use crate::records::EntryRecord;
+use crate::segment::Position;
 
 /// An entry's identity: (queue id, seq).
 pub(crate) type EntryKey = (u64, u64);
@@ -102,13 +105,16 @@ impl<T> Slot<T> {
 /// A buffered queue entry.
 pub(crate) struct PendingEntry {
     pub record: EntryRecord,
+    /// Its message's record in the segment log.
+    pub at: Position,
     pub delivered: AtomicBool,
 }
 
 /// One generation of buffered writes.
 #[derive(Default)]
 pub(crate) struct Layer {
-    pub messages: HashMap<u64, Slot<MessageRecord>>,
+    /// Message id -> its record in the segment log.
+    pub messages: HashMap<u64, Slot<Position>>,
     pub entries: HashMap<EntryKey, Slot<PendingEntry>>,
     /// Entries already in sled to mark delivered.
     pub delivered: HashSet<EntryKey>,
@@ -204,6 +210,11 @@ mod tests {
                     expires_at_ms: None,
                     priority: 0,
                     body_len: 0,
+                },
+                at: Position {
+                    segment: 1,
+                    offset: 8,
+                    len: 0,
                 },
                 delivered: AtomicBool::new(false),
             }),

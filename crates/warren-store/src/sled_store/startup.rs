@@ -1,6 +1,7 @@
-//! Opening a store: lock, version and data-loss checks, then one pass over the entries
-//! and message keys that rebuilds reference counts and cleans what interrupted
-//! operations left behind.
+//! Opening a store: lock, version and data-loss checks, the segment log (its torn tail
+//! truncated), then one pass over the entries that rebuilds reference counts and the
+//! segments' live counts from the positions the entries carry, and cleans what
+//! interrupted operations left behind. No body is read.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
+use super::bodies::Bodies;
 use super::compact::{self, Maintenance, FIRST_DIR};
 use super::engine::Engine;
 use super::flush::{Marker, SledFlusher, GENERATION_KEY, SYNCED_FILE};
@@ -87,6 +89,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         });
     }
 
+    let bodies = Bodies::open(&path, config.segment_bytes, config.fdatasync)?;
     let refs = RefCounts::default();
     let pending = Pending::default();
     let Rebuilt {
@@ -95,7 +98,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         live_bytes,
         stats,
         sweep: job,
-    } = rebuild(&engine, &refs, &pending, &mut timings)?;
+    } = rebuild(&engine, &refs, &bodies, &pending, &mut timings)?;
     compact::remove_stale_dirs(&path, &current);
 
     let shared = Arc::new(Shared {
@@ -105,6 +108,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         live_bytes: AtomicU64::new(live_bytes),
         compactions: AtomicU64::new(0),
         refs,
+        bodies,
         pending,
         sweep_drops: sweep::SweepDrops::recording(),
     });
@@ -188,12 +192,14 @@ fn check_format(engine: &Engine, path: &Path) -> StoreResult<()> {
     Ok(())
 }
 
-/// Rebuilds the queue map and reference counts, deleting entries of deleted queues,
-/// messages no entry references and entries whose message is missing. Returns the
-/// bytes of live messages and entries too.
+/// Rebuilds the queue map, reference counts and segment live counts, deleting entries
+/// of deleted queues and entries whose message record lies past the end of the
+/// recovered segment log (its body never reached the disk: never confirmed). Returns
+/// the bytes of live entries too.
 fn rebuild(
     e: &Engine,
     refs: &RefCounts,
+    bodies: &Bodies,
     pending: &Pending,
     timings: &mut OpenTimings,
 ) -> StoreResult<Rebuilt> {
@@ -209,8 +215,10 @@ fn rebuild(
 
     let mut live_bytes = 0u64;
     let mut stats: HashMap<u64, EntryStats> = HashMap::new();
-    let mut ids = Vec::with_capacity(e.trees.entries.len());
+    // (message id, segment) of every entry.
+    let mut ids: Vec<(u64, u32)> = Vec::with_capacity(e.trees.entries.len());
     let mut orphan_entries = Vec::new();
+    let mut lost = Vec::new();
     for item in e.trees.entries.iter() {
         let (k, v) = item.map_err(sled_err)?;
         let (queue, seq) = keys::split_entry(&k)
@@ -219,27 +227,43 @@ fn rebuild(
             orphan_entries.push(k);
             continue;
         }
-        let (entry, _) = codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
-        ids.push(entry.message_id);
+        let (entry, _, at) =
+            codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
+        if !bodies.holds(at) {
+            lost.push(k);
+            continue;
+        }
+        ids.push((entry.message_id, at.segment));
         stats.entry(queue).or_default().add(seq, entry.body_len);
         live_bytes += (k.len() + v.len()) as u64;
     }
-    for k in &orphan_entries {
+    for k in orphan_entries.iter().chain(&lost) {
         e.trees.entries.remove(k).map_err(sled_err)?;
     }
     repairs.orphan_entries = orphan_entries.len() as u64;
+    repairs.lost_bodies = lost.len() as u64;
+    if !lost.is_empty() {
+        tracing::warn!(store = %e.path.display(), entries = lost.len(), "queue entries whose message body is past the end of the recovered segment log (written, never confirmed): deleted");
+    }
     ids.sort_unstable();
     timings.entries_pass = began.elapsed();
 
-    // Reference counts come from the entries alone (a count of one is implicit); the
-    // messages pass (orphans, dangling entries, live bytes) runs after opening.
+    // Reference counts and live counts come from the entries alone (a count of one is
+    // implicit); the messages pass (orphans, dangling entries, live bytes) runs after
+    // opening.
+    let mut segments: HashMap<u32, u64> = HashMap::new();
+    let mut referenced = Vec::with_capacity(ids.len());
     let mut at = 0;
     while at < ids.len() {
-        let id = ids[at];
-        let n = ids[at..].iter().take_while(|&&x| x == id).count();
+        let (id, segment) = ids[at];
+        let n = ids[at..].iter().take_while(|&&(x, _)| x == id).count();
         refs.recovered(id, u32::try_from(n).unwrap_or(u32::MAX));
+        *segments.entry(segment).or_insert(0) += 1;
+        referenced.extend(std::iter::repeat_n(id, n));
         at += n;
     }
+    drop(ids);
+    bodies.seed(segments);
     let top_message = match e.trees.messages.last().map_err(sled_err)? {
         Some((k, _)) => keys::split_message(&k)
             .ok_or_else(|| e.corrupt("message key", format!("{} bytes", k.len())))?,
@@ -257,7 +281,7 @@ fn rebuild(
         live_bytes,
         stats,
         sweep: SweepJob {
-            referenced: ids,
+            referenced,
             below: top_message.saturating_add(1),
         },
     })

@@ -1,8 +1,9 @@
-//! The messages pass of opening, run after the store is open: it reads every stored
-//! message (all the bodies, the slow part of opening: ~2 s per million 1 KiB messages),
-//! deletes messages no entry referenced at open (a crash between `put_message` and
-//! `enqueue`), reports entries whose message is missing, and adds the messages' bytes
-//! to the live total.
+//! The messages pass of opening, run after the store is open: it reads the `messages`
+//! tree (positions of the records in the segment log, never a body), deletes messages
+//! no entry referenced at open (a crash between `put_message` and `enqueue`, or entries
+//! dropped because their body was lost), reports entries whose message is missing, and
+//! adds the position records' bytes to the live total. Until it is done no segment is
+//! deleted (an unreferenced record it has not removed yet may point into one).
 //!
 //! It runs on the compaction thread before that thread's first compaction check, so
 //! the broker accepts connections while it runs and no compaction can start from a
@@ -81,6 +82,7 @@ pub(super) fn sweep(
     let result = sweep_messages(shared, job, stop, &mut dangling);
     let dropped = shared.sweep_drops.finish();
     let mut report = result?;
+    shared.bodies.start_deleting();
     report.dangling_entries = dangling.iter().filter(|id| !dropped.contains(id)).count() as u64;
     if report.dangling_entries > 0 {
         tracing::error!(store = %shared.path.display(), entries = report.dangling_entries, "queue entries without their message: skipped when read");
