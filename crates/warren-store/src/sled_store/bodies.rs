@@ -37,8 +37,9 @@ const RECORD_HEADER: u64 = 8;
 pub(crate) struct Bodies {
     pub log: SegmentLog,
     dir: PathBuf,
-    /// Live messages per segment (absent: none).
-    live: Mutex<HashMap<u32, u64>>,
+    /// Live messages per segment (absent: none), and the end of the last record
+    /// appended (segment, byte after it).
+    live: Mutex<(HashMap<u32, u64>, (u32, u64))>,
     /// Recovered length of every segment present at open (records past it were lost).
     recovered_len: HashMap<u32, u64>,
     /// Whether empty segments may be deleted (not before the open-time pass over the
@@ -69,7 +70,7 @@ impl Bodies {
         Ok(Bodies {
             log,
             dir,
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new((HashMap::new(), (0, 0))),
             recovered_len,
             deleting: AtomicBool::new(false),
         })
@@ -87,8 +88,16 @@ impl Bodies {
         // from is never seen sealed and empty while it holds this record.
         let mut live = self.live.lock();
         let at = self.log.append(&[&head.0, &m.body])?;
-        *live.entry(at.segment).or_insert(0) += 1;
+        *live.0.entry(at.segment).or_insert(0) += 1;
+        live.1 = live.1.max(end_of(at));
         Ok(at)
+    }
+
+    /// The end of the last record appended so far (segment, byte after it): once a
+    /// `write_pending` and `sync` called after this returned, everything up to it is
+    /// durable.
+    pub(crate) fn appended_end(&self) -> (u32, u64) {
+        self.live.lock().1
     }
 
     /// Reads message `id` back from `at` (checksum verified by the log; the id in the
@@ -116,7 +125,8 @@ impl Bodies {
 
     /// A message stored at `at` was deleted.
     pub(crate) fn released(&self, at: Position) {
-        let mut live = self.live.lock();
+        let mut guard = self.live.lock();
+        let live = &mut guard.0;
         if let Some(n) = live.get_mut(&at.segment) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -129,7 +139,33 @@ impl Bodies {
     pub(super) fn seed(&self, counts: HashMap<u32, u64>) {
         let mut live = self.live.lock();
         for (segment, n) in counts {
-            *live.entry(segment).or_insert(0) += n;
+            *live.0.entry(segment).or_insert(0) += n;
+        }
+    }
+
+    /// Checks that the log still holds everything a completed flush made durable
+    /// (`synced`: the end recorded with that flush). Records past it were never
+    /// confirmed and may be lost to a crash; records before it may not.
+    pub(super) fn check_synced(&self, synced: (u32, u64)) -> StoreResult<()> {
+        let (segment, end) = synced;
+        if end == 0 {
+            return Ok(());
+        }
+        let newest = self.recovered_len.keys().max().copied();
+        let missing = match self.recovered_len.get(&segment) {
+            Some(&len) => (len < end).then_some(len),
+            // Deleted when it emptied, if a later segment exists; else lost.
+            None => (newest.is_none_or(|n| n < segment)).then_some(0),
+        };
+        match missing {
+            None => Ok(()),
+            Some(len) => Err(StoreError::Corrupt {
+                path: self.dir.join(format!("{segment:010}.seg")),
+                detail: format!(
+                    "holds {len} bytes, but {end} had been synced and confirmed: the segment \
+                     log is truncated or was deleted"
+                ),
+            }),
         }
     }
 
@@ -157,7 +193,7 @@ impl Bodies {
         self.log
             .segments()
             .into_iter()
-            .filter(|s| *s != active && !live.contains_key(s))
+            .filter(|s| *s != active && !live.0.contains_key(s))
             .collect()
     }
 
@@ -170,8 +206,17 @@ impl Bodies {
         }
     }
 
-    /// Live messages per segment (for stats and tests).
+    /// Live messages per segment (for tests).
+    #[cfg(test)]
     pub(crate) fn live_counts(&self) -> HashMap<u32, u64> {
-        self.live.lock().clone()
+        self.live.lock().0.clone()
     }
+}
+
+/// The byte after a record at `at` (segment, offset).
+fn end_of(at: Position) -> (u32, u64) {
+    (
+        at.segment,
+        u64::from(at.offset) + RECORD_HEADER + u64::from(at.len),
+    )
 }

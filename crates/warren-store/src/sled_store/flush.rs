@@ -28,6 +28,25 @@ pub(super) const SYNCED_FILE: &str = "SYNCED";
 /// Key of the sync generation in the default tree.
 pub(super) const GENERATION_KEY: &[u8] = b"warren.synced_generation";
 
+/// Key of the segment log's synced end (segment, byte) in the default tree, written
+/// with each generation: the open checks the log still reaches it.
+pub(super) const LOG_END_KEY: &[u8] = b"warren.synced_log_end";
+
+/// Encodes a synced end.
+pub(super) fn encode_log_end((segment, end): (u32, u64)) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[..4].copy_from_slice(&segment.to_be_bytes());
+    b[4..].copy_from_slice(&end.to_be_bytes());
+    b
+}
+
+/// Decodes a synced end (None: malformed).
+pub(super) fn decode_log_end(b: &[u8]) -> Option<(u32, u64)> {
+    let segment = u32::from_be_bytes(b.get(..4)?.try_into().ok()?);
+    let end = u64::from_be_bytes(b.get(4..12)?.try_into().ok()?);
+    (b.len() == 12).then_some((segment, end))
+}
+
 const MARKER_CHECK: u64 = 0x5741_5252_454e_5359; // "WARRENSY"
 
 pub(super) struct SledFlusher {
@@ -43,8 +62,11 @@ impl Flusher for SledFlusher {
         let e = self.shared.engine.read();
         // Buffered messages and entries go to sled first: this flush covers them.
         self.shared.drain(&e).map_err(|err| err.to_string())?;
+        let log_end = bodies.appended_end();
         bodies.log.write_pending().map_err(|err| err.to_string())?;
         bodies.log.sync().map_err(|err| err.to_string())?;
+        e.db.insert(LOG_END_KEY, &encode_log_end(log_end))
+            .map_err(|err| err.to_string())?;
         e.db.insert(GENERATION_KEY, &generation.to_be_bytes())
             .map_err(|err| err.to_string())?;
         e.db.flush().map_err(|err| err.to_string())?;

@@ -19,6 +19,8 @@
 mod apply;
 mod bodies;
 mod compact;
+#[cfg(test)]
+mod crash_cases;
 mod engine;
 mod flush;
 mod messages;

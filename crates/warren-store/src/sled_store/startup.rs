@@ -14,7 +14,7 @@ use parking_lot::RwLock;
 use super::bodies::Bodies;
 use super::compact::{self, Maintenance, FIRST_DIR};
 use super::engine::Engine;
-use super::flush::{Marker, SledFlusher, GENERATION_KEY, SYNCED_FILE};
+use super::flush::{decode_log_end, Marker, SledFlusher, GENERATION_KEY, LOG_END_KEY, SYNCED_FILE};
 use super::pending::Pending;
 use super::sweep::{self, SweepJob};
 use super::{Shared, SledStore, StoreConfig, FORMAT_VERSION};
@@ -90,6 +90,11 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     }
 
     let bodies = Bodies::open(&path, config.segment_bytes, config.fdatasync)?;
+    if let Some(v) = engine.db.get(LOG_END_KEY).map_err(|e| engine.sled_err(e))? {
+        let end = decode_log_end(&v)
+            .ok_or_else(|| engine.corrupt("synced segment log end", "not 12 bytes"))?;
+        bodies.check_synced(end)?;
+    }
     let refs = RefCounts::default();
     let pending = Pending::default();
     let Rebuilt {
