@@ -137,7 +137,10 @@ fn a_full_disk_during_a_segment_write_fails_the_sync_and_keeps_what_was_confirme
     }
     let error = error.expect("8 MiB cannot hold 64 MiB of bodies");
     eprintln!("after {} confirmed writes: {error}", confirmed.len());
-    assert!(error.is_disk_full(), "not recognised as disk full: {error:?}");
+    assert!(
+        error.is_disk_full(),
+        "not recognised as disk full: {error:?}"
+    );
     assert!(
         error.to_string().contains("segments"),
         "the segment write failed: {error}"

@@ -57,7 +57,11 @@ impl Shared {
         // (sled's own background flusher may write sled out before the next sync; a
         // process crash then still finds the bodies in the page cache, and recovery
         // drops entries whose body a power cut lost, see `startup.rs`).
-        let result = self.bodies.log.write_pending().and_then(|()| self.apply(e, &layer));
+        let result = self
+            .bodies
+            .log
+            .write_pending()
+            .and_then(|()| self.apply(e, &layer));
         *self.pending.frozen.write() = Arc::new(Layer::default());
         if let Err(err) = &result {
             *self.pending.failed.lock() = Some(err.to_string());

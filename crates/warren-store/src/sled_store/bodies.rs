@@ -173,9 +173,9 @@ impl Bodies {
     /// past a segment's recovered end (or in a missing segment) points to a body that
     /// never reached the disk.
     pub(super) fn holds(&self, at: Position) -> bool {
-        self.recovered_len.get(&at.segment).is_some_and(|&len| {
-            u64::from(at.offset) + RECORD_HEADER + u64::from(at.len) <= len
-        })
+        self.recovered_len
+            .get(&at.segment)
+            .is_some_and(|&len| u64::from(at.offset) + RECORD_HEADER + u64::from(at.len) <= len)
     }
 
     /// Allows deleting empty segments (once the open-time pass is done).

@@ -73,7 +73,10 @@ fn contents(store: &SledStore, q: QueueId) -> Vec<(u64, String)> {
             let e = e.unwrap();
             let m = store.get_message(e.record.message_id).unwrap().unwrap();
             let body = String::from_utf8(m.body.to_vec()).unwrap();
-            (e.record.seq, body.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            (
+                e.record.seq,
+                body.split(' ').take(2).collect::<Vec<_>>().join(" "),
+            )
         })
         .collect()
 }

@@ -339,10 +339,10 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use crate::records::QueueRecord;
     use crate::store::Store;
     use crate::StoreConfig;
+    use bytes::Bytes;
 
     fn message() -> MessageRecord {
         MessageRecord {

@@ -272,8 +272,8 @@ impl Drop for SledStore {
         if let Err(err) = self.shared.drain(&e) {
             tracing::error!(store = %self.shared.path.display(), "final apply failed: {err}");
         }
-        if let Err(err) = (self.shared.bodies.log.write_pending())
-            .and_then(|()| self.shared.bodies.log.sync())
+        if let Err(err) =
+            (self.shared.bodies.log.write_pending()).and_then(|()| self.shared.bodies.log.sync())
         {
             tracing::error!(store = %self.shared.path.display(), "final segment sync failed: {err}");
         }

@@ -232,8 +232,7 @@ fn rebuild(
             orphan_entries.push(k);
             continue;
         }
-        let (entry, _, at) =
-            codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
+        let (entry, _, at) = codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
         if !bodies.holds(at) {
             lost.push(k);
             continue;
