@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -17,8 +18,10 @@ use crate::management::{HttpListeners, ServerNode};
 use crate::memory::MemoryAlarm;
 use crate::tls::{Tls, TlsError};
 
+mod bound;
 mod per_ip;
 
+use bound::Bound;
 use per_ip::PerIp;
 
 /// Bytes an in-memory connection's pipe buffers in each direction (a socket's buffer).
@@ -63,42 +66,58 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Creates the data directory, opens the store in it (locking it: a second broker
-    /// on the same directory gets an error saying so) and recovers the durable topology,
-    /// then binds every listen address.
+    /// Creates the data directory, binds every listen address, then opens the store in
+    /// it (locking it: a second broker on the same directory gets an error saying so)
+    /// and recovers the broker from it.
+    ///
+    /// The addresses are bound before recovery, so from the first milliseconds the
+    /// kernel accepts connections (into each listener's backlog) instead of refusing
+    /// them: a client connecting while a large store opens is not turned away (and sent
+    /// into its reconnect back-off) but greeted as soon as recovery ends. Nothing is
+    /// served before that, so no client ever sees a half-recovered broker.
     pub async fn bind(config: ServerConfig) -> std::io::Result<Server> {
+        let started = Instant::now();
         std::fs::create_dir_all(&config.data_dir)?;
-        let store = recovery::open_store(&config.data_dir, &config.limits)?;
-        Self::bind_with_store(config, store).await
+        let (tls, bound) = Bound::bind(&config, started).await?;
+        let (data_dir, limits) = (config.data_dir.clone(), config.limits.clone());
+        // Opening reads the store's indexes (seconds for millions of messages): off the
+        // runtime's worker threads.
+        let store = tokio::task::spawn_blocking(move || recovery::open_store(&data_dir, &limits))
+            .await
+            .map_err(std::io::Error::other)??;
+        Self::recover_into(config, store, tls, bound, started).await
     }
 
     /// Like [`Server::bind`], with durable state kept in `store` (already open) instead
-    /// of the data directory's: e.g. a store that injects faults, in tests. The broker
-    /// is built from what the store holds before any address is bound.
+    /// of the data directory's: e.g. a store that injects faults, in tests. The
+    /// addresses are bound first, then the broker is built from what the store holds.
     pub async fn bind_with_store(
         config: ServerConfig,
         store: Arc<dyn Store>,
     ) -> std::io::Result<Server> {
-        // Certificates first: a bad file stops the start before anything is recovered.
-        let tls = match config.tls.enabled() {
-            true => Some(Tls::load(&config.tls)?),
-            false => None,
-        };
-        let broker = Arc::new(recovery::recover(store, &config.limits)?);
+        let started = Instant::now();
+        let (tls, bound) = Bound::bind(&config, started).await?;
+        Self::recover_into(config, store, tls, bound, started).await
+    }
+
+    /// Builds the broker from `store` and the server around it and the bound listeners.
+    async fn recover_into(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        tls: Option<Arc<Tls>>,
+        bound: Bound,
+        started: Instant,
+    ) -> std::io::Result<Server> {
+        let limits = config.limits.clone();
+        let broker = tokio::task::spawn_blocking(move || recovery::recover(store, &limits))
+            .await
+            .map_err(std::io::Error::other)??;
+        let broker = Arc::new(broker);
         crate::boot::apply(&broker, &config).await?;
-        let mut listeners = Vec::new();
-        for addr in &config.listen {
-            let listener = TcpListener::bind(addr).await?;
-            info!(addr = %listener.local_addr()?, "listening for AMQP 0-9-1");
-            listeners.push(listener);
-        }
-        let mut tls_listeners = Vec::new();
-        for addr in &config.tls.listen {
-            let listener = TcpListener::bind(addr).await?;
-            info!(addr = %listener.local_addr()?, "listening for AMQP 0-9-1 over TLS (amqps)");
-            tls_listeners.push(listener);
-        }
-        let http = HttpListeners::bind(&config, tls.clone()).await?;
+        info!(
+            since_start_ms = started.elapsed().as_millis() as u64,
+            "recovered: serving connections"
+        );
         let failed_logins = Arc::new(crate::auth::FailedLogins::new(&config.limits));
         let per_ip = PerIp::new(config.limits.max_connections_per_ip);
         Ok(Server {
@@ -109,10 +128,10 @@ impl Server {
                 failed_logins,
                 per_ip,
             }),
-            listeners,
-            tls_listeners,
+            listeners: bound.amqp,
+            tls_listeners: bound.amqps,
             tls,
-            http,
+            http: bound.http,
         })
     }
 

@@ -42,6 +42,10 @@ pub struct BrokerProcess {
     /// Its data directory.
     pub data: PathBuf,
     log: PathBuf,
+    /// How it was started (kept for restarts).
+    env: Vec<(String, String)>,
+    log_level: String,
+    args: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -56,49 +60,67 @@ impl BrokerProcess {
     /// Starts the binary with `env` (`WARREN_*` settings) added and waits (up to 30 s)
     /// until it accepts connections.
     pub async fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with(env, "warn", &[]).await
+    }
+
+    /// Like [`Self::start`], logging at `log_level` and with extra command-line `args`.
+    pub async fn start_with(env: &[(&str, &str)], log_level: &str, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let log = dir.path().join("warren.log");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let out = std::fs::File::create(&log).expect("log file");
-        let bin = warren_bin();
-        let mut cmd = Command::new(&bin);
-        cmd.arg("--listen")
-            .arg(addr.to_string())
-            .args(["--management-listen", "off", "--log", "warn"])
-            .arg("--data-dir")
-            .arg(&data)
-            .env_remove("WARREN_BIN")
-            .stdout(out.try_clone().expect("log file"))
-            .stderr(out)
-            .stdin(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} starts: {e}", bin.display()));
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let child = spawn(&addr, &data, &log, &env, log_level, &args);
         let mut broker = BrokerProcess {
             child,
             addr,
             data,
             log,
+            env,
+            log_level: log_level.to_owned(),
+            args,
             _dir: dir,
         };
+        broker.wait_listening().await;
+        eprintln!("broker: {} (pid {})", warren_bin().display(), broker.pid());
+        broker
+    }
+
+    /// Kills the broker with SIGKILL, starts it again on the same data directory and
+    /// address, and returns how long after the spawn its port accepted a connection.
+    pub async fn kill_and_restart(&mut self) -> Duration {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let spawned = std::time::Instant::now();
+        self.child = spawn(
+            &self.addr,
+            &self.data,
+            &self.log,
+            &self.env,
+            &self.log_level,
+            &self.args,
+        );
+        self.wait_listening().await;
+        spawned.elapsed()
+    }
+
+    /// Waits (up to 30 s) until the broker accepts connections.
+    async fn wait_listening(&mut self) {
+        let (addr, log) = (self.addr, self.log.clone());
+        let child = &mut self.child;
         let listening = eventually(Duration::from_secs(30), || {
-            if let Ok(Some(status)) = broker.child.try_wait() {
-                panic!("warren exited at start-up: {status}\n{}", broker.log());
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("warren exited at start-up: {status}\n{log}");
             }
             std::future::ready(TcpStream::connect(addr).is_ok())
         })
         .await;
-        assert!(
-            listening,
-            "warren did not start listening\n{}",
-            broker.log()
-        );
-        eprintln!("broker: {} (pid {})", bin.display(), broker.pid());
-        broker
+        assert!(listening, "warren did not start listening\n{}", self.log());
     }
 
     /// The process id.
@@ -139,6 +161,39 @@ impl BrokerProcess {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Spawns the binary on `data`, appending its output to `log`.
+fn spawn(
+    addr: &SocketAddr,
+    data: &Path,
+    log: &Path,
+    env: &[(String, String)],
+    log_level: &str,
+    args: &[String],
+) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    let bin = warren_bin();
+    let mut cmd = Command::new(&bin);
+    cmd.arg("--listen")
+        .arg(addr.to_string())
+        .args(["--management-listen", "off", "--log", log_level])
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("WARREN_BIN")
+        .stdout(out.try_clone().expect("log file"))
+        .stderr(out)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("{} starts: {e}", bin.display()))
 }
 
 impl Drop for BrokerProcess {
