@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::engine::Engine;
-use super::pending::{Cancel, EntryKey, Layer};
+use super::pending::{EntryKey, Layer};
 use super::Shared;
 use crate::codec;
 use crate::error::{StoreError, StoreResult};
@@ -73,20 +73,6 @@ impl Shared {
     /// worst unreferenced messages (cleaned at open), never entries without their
     /// message.
     fn apply(&self, e: &Engine, layer: &Layer) -> StoreResult<()> {
-        for (&id, slot) in &layer.messages {
-            if !slot.claim() {
-                continue;
-            }
-            // Counted as live since it was buffered.
-            let value = codec::encode_position(slot.value);
-            let inserted = e.trees.messages.insert(keys::message(id), &value);
-            slot.applied();
-            let old = inserted.map_err(|err| e.sled_err(err))?;
-            if old.is_some() {
-                // The broker stored an id twice: the older record is dead.
-                self.sub_live(MESSAGE_BYTES);
-            }
-        }
         for (&(queue, seq), slot) in &layer.entries {
             if !slot.claim() {
                 continue;
@@ -155,19 +141,10 @@ impl Shared {
     /// Deletes message `id` from the buffer and from sled, and uncounts its record
     /// from its segment's live count (the record itself goes with its segment).
     pub(super) fn drop_message(&self, e: &Engine, id: u64) -> StoreResult<()> {
-        let mut at: Option<Position> = None;
-        if let Some(slot) = self.pending.current.lock().messages.remove(&id) {
+        let mut at: Option<Position> = self.index.take(id);
+        if at.is_some() {
             self.sub_live(MESSAGE_BYTES);
-            at = Some(slot.value);
-        }
-        let frozen = self.pending.frozen.read().clone();
-        if let Some(slot) = frozen.messages.get(&id) {
-            if slot.cancel() == Cancel::Cancelled {
-                self.sub_live(MESSAGE_BYTES);
-                at = Some(slot.value);
-            }
-        }
-        if at.is_none() || self.pending.message_may_be_in_sled(id) {
+        } else {
             let old = e
                 .trees
                 .messages
@@ -190,15 +167,10 @@ impl Shared {
         Ok(())
     }
 
-    /// Where message `id`'s record is: in the buffer or in sled's `messages` tree.
+    /// Where message `id`'s record is: not indexed yet, or in sled's `messages` tree.
     pub(super) fn locate(&self, e: &Engine, id: u64) -> StoreResult<Option<Position>> {
-        if let Some(slot) = self.pending.current.lock().messages.get(&id) {
-            return Ok(Some(slot.value));
-        }
-        if let Some(slot) = self.pending.frozen.read().messages.get(&id) {
-            if !slot.is_cancelled() {
-                return Ok(Some(slot.value));
-            }
+        if let Some(at) = self.index.get(id) {
+            return Ok(Some(at));
         }
         match e
             .trees

@@ -60,7 +60,13 @@ impl Flusher for SledFlusher {
         // Empty now: the removals that emptied them are in sled already.
         let doomed = bodies.empty_segments();
         let e = self.shared.engine.read();
-        // Buffered messages and entries go to sled first: this flush covers them.
+        // Positions of messages still live after a while go to sled (made durable by
+        // this flush; not needed for durability, see `index.rs`).
+        self.shared
+            .index
+            .tick(&e, false, || e.next_id())
+            .map_err(|err| err.to_string())?;
+        // Buffered entries go to sled first: this flush covers them.
         self.shared.drain(&e).map_err(|err| err.to_string())?;
         let log_end = bodies.appended_end();
         bodies.log.write_pending().map_err(|err| err.to_string())?;
@@ -84,10 +90,13 @@ impl Flusher for SledFlusher {
         // background flusher then writes them out, as before the buffer existed.
         let bodies = &self.shared.bodies;
         let doomed = bodies.empty_segments();
-        if self.shared.pending.is_empty() && doomed.is_empty() {
+        if self.shared.pending.is_empty() && doomed.is_empty() && self.shared.index.is_empty() {
             return;
         }
         let e = self.shared.engine.read();
+        if let Err(err) = self.shared.index.tick(&e, false, || e.next_id()) {
+            tracing::error!(store = %self.shared.path.display(), "indexing message positions failed: {err}");
+        }
         if let Err(err) = self.shared.drain(&e) {
             tracing::error!(store = %self.shared.path.display(), "applying buffered writes failed: {err}");
             return;

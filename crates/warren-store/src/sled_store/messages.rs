@@ -16,17 +16,11 @@ impl SledStore {
         let at = self.shared.bodies.append(id, m)?;
         self.shared.refs.written(id);
         self.shared.add_live(MESSAGE_BYTES);
-        let old = self
-            .shared
-            .pending
-            .current
-            .lock()
-            .messages
-            .insert(id, Slot::new(at));
-        if let Some(old) = old {
+        let e = self.shared.engine.read();
+        if let Some(old) = self.shared.index.put(&e, id, at)? {
             // The same id stored twice: the older record is dead.
             self.shared.sub_live(MESSAGE_BYTES);
-            self.shared.bodies.released(old.value);
+            self.shared.bodies.released(old);
         }
         Ok(())
     }
@@ -62,30 +56,22 @@ impl SledStore {
                     }
                 }
             }
-            let old = {
-                let mut current = self.shared.pending.current.lock();
-                // Where its message's record is: almost always buffered with it.
-                let at = match current.messages.get(&entry.message_id) {
-                    Some(slot) => slot.value,
-                    None => {
-                        drop(current);
-                        let e = self.shared.engine.read();
-                        let at = self
-                            .shared
-                            .locate(&e, entry.message_id)?
-                            .ok_or(StoreError::UnknownMessage(entry.message_id))?;
-                        drop(e);
-                        current = self.shared.pending.current.lock();
-                        at
-                    }
-                };
-                let slot = Slot::new(PendingEntry {
-                    record: *entry,
-                    at,
-                    delivered: AtomicBool::new(false),
-                });
-                current.entries.insert(key, slot)
+            // Where its message's record is: almost always not indexed yet.
+            let at = match self.shared.index.get(entry.message_id) {
+                Some(at) => at,
+                None => {
+                    let e = self.shared.engine.read();
+                    self.shared
+                        .locate(&e, entry.message_id)?
+                        .ok_or(StoreError::UnknownMessage(entry.message_id))?
+                }
             };
+            let slot = Slot::new(PendingEntry {
+                record: *entry,
+                at,
+                delivered: AtomicBool::new(false),
+            });
+            let old = self.shared.pending.current.lock().entries.insert(key, slot);
             self.shared.refs.acquire(entry.message_id);
             self.shared.add_live(buffered_entry_bytes(entry));
             if let Some(old) = old {

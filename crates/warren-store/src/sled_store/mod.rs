@@ -23,6 +23,7 @@ mod compact;
 mod crash_cases;
 mod engine;
 mod flush;
+mod index;
 mod messages;
 mod pending;
 mod startup;
@@ -153,6 +154,8 @@ pub(crate) struct Shared {
     pub refs: RefCounts,
     /// Message bodies: the segment log and its live counts.
     pub bodies: bodies::Bodies,
+    /// Positions of messages not yet in the `messages` tree.
+    pub index: index::LazyIndex,
     /// Messages and entries not yet applied to sled.
     pub pending: pending::Pending,
     /// While the open-time messages pass runs: ids of messages deleted meanwhile (their
@@ -220,6 +223,7 @@ impl SledStore {
     /// Counts (scans the message and entry trees: for tests and benchmarks).
     pub fn stats(&self) -> StoreResult<StoreStats> {
         let e = self.shared.engine.read();
+        self.shared.index.tick(&e, true, || e.next_id())?;
         self.shared.drain(&e)?;
         let segment_bytes = self.shared.bodies.log.total_bytes();
         Ok(StoreStats {
@@ -269,6 +273,9 @@ impl Drop for SledStore {
         }
         self.commit.shutdown();
         let e = self.shared.engine.read();
+        if let Err(err) = self.shared.index.tick(&e, true, || e.next_id()) {
+            tracing::error!(store = %self.shared.path.display(), "final indexing failed: {err}");
+        }
         if let Err(err) = self.shared.drain(&e) {
             tracing::error!(store = %self.shared.path.display(), "final apply failed: {err}");
         }

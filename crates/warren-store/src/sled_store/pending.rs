@@ -18,7 +18,7 @@
 //! applied or removed from sled after it was.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -113,8 +113,6 @@ pub(crate) struct PendingEntry {
 /// One generation of buffered writes.
 #[derive(Default)]
 pub(crate) struct Layer {
-    /// Message id -> its record in the segment log.
-    pub messages: HashMap<u64, Slot<Position>>,
     pub entries: HashMap<EntryKey, Slot<PendingEntry>>,
     /// Entries already in sled to mark delivered.
     pub delivered: HashSet<EntryKey>,
@@ -122,7 +120,7 @@ pub(crate) struct Layer {
 
 impl Layer {
     pub(crate) fn is_empty(&self) -> bool {
-        self.messages.is_empty() && self.entries.is_empty() && self.delivered.is_empty()
+        self.entries.is_empty() && self.delivered.is_empty()
     }
 }
 
@@ -137,24 +135,18 @@ pub(crate) struct Pending {
     pub drain: Mutex<()>,
     /// Per queue, the highest seq sled may hold an entry for.
     sled_seqs: Mutex<HashMap<u64, u64>>,
-    /// The highest message id sled may hold.
-    sled_message: AtomicU64,
     /// Set when applying failed: every later sync fails with it.
     pub failed: Mutex<Option<String>>,
 }
 
 impl Pending {
     /// Notes what sled held at open.
-    pub(crate) fn seed(&self, seqs: HashMap<u64, u64>, max_message: u64) {
+    pub(crate) fn seed(&self, seqs: HashMap<u64, u64>) {
         *self.sled_seqs.lock() = seqs;
-        self.sled_message.fetch_max(max_message, Ordering::SeqCst);
     }
 
     /// Raises the watermarks to cover `layer` (before any of it is applied).
     pub(crate) fn note_applying(&self, layer: &Layer) {
-        if let Some(max) = layer.messages.keys().max() {
-            self.sled_message.fetch_max(*max, Ordering::SeqCst);
-        }
         if !layer.entries.is_empty() {
             let mut seqs = self.sled_seqs.lock();
             for &(queue, seq) in layer.entries.keys() {
@@ -162,11 +154,6 @@ impl Pending {
                 *top = (*top).max(seq);
             }
         }
-    }
-
-    /// Whether sled may hold message `id`.
-    pub(crate) fn message_may_be_in_sled(&self, id: u64) -> bool {
-        id <= self.sled_message.load(Ordering::SeqCst)
     }
 
     /// The highest seq of `queue` sled may hold (None: none).
@@ -199,7 +186,6 @@ mod tests {
     #[test]
     fn watermarks_cover_what_is_applied() {
         let p = Pending::default();
-        assert!(!p.message_may_be_in_sled(1));
         let mut layer = Layer::default();
         layer.entries.insert(
             (7, 42),

@@ -114,6 +114,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         compactions: AtomicU64::new(0),
         refs,
         bodies,
+        index: super::index::LazyIndex::new(0),
         pending,
         sweep_drops: sweep::SweepDrops::recording(),
     });
@@ -220,6 +221,9 @@ fn rebuild(
 
     let mut live_bytes = 0u64;
     let mut stats: HashMap<u64, EntryStats> = HashMap::new();
+    // Messages at or above the floor may not be in `messages` yet (see `index.rs`).
+    let floor = super::index::recorded_floor(e)?;
+    let mut unindexed = Vec::new();
     // (message id, segment) of every entry.
     let mut ids: Vec<(u64, u32)> = Vec::with_capacity(e.trees.entries.len());
     let mut orphan_entries = Vec::new();
@@ -238,11 +242,20 @@ fn rebuild(
             continue;
         }
         ids.push((entry.message_id, at.segment));
+        if entry.message_id >= floor {
+            unindexed.push((entry.message_id, at));
+        }
         stats.entry(queue).or_default().add(seq, entry.body_len);
         live_bytes += (k.len() + v.len()) as u64;
     }
     for k in orphan_entries.iter().chain(&lost) {
         e.trees.entries.remove(k).map_err(sled_err)?;
+    }
+    for (id, at) in unindexed {
+        e.trees
+            .messages
+            .insert(keys::message(id), &codec::encode_position(at))
+            .map_err(sled_err)?;
     }
     repairs.orphan_entries = orphan_entries.len() as u64;
     repairs.lost_bodies = lost.len() as u64;
@@ -275,7 +288,7 @@ fn rebuild(
     };
     // Each live queue's highest seq in sled (entries of deleted queues are gone).
     let top_seqs = stats.iter().map(|(q, s)| (*q, s.last_seq)).collect();
-    pending.seed(top_seqs, top_message);
+    pending.seed(top_seqs);
     if repairs != Repairs::default() {
         tracing::info!(store = %e.path.display(), ?repairs, "cleaned leftovers of interrupted operations");
     }
