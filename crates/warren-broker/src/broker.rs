@@ -16,7 +16,7 @@ use crate::access::AccessControl;
 use crate::connections::Connections;
 use crate::definitions::VHostDef;
 use crate::delayed::DelayedMessages;
-use crate::queue::ConnectionId;
+use crate::queue::{ConnectionId, Spill};
 use crate::scheduler::Scheduler;
 use crate::vhost::{Persistence, VHost};
 
@@ -28,6 +28,8 @@ pub struct Broker {
     scheduler: Arc<Scheduler>,
     delayed: Arc<DelayedMessages>,
     pub(crate) persistence: Option<Persistence>,
+    /// Where queues spill ready messages beyond their in-memory budget.
+    spill: Option<Spill>,
     access: Arc<AccessControl>,
     connections: Arc<Connections>,
     /// Each vhost's definition (description, tags), as created.
@@ -46,9 +48,42 @@ impl Broker {
     /// A broker with the default virtual host `/` that persists nothing (tests,
     /// benchmarks).
     pub fn new() -> Self {
-        let broker = Self::build(None);
+        let broker = Self::build(None, None);
         broker.add_vhost("/");
         broker
+    }
+
+    /// Like [`Broker::new`] (or [`Broker::with_persistence`] when `persistence` is
+    /// given), with every queue writing the ready messages beyond its in-memory budget
+    /// to `spill`. A broker without persistence gets the default virtual host `/`.
+    pub fn with_spill(persistence: Option<Persistence>, spill: Spill) -> Self {
+        let fresh = persistence.is_none();
+        let broker = Self::build(persistence, Some(spill));
+        if fresh {
+            broker.add_vhost("/");
+        }
+        broker
+    }
+
+    /// The spill log and its budget, if queues spill.
+    pub fn spill(&self) -> Option<&Spill> {
+        self.spill.as_ref()
+    }
+
+    /// Under memory pressure: every queue writes the ready messages it holds in memory
+    /// beyond one page to the spill log. Does file I/O: call it off the async runtime.
+    /// Returns how many messages were spilled.
+    pub fn shed_memory(&self) -> usize {
+        if self.spill.is_none() {
+            return 0;
+        }
+        let mut spilled = 0;
+        for vhost in self.vhosts() {
+            for queue in vhost.queues() {
+                spilled += queue.shed_memory();
+            }
+        }
+        spilled
     }
 
     /// A broker with no virtual host yet that keeps its durable state (vhosts, users,
@@ -57,10 +92,10 @@ impl Broker {
     /// brings back what the store holds; a fresh store gets its defaults from
     /// [`Broker::initialize`].
     pub fn with_persistence(persistence: Persistence) -> Self {
-        Self::build(Some(persistence))
+        Self::build(Some(persistence), None)
     }
 
-    fn build(persistence: Option<Persistence>) -> Self {
+    fn build(persistence: Option<Persistence>, spill: Option<Spill>) -> Self {
         let scheduler = Scheduler::new();
         let delayed = DelayedMessages::new(scheduler.clone());
         if let Some(p) = &persistence {
@@ -72,6 +107,7 @@ impl Broker {
             delayed,
             scheduler,
             persistence,
+            spill,
             access: Arc::new(AccessControl::new()),
             connections: Connections::new(),
             vhost_defs: RwLock::new(BTreeMap::new()),
@@ -111,6 +147,7 @@ impl Broker {
                     self.scheduler.clone(),
                     self.delayed.clone(),
                     self.persistence.clone(),
+                    self.spill.clone(),
                     self.connections.totals().clone(),
                 )
             })

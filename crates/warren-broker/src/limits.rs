@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use warren_store::CompactionConfig;
 
-use crate::queue::Paging;
+use crate::queue::{Paging, SpillLimits};
 
 /// The memory high watermark: above it, publishing connections are blocked.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +87,28 @@ pub struct Limits {
     /// `page_size` at a time. Default 16,384 and 1,024.
     /// Config: `limits.paging_keep_in_memory`, `limits.paging_page_size`.
     pub paging: Paging,
+    /// How much of any queue's ready backlog stays in memory before the messages
+    /// behind it are written to the spill log (`<data>/spill/`, not synced, emptied at
+    /// start): more than `keep_in_memory` messages or `keep_in_memory_bytes` bytes
+    /// (bodies, properties and about 200 bytes per message of the broker's own) in
+    /// memory, and messages are spilled in batches of `page_size` messages or
+    /// `page_bytes` bytes (one write each) and read back a batch at a time. Persistent
+    /// messages of a durable queue page to the store instead (`paging`). Default
+    /// 16,384 messages, 32 MiB, 1,024 messages and 4 MiB.
+    /// Config: `limits.spill_keep_in_memory`, `limits.spill_keep_in_memory_bytes`,
+    /// `limits.spill_page_size`, `limits.spill_page_bytes`.
+    pub spill: SpillLimits,
+    /// Size at which the spill log starts a new segment file; a segment is deleted
+    /// once every batch in it was read back or dropped. Default 16 MiB.
+    /// Config: `limits.spill_segment_bytes`.
+    pub spill_segment_bytes: u64,
+    /// Memory pressure, as a fraction of the memory high watermark: while resident
+    /// memory is above it, every queue keeps only one page of ready messages in memory
+    /// and spills the rest (once when pressure starts, then as messages arrive), so
+    /// memory stays below the watermark before publishers have to be blocked. Default
+    /// 0.8.
+    /// Config: `limits.spill_memory_pressure`.
+    pub spill_memory_pressure: f64,
     /// Memory for the store's page cache (sled's `cache_capacity`); the store's own
     /// structures and sled's index come on top of it. Default 128 MiB.
     /// Config: `limits.store_cache_bytes`.
@@ -189,6 +211,14 @@ impl Default for Limits {
                 keep_in_memory: 16_384,
                 page_size: 1_024,
             },
+            spill: SpillLimits {
+                keep_in_memory: 16_384,
+                keep_in_memory_bytes: 32 << 20,
+                page_size: 1_024,
+                page_bytes: 4 << 20,
+            },
+            spill_segment_bytes: 16 << 20,
+            spill_memory_pressure: 0.8,
             store_cache_bytes: 128 * 1024 * 1024,
             store_compaction: CompactionConfig {
                 check_every: Some(Duration::from_secs(10)),
@@ -222,6 +252,10 @@ mod tests {
     fn defaults_relate_as_documented() {
         let l = Limits::default();
         assert!(l.paging.page_size <= l.paging.keep_in_memory);
+        assert!(l.spill.page_size <= l.spill.keep_in_memory);
+        assert!(l.spill.page_bytes <= l.spill.keep_in_memory_bytes);
+        assert!(l.spill.page_bytes as u64 <= l.spill_segment_bytes);
+        assert!(l.spill_memory_pressure > 0.0 && l.spill_memory_pressure < 1.0);
         assert!(l.publish_flow_stall < l.publish_flow_max_pause);
         assert!(l.frame_max_bytes >= 4096);
         assert!(l.failed_login_delay <= l.failed_login_max_delay);

@@ -74,10 +74,24 @@ pub fn open_store(data_dir: &Path, limits: &Limits) -> Result<Arc<dyn Store>, Re
 /// holds brought back: topology, each stored queue's messages in order (delivered ones
 /// marked redelivered), and the messages delayed exchanges held.
 pub fn recover(store: Arc<dyn Store>, limits: &Limits) -> Result<Broker, RecoveryError> {
-    let broker = Broker::with_persistence(Persistence {
+    recover_spilling(store, limits, None)
+}
+
+/// Like [`recover`], with every queue (recovered or declared later) writing the ready
+/// messages beyond its in-memory budget to `spill`, if given.
+pub fn recover_spilling(
+    store: Arc<dyn Store>,
+    limits: &Limits,
+    spill: Option<crate::queue::Spill>,
+) -> Result<Broker, RecoveryError> {
+    let persistence = Persistence {
         store: store.clone(),
         paging: limits.paging,
-    });
+    };
+    let broker = match spill {
+        Some(spill) => Broker::with_spill(Some(persistence), spill),
+        None => Broker::with_persistence(persistence),
+    };
     let recovering = recover_topology(&broker, &store)?;
     recover_messages(&recovering.queues)?;
     recover_delayed(&broker, recovering.delayed)?;

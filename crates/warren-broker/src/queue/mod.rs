@@ -18,6 +18,8 @@ mod publish;
 mod ready;
 mod recover;
 mod settle;
+pub mod spill;
+mod spill_codec;
 mod stats;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +44,7 @@ pub use paging::{Paging, StoredRun};
 use policy::AppliedPolicy;
 use ready::ReadyQueue;
 pub use recover::RecoverError;
+pub use spill::{MemorySpill, Spill, SpillBatch, SpillError, SpillLimits, SpillPos, SpillStore};
 use stats::Unacked;
 pub use stats::{ConsumerSnapshot, QueueCounters, QueueSnapshot};
 
@@ -228,6 +231,19 @@ impl Queue {
         }
     }
 
+    /// Lets this queue write the ready messages beyond its in-memory budget to `spill`
+    /// (any queue, durable or not; persistent messages of a durable queue page to the
+    /// store instead).
+    pub fn set_spill(&self, spill: Spill) {
+        self.state.lock().ready.set_spill(spill);
+    }
+
+    /// Under memory pressure: writes the ready messages in memory beyond one page to
+    /// the spill log, if the queue has one. Returns how many were spilled.
+    pub fn shed_memory(&self) -> usize {
+        self.state.lock().ready.shed()
+    }
+
     /// The queue's link to the store, if it is stored.
     pub fn persistence(&self) -> Option<&QueueStore> {
         self.persist.get()
@@ -278,6 +294,12 @@ impl Queue {
     /// its in-memory budget).
     pub fn paged_count(&self) -> usize {
         self.state.lock().ready.paged()
+    }
+
+    /// Ready messages waiting in the spill log only (a backlog beyond the queue's
+    /// in-memory budget).
+    pub fn spilled_count(&self) -> usize {
+        self.state.lock().ready.spilled().0
     }
 
     /// Attached consumers.
@@ -445,12 +467,14 @@ impl Queue {
 
     /// Drops every ready message; returns how many.
     pub fn purge(&self) -> u32 {
-        let drained = {
+        let (drained, spill_store) = {
             let mut st = self.state.lock();
-            st.ready.drain()
+            (st.ready.drain(), st.ready.spill_store())
         };
         // Only the ready messages go; delivered ones stay stored until settled.
         self.forget(drained.loaded.iter().filter(|m| m.stored).map(|m| m.seq));
+        let stored_spilled = spill::release_all(&drained.spilled, spill_store.as_deref(), true);
+        self.forget(stored_spilled);
         // Runs on disk are removed after the lock: their positions are no longer in the
         // queue, and new messages get higher ones.
         if let Some(p) = self.persist.get() {
@@ -467,11 +491,16 @@ impl Queue {
     /// virtual host removes it from the store.)
     pub fn delete(&self) -> Deleted {
         self.deleted.store(true, Ordering::Release);
-        let mut st = self.state.lock();
-        let messages = st.ready.drain().count as u32;
+        let (drained, spill_store, consumers) = {
+            let mut st = self.state.lock();
+            let drained = st.ready.drain();
+            (drained, st.ready.spill_store(), st.consumers.take_all())
+        };
+        // Stored messages of a deleted queue leave the store with its record.
+        spill::release_all(&drained.spilled, spill_store.as_deref(), false);
         Deleted {
-            messages,
-            consumers: st.consumers.take_all(),
+            messages: drained.count as u32,
+            consumers,
         }
     }
 }

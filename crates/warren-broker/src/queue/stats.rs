@@ -89,8 +89,11 @@ pub struct QueueSnapshot {
     pub message_bytes_ready: u64,
     /// Body bytes of the unacknowledged messages.
     pub message_bytes_unacknowledged: u64,
-    /// Ready messages whose bodies are only on disk.
+    /// Ready messages whose bodies are only on disk (in the store or the spill log).
     pub messages_paged_out: u64,
+    /// Body bytes of the ready messages in the spill log (those paged out to the store
+    /// are counted in messages only).
+    pub message_bytes_paged_out: u64,
     /// Messages (ready and unacknowledged) stored on disk: persistent messages of a
     /// durable queue.
     pub messages_persistent: u64,
@@ -157,7 +160,8 @@ impl Queue {
             messages_unacknowledged: st.unacked.count as u64,
             message_bytes_ready: st.ready.bytes() as u64,
             message_bytes_unacknowledged: st.unacked.bytes as u64,
-            messages_paged_out: st.ready.paged() as u64,
+            messages_paged_out: (st.ready.paged() + st.ready.spilled().0) as u64,
+            message_bytes_paged_out: st.ready.spilled().1 as u64,
             messages_persistent: (stored_ready + st.unacked.stored) as u64,
             message_bytes_persistent: (stored_ready_bytes + st.unacked.stored_bytes) as u64,
             head_message_timestamp,

@@ -19,7 +19,7 @@ use crate::error::{AmqpError, AmqpResult};
 use crate::exchange::{Exchange, ExchangeConfig};
 use crate::message::Message;
 use crate::policy::PolicySet;
-use crate::queue::{ConnectionId, Queue, QueueHost};
+use crate::queue::{ConnectionId, Queue, QueueHost, Spill};
 use crate::route_back::RouteBack;
 use crate::routing::{Destination, ExchangeKind, MessageFields};
 use crate::scheduler::Scheduler;
@@ -109,6 +109,9 @@ pub struct VHost {
     me: Weak<VHost>,
     /// Where durable exchanges, queues and bindings are kept (None: nothing is).
     persistence: Option<Persistence>,
+    /// Where queues write the ready messages beyond their in-memory budget (None:
+    /// every ready message stays in memory, or in the store).
+    spill: Option<Spill>,
     /// The vhost's `max-queues` limit (`u64::MAX`: none).
     max_queues: std::sync::atomic::AtomicU64,
     /// Broker-wide totals this vhost adds to (dead-lettering).
@@ -125,15 +128,27 @@ fn bool_text(b: bool) -> &'static str {
 
 impl VHost {
     /// A virtual host with the standard `amq.*` exchanges, keeping its durable
-    /// entities in `persistence` (if any).
+    /// entities in `persistence` (if any) and letting its queues spill to `spill` (if
+    /// any).
     pub fn new(
         name: &str,
         scheduler: Arc<Scheduler>,
         delayed: Arc<DelayedMessages>,
         persistence: Option<Persistence>,
+        spill: Option<Spill>,
         totals: Arc<BrokerTotals>,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self::build(name, scheduler, delayed, persistence, totals, me.clone()))
+        Arc::new_cyclic(|me| {
+            Self::build(
+                name,
+                scheduler,
+                delayed,
+                persistence,
+                spill,
+                totals,
+                me.clone(),
+            )
+        })
     }
 
     fn build(
@@ -141,6 +156,7 @@ impl VHost {
         scheduler: Arc<Scheduler>,
         delayed: Arc<DelayedMessages>,
         persistence: Option<Persistence>,
+        spill: Option<Spill>,
         totals: Arc<BrokerTotals>,
         me: Weak<VHost>,
     ) -> VHost {
@@ -153,6 +169,7 @@ impl VHost {
             delayed,
             me,
             persistence,
+            spill,
             max_queues: std::sync::atomic::AtomicU64::new(u64::MAX),
             totals,
         };

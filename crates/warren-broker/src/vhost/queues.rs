@@ -184,6 +184,9 @@ impl VHost {
             }
             (_, None) => None,
         };
+        if let Some(spill) = &self.spill {
+            queue.set_spill(spill.clone());
+        }
         slot.insert(queue.clone());
         drop(policies);
         self.totals.queues_created.fetch_add(1, Ordering::Relaxed);

@@ -70,8 +70,11 @@ pub fn queue_from(q: &Queue, s: &QueueSnapshot, vhost: &str, node: &str, rates: 
         .iter()
         .find(|c| c.consumer.spec.exclusive)
         .map(|c| c.consumer.tag().to_owned());
-    let memory = QUEUE_OVERHEAD_BYTES + s.messages() * MESSAGE_OVERHEAD_BYTES + s.message_bytes();
     let in_ram_ready = s.messages_ready - s.messages_paged_out;
+    let bytes_ram = s.message_bytes() - s.message_bytes_paged_out;
+    let memory = QUEUE_OVERHEAD_BYTES
+        + (in_ram_ready + s.messages_unacknowledged) * MESSAGE_OVERHEAD_BYTES
+        + bytes_ram;
     let stats = stats_object(
         &QUEUE_STATS,
         &crate::rates::queue_values(&s.counters),
@@ -105,9 +108,9 @@ pub fn queue_from(q: &Queue, s: &QueueSnapshot, vhost: &str, node: &str, rates: 
         "message_bytes": s.message_bytes(),
         "message_bytes_ready": s.message_bytes_ready,
         "message_bytes_unacknowledged": s.message_bytes_unacknowledged,
-        "message_bytes_ram": s.message_bytes(),
+        "message_bytes_ram": bytes_ram,
         "message_bytes_persistent": s.message_bytes_persistent,
-        "message_bytes_paged_out": 0,
+        "message_bytes_paged_out": s.message_bytes_paged_out,
         "consumers": s.consumers.len(),
         "consumer_utilisation": utilisation,
         "consumer_capacity": utilisation,

@@ -532,6 +532,24 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
     if let Some(v) = f.paging_page_size {
         l.paging.page_size = v;
     }
+    if let Some(v) = f.spill_keep_in_memory {
+        l.spill.keep_in_memory = v;
+    }
+    if let Some(v) = f.spill_keep_in_memory_bytes {
+        l.spill.keep_in_memory_bytes = size("spill_keep_in_memory_bytes", v)? as usize;
+    }
+    if let Some(v) = f.spill_page_size {
+        l.spill.page_size = v;
+    }
+    if let Some(v) = f.spill_page_bytes {
+        l.spill.page_bytes = size("spill_page_bytes", v)? as usize;
+    }
+    if let Some(v) = f.spill_segment_bytes {
+        l.spill_segment_bytes = size("spill_segment_bytes", v)?;
+    }
+    if let Some(v) = f.spill_memory_pressure {
+        l.spill_memory_pressure = v;
+    }
     for (value, target) in [
         (f.handshake_timeout_ms, &mut l.handshake_timeout),
         (f.close_timeout_ms, &mut l.close_timeout),
@@ -599,6 +617,34 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
             origin,
             "limits.paging_page_size",
             "must be between 1 and paging_keep_in_memory",
+        ));
+    }
+    if l.spill.page_size == 0 || l.spill.page_size > l.spill.keep_in_memory.max(1) {
+        return Err(value_err(
+            origin,
+            "limits.spill_page_size",
+            "must be between 1 and spill_keep_in_memory",
+        ));
+    }
+    if l.spill.page_bytes == 0 || l.spill.page_bytes as u64 > l.spill_segment_bytes {
+        return Err(value_err(
+            origin,
+            "limits.spill_page_bytes",
+            "must be between 1 and spill_segment_bytes",
+        ));
+    }
+    if l.spill_segment_bytes < 4096 || l.spill_segment_bytes > u64::from(u32::MAX) {
+        return Err(value_err(
+            origin,
+            "limits.spill_segment_bytes",
+            "must be between 4096 and 4294967295",
+        ));
+    }
+    if !(l.spill_memory_pressure > 0.0 && l.spill_memory_pressure <= 1.0) {
+        return Err(value_err(
+            origin,
+            "limits.spill_memory_pressure",
+            "must be a fraction of the memory high watermark above 0 and at most 1",
         ));
     }
     if l.max_connections == 0 {

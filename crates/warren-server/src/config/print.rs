@@ -82,6 +82,12 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             consumer_unsent_window: Some(l.consumer_unsent_window),
             paging_keep_in_memory: Some(l.paging.keep_in_memory),
             paging_page_size: Some(l.paging.page_size),
+            spill_keep_in_memory: Some(l.spill.keep_in_memory),
+            spill_keep_in_memory_bytes: bytes(l.spill.keep_in_memory_bytes as u64),
+            spill_page_size: Some(l.spill.page_size),
+            spill_page_bytes: bytes(l.spill.page_bytes as u64),
+            spill_segment_bytes: bytes(l.spill_segment_bytes),
+            spill_memory_pressure: Some(l.spill_memory_pressure),
             store_cache_bytes: bytes(l.store_cache_bytes),
             store_compaction_check_every_ms: Some(
                 l.store_compaction

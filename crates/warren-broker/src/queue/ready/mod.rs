@@ -1,20 +1,61 @@
 //! The ready messages of a queue: FIFO, or one FIFO per priority level when the queue
 //! was declared with `x-max-priority`. A durable FIFO queue with a [`Pager`] keeps only
-//! the first [`Paging::keep_in_memory`] messages in memory and leaves persistent ones
-//! beyond that on disk (see `paging.rs`).
+//! the first [`Paging::keep_in_memory`](super::Paging) messages in memory and leaves
+//! persistent ones beyond that on disk (see `paging.rs`); a queue with a [`Spill`]
+//! writes the messages behind its in-memory budget to the spill log a batch at a time
+//! (see `spilling.rs` and `queue/spill.rs`).
+
+mod spilling;
 
 use std::collections::VecDeque;
 
 use super::paging::{Pager, StoredRun};
+use super::spill::{Spill, SpillBatch, MESSAGE_OVERHEAD_BYTES};
 use crate::message::QueuedMessage;
 
 /// Part of a level behind its head.
 #[derive(Debug)]
 enum Segment {
-    /// Messages in memory (transient ones that arrived behind a run).
-    Loaded(VecDeque<QueuedMessage>),
-    /// Messages on disk only.
+    /// Messages in memory (transient ones that arrived behind a run, or the batch being
+    /// gathered for the spill log).
+    Loaded(Loaded),
+    /// Messages on disk only, in the store.
     Stored(StoredRun),
+    /// Messages on disk only, in the spill log.
+    Spilled(SpillBatch),
+}
+
+/// Messages in memory behind the head, with what the spill budget counts for them.
+#[derive(Debug, Default)]
+struct Loaded {
+    messages: VecDeque<QueuedMessage>,
+    /// Their memory as [`cost`] counts it.
+    cost: usize,
+    /// Writing them to the spill log failed: they stay in memory, and messages behind
+    /// them start a new batch (so a failing log costs one write per batch, not one per
+    /// message).
+    unspillable: bool,
+}
+
+impl Loaded {
+    fn one(m: QueuedMessage) -> Self {
+        let mut l = Loaded::default();
+        l.push(m);
+        l
+    }
+
+    fn push(&mut self, m: QueuedMessage) {
+        self.cost += cost(&m);
+        self.messages.push_back(m);
+    }
+}
+
+/// The memory a message in memory takes, as the spill budget counts it: body,
+/// properties, routing key and the broker's structures.
+#[inline]
+fn cost(m: &QueuedMessage) -> usize {
+    let msg = &m.message;
+    msg.body.len() + msg.raw_properties.len() + msg.routing_key.len() + MESSAGE_OVERHEAD_BYTES
 }
 
 /// One FIFO: the head in memory, then (only when paging) segments behind it.
@@ -31,6 +72,9 @@ pub(crate) struct Drained {
     pub loaded: Vec<QueuedMessage>,
     /// Runs of messages that were on disk only.
     pub runs: Vec<StoredRun>,
+    /// Batches that were in the spill log (not released yet: the caller releases them
+    /// once it no longer needs them).
+    pub spilled: Vec<SpillBatch>,
     /// Messages in all (loaded and on disk).
     pub count: usize,
 }
@@ -50,6 +94,13 @@ pub(crate) struct ReadyQueue {
     paged: usize,
     /// Set for a durable FIFO queue: where runs are read back from.
     pager: Option<Pager>,
+    /// Messages in the spill log, and their body bytes.
+    spilled: usize,
+    spilled_bytes: usize,
+    /// Memory of the messages in memory, as [`cost`] counts it.
+    mem_cost: usize,
+    /// Where messages beyond the in-memory budget are spilled (None: never).
+    spill: Option<Spill>,
 }
 
 impl ReadyQueue {
@@ -64,6 +115,10 @@ impl ReadyQueue {
             stored_bytes: 0,
             paged: 0,
             pager: None,
+            spilled: 0,
+            spilled_bytes: 0,
+            mem_cost: 0,
+            spill: None,
         }
     }
 
@@ -99,6 +154,17 @@ impl ReadyQueue {
         self.paged
     }
 
+    /// Messages waiting in the spill log only, and their body bytes.
+    pub fn spilled(&self) -> (usize, usize) {
+        (self.spilled, self.spilled_bytes)
+    }
+
+    /// Memory of the messages waiting in memory, as the spill budget counts it.
+    #[cfg(test)]
+    pub fn memory_cost(&self) -> usize {
+        self.mem_cost
+    }
+
     /// Stored (persistent) messages waiting, and their body bytes.
     pub fn stored(&self) -> (usize, usize) {
         (self.stored, self.stored_bytes)
@@ -128,14 +194,16 @@ impl ReadyQueue {
     /// in-memory budget is used (or a run already exists, so order stays simple).
     fn should_page(&self, m: &QueuedMessage) -> bool {
         m.stored
-            && self
-                .pager
-                .as_ref()
-                .is_some_and(|p| self.paged > 0 || self.len - self.paged >= p.paging.keep_in_memory)
+            && self.pager.as_ref().is_some_and(|p| {
+                self.paged > 0 || self.len - self.paged - self.spilled >= p.paging.keep_in_memory
+            })
     }
 
     /// Appends a newly published message.
     pub fn push_back(&mut self, m: QueuedMessage) {
+        // Over the in-memory budget (or spilling already), messages gather behind the
+        // head in a batch that goes to the spill log once a page is full.
+        let spilling = self.over_budget();
         self.count_in(&m);
         if self.should_page(&m) {
             self.paged += 1;
@@ -148,12 +216,20 @@ impl ReadyQueue {
             }
             return;
         }
+        self.mem_cost += cost(&m);
         let level = self.level_of(&m);
-        let level = &mut self.levels[level];
-        match level.rest.back_mut() {
-            None => level.head.push_back(m),
-            Some(Segment::Loaded(tail)) => tail.push_back(m),
-            Some(Segment::Stored(_)) => level.rest.push_back(Segment::Loaded([m].into())),
+        let lvl = &mut self.levels[level];
+        match lvl.rest.back_mut() {
+            // A level's head is never empty while segments wait behind it.
+            None if !spilling || lvl.head.is_empty() => {
+                lvl.head.push_back(m);
+                return;
+            }
+            Some(Segment::Loaded(tail)) if !tail.unspillable => tail.push(m),
+            _ => lvl.rest.push_back(Segment::Loaded(Loaded::one(m))),
+        }
+        if spilling {
+            self.spill_full_tail(level);
         }
     }
 
@@ -176,6 +252,7 @@ impl ReadyQueue {
     pub fn insert_by_seq(&mut self, m: QueuedMessage) {
         let level = self.level_of(&m);
         self.count_in(&m);
+        self.mem_cost += cost(&m);
         let q = &mut self.levels[level].head;
         let at = q.partition_point(|r| r.seq < m.seq);
         q.insert(at, m);
@@ -192,8 +269,8 @@ impl ReadyQueue {
         let mut out = Vec::new();
         for level in self.levels.iter().rev() {
             let in_memory = level.rest.iter().map_while(|seg| match seg {
-                Segment::Loaded(messages) => Some(messages),
-                Segment::Stored(_) => None,
+                Segment::Loaded(loaded) => Some(&loaded.messages),
+                Segment::Stored(_) | Segment::Spilled(_) => None,
             });
             for m in level.head.iter().chain(in_memory.flatten()) {
                 if out.len() >= limit {
@@ -210,6 +287,7 @@ impl ReadyQueue {
         let level = self.levels.iter().rposition(|l| !l.head.is_empty())?;
         let m = self.levels[level].head.pop_front()?;
         self.count_out(&m);
+        self.mem_cost -= cost(&m).min(self.mem_cost);
         if self.levels[level].head.is_empty() {
             self.refill(level);
         }
@@ -217,14 +295,15 @@ impl ReadyQueue {
     }
 
     /// Moves the next segment of `level` into its empty head, reading a page of a run
-    /// from disk.
+    /// from disk or a batch from the spill log.
     fn refill(&mut self, level: usize) {
         while self.levels[level].head.is_empty() {
             let Some(next) = self.levels[level].rest.pop_front() else {
                 return;
             };
             match next {
-                Segment::Loaded(messages) => self.levels[level].head = messages,
+                Segment::Loaded(loaded) => self.levels[level].head = loaded.messages,
+                Segment::Spilled(batch) => self.read_spilled(level, batch),
                 Segment::Stored(mut run) => {
                     let Some(pager) = &self.pager else {
                         // Runs exist only with a pager; keep the run rather than lose it.
@@ -240,6 +319,7 @@ impl ReadyQueue {
                     self.bytes = self.bytes.saturating_sub(read.run_bytes) + read.loaded_bytes;
                     self.stored_bytes =
                         self.stored_bytes.saturating_sub(read.run_bytes) + read.loaded_bytes;
+                    self.mem_cost += self.levels[level].head.iter().map(cost).sum::<usize>();
                     if run.count > 0 {
                         self.levels[level].rest.push_front(Segment::Stored(run));
                         if read.taken == 0 {
@@ -264,6 +344,7 @@ impl ReadyQueue {
             {
                 if let Some(m) = self.levels[level].head.pop_front() {
                     self.count_out(&m);
+                    self.mem_cost -= cost(&m).min(self.mem_cost);
                     out.push(m);
                 }
                 if self.levels[level].head.is_empty() {
@@ -281,7 +362,8 @@ impl ReadyQueue {
             .min()
     }
 
-    /// Removes everything: the messages in memory and the runs left on disk.
+    /// Removes everything: the messages in memory, the runs left on disk and the
+    /// batches in the spill log.
     pub fn drain(&mut self) -> Drained {
         let mut drained = Drained {
             count: self.len,
@@ -292,12 +374,16 @@ impl ReadyQueue {
         self.stored = 0;
         self.stored_bytes = 0;
         self.paged = 0;
+        self.spilled = 0;
+        self.spilled_bytes = 0;
+        self.mem_cost = 0;
         for level in &mut self.levels {
             drained.loaded.extend(level.head.drain(..));
             for segment in level.rest.drain(..) {
                 match segment {
-                    Segment::Loaded(messages) => drained.loaded.extend(messages),
+                    Segment::Loaded(loaded) => drained.loaded.extend(loaded.messages),
                     Segment::Stored(run) => drained.runs.push(run),
+                    Segment::Spilled(batch) => drained.spilled.push(batch),
                 }
             }
         }
