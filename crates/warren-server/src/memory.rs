@@ -170,13 +170,56 @@ fn watermark_of(w: MemoryWatermark, limit: Option<u64>) -> Option<u64> {
     }
 }
 
-/// Samples resident memory until `alarm` is the only owner left (the server is gone).
-pub async fn monitor(alarm: Arc<MemoryAlarm>, watermark_bytes: u64) {
+/// Memory pressure: above `above_bytes` of resident memory (a fraction of the
+/// watermark, `Limits::spill_memory_pressure`), the broker's queues keep one page of
+/// ready messages in memory and spill the rest.
+pub struct Pressure {
+    /// The broker whose queues shed memory.
+    pub broker: Arc<warren_broker::Broker>,
+    /// Resident memory above which memory is under pressure.
+    pub above_bytes: u64,
+}
+
+/// How often, while memory stays under pressure, every queue is asked again to shed
+/// what it gathered in memory.
+pub const SHED_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Samples resident memory until `alarm` is the only owner left (the server is gone),
+/// setting the alarm above `watermark_bytes` and memory pressure above `pressure`'s
+/// threshold (queues shed memory when it starts, and every [`SHED_INTERVAL`] while it
+/// lasts; the shedding's file writes run on a blocking thread).
+pub async fn monitor(alarm: Arc<MemoryAlarm>, watermark_bytes: u64, pressure: Option<Pressure>) {
     let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+    let mut last_shed: Option<tokio::time::Instant> = None;
+    let mut shedding: Option<tokio::task::JoinHandle<usize>> = None;
     while Arc::strong_count(&alarm) > 1 {
         tick.tick().await;
-        if let Some(rss) = resident_bytes() {
-            alarm.set(rss > watermark_bytes);
+        let Some(rss) = resident_bytes() else {
+            continue;
+        };
+        alarm.set(rss > watermark_bytes);
+        let Some(p) = &pressure else { continue };
+        let Some(spill) = p.broker.spill() else {
+            continue;
+        };
+        let on = rss > p.above_bytes;
+        if on != spill.under_pressure() {
+            if on {
+                warn!(rss, above = p.above_bytes, "memory pressure: queues keep one page of ready messages in memory and spill the rest");
+            } else {
+                info!(rss, "memory pressure over");
+            }
+            spill.set_pressure(on);
+        }
+        let due = last_shed.is_none_or(|t| t.elapsed() >= SHED_INTERVAL);
+        let idle = shedding.as_ref().is_none_or(|h| h.is_finished());
+        if on && due && idle {
+            last_shed = Some(tokio::time::Instant::now());
+            let broker = p.broker.clone();
+            shedding = Some(tokio::task::spawn_blocking(move || broker.shed_memory()));
+        }
+        if !on {
+            last_shed = None;
         }
     }
 }

@@ -54,6 +54,22 @@ pub struct Server {
     http: HttpListeners,
 }
 
+/// Opens the spill log in `<data dir>/spill` (emptied: transient messages do not
+/// survive a restart), with the queues' in-memory budget from the limits.
+fn open_spill(
+    data_dir: &std::path::Path,
+    limits: &warren_broker::Limits,
+) -> std::io::Result<warren_broker::queue::Spill> {
+    let dir = data_dir.join("spill");
+    let log = warren_store::SpillLog::open(&dir, limits.spill_segment_bytes)
+        .map_err(std::io::Error::other)?;
+    info!(path = %dir.display(), "spill log opened (emptied)");
+    Ok(warren_broker::queue::Spill::new(
+        Arc::new(log),
+        limits.spill,
+    ))
+}
+
 /// Tells a running server to shut down.
 #[derive(Debug, Clone)]
 pub struct ShutdownHandle(watch::Sender<bool>);
@@ -108,10 +124,15 @@ impl Server {
         bound: Bound,
         started: Instant,
     ) -> std::io::Result<Server> {
-        let limits = config.limits.clone();
-        let broker = tokio::task::spawn_blocking(move || recovery::recover(store, &limits))
-            .await
-            .map_err(std::io::Error::other)??;
+        let (data_dir, limits) = (config.data_dir.clone(), config.limits.clone());
+        // Emptying the spill log (a transient backlog of gigabytes, maybe) and reading
+        // the store: off the runtime's worker threads.
+        let broker = tokio::task::spawn_blocking(move || -> std::io::Result<Broker> {
+            let spill = open_spill(&data_dir, &limits)?;
+            Ok(recovery::recover_spilling(store, &limits, Some(spill))?)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
         let broker = Arc::new(broker);
         crate::boot::apply(&broker, &config).await?;
         info!(
@@ -192,8 +213,17 @@ impl Server {
                 limits.disk_free_limit_bytes,
             ))
         });
-        let memory_monitor = watermark
-            .map(|bytes| tokio::spawn(crate::memory::monitor(self.ctx.memory.clone(), bytes)));
+        let memory_monitor = watermark.map(|bytes| {
+            let pressure = crate::memory::Pressure {
+                broker: self.ctx.broker.clone(),
+                above_bytes: (bytes as f64 * limits.spill_memory_pressure) as u64,
+            };
+            tokio::spawn(crate::memory::monitor(
+                self.ctx.memory.clone(),
+                bytes,
+                Some(pressure),
+            ))
+        });
         let amqp_addrs = self.local_addrs();
         let node = Arc::new(ServerNode::new(
             &self.ctx.config,

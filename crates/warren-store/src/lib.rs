@@ -17,6 +17,7 @@ pub mod records;
 mod refcount;
 pub mod segment;
 mod sled_store;
+pub mod spill;
 pub mod store;
 
 pub use commit::{SyncCompleter, SyncTicket};
@@ -32,4 +33,5 @@ pub use segment::{
 pub use sled_store::{
     Compaction, CompactionConfig, SledStore, StoreConfig, StoreStats, FORMAT_VERSION,
 };
+pub use spill::SpillLog;
 pub use store::{EntryIter, Store};

@@ -163,6 +163,34 @@ pub struct SpillBatch {
     pub stored_bytes: u64,
 }
 
+/// The broker's spill log: segment files on disk (see `warren_store::SpillLog`).
+impl SpillStore for warren_store::SpillLog {
+    fn write(&self, parts: &[&[u8]]) -> Result<SpillPos, SpillError> {
+        let p = warren_store::SpillLog::write(self, parts)?;
+        Ok(SpillPos {
+            segment: p.segment,
+            offset: p.offset,
+            len: p.len,
+        })
+    }
+
+    fn read(&self, pos: SpillPos) -> Result<Bytes, SpillError> {
+        Ok(warren_store::SpillLog::read(self, store_pos(pos))?)
+    }
+
+    fn release(&self, pos: SpillPos) {
+        warren_store::SpillLog::release(self, store_pos(pos));
+    }
+}
+
+fn store_pos(p: SpillPos) -> warren_store::Position {
+    warren_store::Position {
+        segment: p.segment,
+        offset: p.offset,
+        len: p.len,
+    }
+}
+
 /// A spill log in memory: records in a map, released ones removed. For tests (it can
 /// be told to fail writes) and as the reference behaviour of [`SpillStore`].
 #[derive(Default)]
