@@ -8,9 +8,10 @@
 # compare each binary's medians across both runs, not one run's two lines.
 #
 #   crates/warren-perf/ab.sh OLD_WARREN NEW_WARREN [PERF_BIN]     # RUNS=5 SECS=10
+#   OPTS="-s 1024 -q 100" crates/warren-perf/ab.sh OLD NEW      # scenario (b) instead of (a)
 set -euo pipefail
 old=$1; new=$2; perf=${3:-target/release/warren-perf}
-RUNS=${RUNS:-5}; SECS=${SECS:-10}
+RUNS=${RUNS:-5}; SECS=${SECS:-10}; OPTS=${OPTS:--s 16 -a}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 pa=$(free_port); pb=$(free_port)
 da=$(mktemp -d); db=$(mktemp -d)
@@ -33,7 +34,8 @@ for round in $(seq 1 "$RUNS"); do
   if (( round % 2 == 0 )); then order="new old"; fi
   for which in $order; do
     if [[ $which == old ]]; then port=$pa; pid=$ida; else port=$pb; pid=$idb; fi
-    timeout $((SECS + 30)) "$perf" --uri "amqp://guest:guest@127.0.0.1:$port/%2f" -s 16 -a \
+    # shellcheck disable=SC2086 # OPTS is a list of options
+    timeout $((SECS + 30)) "$perf" --uri "amqp://guest:guest@127.0.0.1:$port/%2f" $OPTS \
       -z "$SECS" --json --delete-queues --broker-pid "$pid" 2>/dev/null | tail -1 |
       python3 -c 'import json,sys; d=json.load(sys.stdin); print(sys.argv[1], round(d["received_mean_rate"]), d["broker_cpu_us_per_msg"])' "$which" | tee -a "$out"
   done

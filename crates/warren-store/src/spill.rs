@@ -70,8 +70,13 @@ impl SpillLog {
         &self.dir
     }
 
-    /// Appends one record made of `parts` and writes it: one write (no sync).
+    /// Appends one record made of `parts` and writes it: one write (no sync). If an
+    /// earlier write failed (its records are still buffered), that is retried first and
+    /// nothing is appended while it fails, so a full disk does not grow the buffer.
     pub fn write(&self, parts: &[&[u8]]) -> StoreResult<Position> {
+        if self.log.pending_bytes() > 0 {
+            self.log.write_pending()?;
+        }
         let (pos, rolled) = {
             let mut live = self.live.lock();
             let pos = self.log.append(parts)?;
@@ -102,9 +107,8 @@ impl SpillLog {
             return;
         };
         *count = count.saturating_sub(1);
-        if *count == 0 && pos.segment != self.log.active_segment() {
+        if *count == 0 && pos.segment != self.log.active_segment() && self.delete(pos.segment) {
             live.remove(&pos.segment);
-            self.delete(pos.segment);
         }
     }
 
@@ -118,14 +122,21 @@ impl SpillLog {
             .map(|(&s, _)| s)
             .collect();
         for segment in done {
-            live.remove(&segment);
-            self.delete(segment);
+            if self.delete(segment) {
+                live.remove(&segment);
+            }
         }
     }
 
-    fn delete(&self, segment: u32) {
-        if let Err(e) = self.log.delete_segment(segment) {
-            tracing::warn!(segment, error = %e, "spill log: deleting a consumed segment failed");
+    /// Deletes a consumed segment; false if that failed (it is tried again when the log
+    /// next moves to a new segment).
+    fn delete(&self, segment: u32) -> bool {
+        match self.log.delete_segment(segment) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(segment, error = %e, "spill log: deleting a consumed segment failed");
+                false
+            }
         }
     }
 

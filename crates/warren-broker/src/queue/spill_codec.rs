@@ -1,7 +1,9 @@
 //! A spilled batch's record: a count, then per message a fixed header, the exchange and
 //! routing key, the encoded properties and the body. Written as parts (the headers in
 //! one buffer, properties and bodies as they are) so nothing is concatenated before the
-//! log's write; read back as one buffer whose slices become the properties and bodies.
+//! log's write; read back as one buffer, from which each message's properties and body
+//! (adjacent in the record) are copied into one allocation of their own: a message held
+//! unacknowledged for long must not keep its whole batch (up to `page_bytes`) alive.
 //!
 //! ```text
 //! u32 count
@@ -160,8 +162,9 @@ fn optional(v: u64) -> Option<u64> {
     (v != NONE).then_some(v)
 }
 
-/// Decodes the record `buf` read from `pos` into `out` (appended in order). Properties
-/// and bodies are slices of `buf`, not copies. On error `out` is left as it was.
+/// Decodes the record `buf` read from `pos` into `out` (appended in order). Each
+/// message's properties and body are copied out of `buf` together (one allocation per
+/// message). On error `out` is left as it was.
 pub(crate) fn read_batch(
     pos: SpillPos,
     buf: &Bytes,
@@ -199,13 +202,14 @@ pub(crate) fn read_batch(
         let routing_key: Box<str> = c.str(key_len)?.into();
         let props = c.take(props_len)?;
         let body = c.take(body_len)?;
+        let content = Bytes::copy_from_slice(&buf[props.start..body.end]);
         messages.push(QueuedMessage {
             seq,
             message: Arc::new(Message {
                 exchange: ex,
                 routing_key,
-                raw_properties: buf.slice(props),
-                body: buf.slice(body),
+                raw_properties: content.slice(..props_len),
+                body: content.slice(props_len..),
                 priority,
                 persistent: flags & PERSISTENT != 0,
                 expiration_ms,
