@@ -61,9 +61,9 @@ pub(crate) fn write_batch<'a>(
     for q in messages.clone() {
         let m = &q.message;
         let (exchange, key) = (short(&m.exchange), short(&m.routing_key));
-        let flags = u8::from(q.redelivered) * REDELIVERED
-            | u8::from(q.stored) * STORED
-            | u8::from(m.persistent) * PERSISTENT;
+        let flags = (u8::from(q.redelivered) * REDELIVERED)
+            | (u8::from(q.stored) * STORED)
+            | (u8::from(m.persistent) * PERSISTENT);
         heads.extend_from_slice(&q.seq.to_le_bytes());
         heads.extend_from_slice(&q.expires_at_ms.unwrap_or(NONE).to_le_bytes());
         heads.extend_from_slice(&m.published_at_ms.to_le_bytes());
@@ -256,8 +256,8 @@ mod tests {
                 raw.freeze(),
                 Bytes::copy_from_slice(body.as_bytes()),
             )),
-            redelivered: seq % 2 == 0,
-            expires_at_ms: (seq % 3 == 0).then_some(seq * 10),
+            redelivered: seq.is_multiple_of(2),
+            expires_at_ms: seq.is_multiple_of(3).then_some(seq * 10),
             delivery_count: seq as u32,
             stored: seq == 4,
         }
