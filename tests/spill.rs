@@ -190,3 +190,53 @@ async fn the_spill_directory_is_emptied_at_restart() {
     assert!(got.iter().enumerate().all(|(i, b)| *b == body(i)));
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn near_the_watermark_the_memory_monitor_makes_queues_keep_one_page() {
+    // Watermark 4 GiB, pressure from 0.1% of it (4 MiB): this process is always above
+    // that, so the monitor reports pressure within a sample or two, while the alarm
+    // itself (publishers blocked) stays off.
+    let broker = TestBroker::start_with(|c| {
+        c.limits.memory_high_watermark = warren_server::MemoryWatermark::Absolute(4 << 30);
+        c.limits.spill_memory_pressure = 0.001;
+        c.limits.spill = SpillLimits {
+            keep_in_memory: 100_000,
+            keep_in_memory_bytes: 1 << 30,
+            page_size: 20,
+            page_bytes: 1 << 20,
+        };
+    })
+    .await;
+    let spill = broker.broker().spill().cloned().expect("the server spills");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !spill.under_pressure() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no memory pressure reported"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_conn, ch) = broker.channel().await;
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    ch.queue_declare(
+        "q".into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    publish_all(&ch, "q", 0..1_000).await;
+    // Far below its own budget, the queue still keeps only about a page in memory.
+    let s = spilled(&broker, "q");
+    assert!(
+        s >= 1_000 - 2 * 20,
+        "only {s} of 1,000 spilled under pressure"
+    );
+    assert!(!broker.memory_alarm().is_on(), "pressure is not the alarm");
+    let got = drain_bodies(&ch, "q").await;
+    assert_eq!(got.len(), 1_000);
+    assert!(got.iter().enumerate().all(|(i, b)| *b == body(i)));
+    broker.stop().await;
+}
