@@ -253,6 +253,22 @@ fn a_new_segment_whose_header_never_reached_the_disk_is_restarted() {
         let cut = rec.truncated.expect("reported");
         assert_eq!((cut.segment, cut.offset), (3, 0));
         assert_eq!(log.active_segment(), 3);
+        // The header is rewritten at open: garbage a later crash leaves after it is a
+        // tail to cut, not a foreign file.
+        let path = seg_path(tmp.path(), 3);
+        assert_eq!(std::fs::read(&path).unwrap(), b"WSEG\x01\0\0\0");
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"garbage!")
+            .unwrap();
+        drop(log);
+        let (log, rec) = SegmentLog::open(config(tmp.path(), 4096)).unwrap();
+        assert_eq!(
+            rec.truncated.map(|t| (t.offset, t.dropped_bytes)),
+            Some((8, 8))
+        );
         let p = log.append(&[b"first of 3"]).unwrap();
         assert_eq!((p.segment, u64::from(p.offset)), (3, FILE_HEADER_LEN));
         log.write_pending().unwrap();

@@ -185,6 +185,14 @@ impl SegmentLog {
                     handle
                         .set_len(tail.valid_len)
                         .map_err(|e| io_err(&path, e))?;
+                    if tail.blank_header {
+                        // Rewritten now, so the file is a valid (empty) segment at once:
+                        // anything a later crash leaves after it is a tail to cut, not
+                        // a foreign file.
+                        handle
+                            .write_all_at(&record::file_header(), 0)
+                            .map_err(|e| io_err(&path, e))?;
+                    }
                     if config.fdatasync {
                         handle.sync_data().map_err(|e| io_err(&path, e))?;
                     }
@@ -201,7 +209,10 @@ impl SegmentLog {
                     });
                 }
                 let file = Arc::new(SegmentFile::with_file(path, handle));
-                let written = tail.valid_len;
+                let written = match tail.blank_header {
+                    true => FILE_HEADER_LEN,
+                    false => tail.valid_len,
+                };
                 segments.insert(
                     last,
                     SegState {
@@ -210,11 +221,7 @@ impl SegmentLog {
                         written,
                     },
                 );
-                if tail.blank_header {
-                    (last, record::file_header().to_vec(), 0)
-                } else {
-                    (last, Vec::new(), written)
-                }
+                (last, Vec::new(), written)
             }
         };
         let log = SegmentLog {
