@@ -11,10 +11,11 @@
 //! id is at or above the recorded floor (a bounded number: `AGE` worth of messages).
 //!
 //! Two generations in memory: `young` (stored since the last rotation) and `old`
-//! (stored in the rotation before). The flush thread indexes `old` a chunk at a time,
-//! and once it is empty and `AGE` has passed, `old` becomes `young` and `young` starts
-//! empty. Every move from memory to sled happens under the one mutex that lookups and
-//! removals take, so a message is always found in exactly one of them.
+//! (stored in the rotation before). The flush thread indexes `old` for at most
+//! `BUDGET` per flush, and once it is empty and `AGE` has passed, `old` becomes `young`
+//! and `young` starts empty. Each move from memory to sled (one position) happens
+//! under the mutex that lookups and removals take, so a message is always found in
+//! exactly one of them, and no caller ever waits longer than one sled insert.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -33,12 +34,15 @@ pub(super) const INDEX_FLOOR_KEY: &[u8] = b"warren.index_floor";
 /// How long a generation lasts (so a position waits 1-2 of these before sled).
 const AGE: Duration = Duration::from_millis(250);
 
-/// Positions indexed per flush at most (bounds the work added to one group commit).
-const CHUNK: usize = 4096;
+/// Time spent indexing per flush at most (bounds the work added to one group commit;
+/// about 1,000 positions, far more than a flush interval stores).
+const BUDGET: Duration = Duration::from_millis(2);
 
 struct Gens {
     young: HashMap<u64, Position>,
     old: HashMap<u64, Position>,
+    /// The ids `old` had when it was rotated in, left to index (some may be gone).
+    todo: Vec<u64>,
     /// Messages below this id are indexed directly when stored (they were allocated
     /// before the last rotation but stored after it).
     floor: u64,
@@ -57,6 +61,7 @@ impl LazyIndex {
             gens: Mutex::new(Gens {
                 young: HashMap::new(),
                 old: HashMap::new(),
+                todo: Vec::new(),
                 floor,
                 rotated: Instant::now(),
             }),
@@ -95,38 +100,44 @@ impl LazyIndex {
         g.young.remove(&id).or_else(|| g.old.remove(&id))
     }
 
-    /// One step of indexing, run by the flush thread: up to `CHUNK` positions of the
-    /// old generation to sled; once it is empty and `AGE` has passed (or `all`),
-    /// rotates and records the new floor. `next_id` hands out a fresh id (every id
-    /// allocated so far is below it).
+    /// One step of indexing, run by the flush thread: positions of the old generation
+    /// to sled for at most `BUDGET` (everything with `all`); once it is empty and `AGE`
+    /// has passed (or `all`), rotates and records the new floor. `next_id` hands out a
+    /// fresh id (every id allocated so far is below it).
     pub(crate) fn tick(
         &self,
         e: &Engine,
         all: bool,
         next_id: impl Fn() -> StoreResult<u64>,
     ) -> StoreResult<()> {
+        let began = Instant::now();
         loop {
             let mut g = self.gens.lock();
-            let batch: Vec<u64> = g
-                .old
-                .keys()
-                .take(if all { usize::MAX } else { CHUNK })
-                .copied()
-                .collect();
-            for id in batch {
+            while let Some(id) = g.todo.pop() {
                 if let Some(at) = g.old.remove(&id) {
                     e.trees
                         .messages
                         .insert(keys::message(id), &codec::encode_position(at))
                         .map_err(|err| e.sled_err(err))?;
                 }
+                if g.todo.len().is_multiple_of(64) {
+                    // Let waiting lookups and removals in; stop when the budget is spent.
+                    drop(g);
+                    if !all && began.elapsed() >= BUDGET {
+                        return Ok(());
+                    }
+                    g = self.gens.lock();
+                }
             }
-            if !g.old.is_empty() || !(all || g.rotated.elapsed() >= AGE) {
+            if !(all || g.rotated.elapsed() >= AGE) {
                 return Ok(());
             }
+            // `todo` listed every id `old` held; ids are never added to `old` later.
+            debug_assert!(g.old.is_empty());
             let young = std::mem::take(&mut g.young);
             let top = next_id()?;
             g.floor = young.keys().min().copied().unwrap_or(top).min(top);
+            g.todo = young.keys().copied().collect();
             g.old = young;
             g.rotated = Instant::now();
             e.db.insert(INDEX_FLOOR_KEY, &g.floor.to_be_bytes())
@@ -153,5 +164,52 @@ pub(super) fn recorded_floor(e: &Engine) -> StoreResult<u64> {
             })?))
         }
         None => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sled_store::{SledStore, StoreConfig};
+
+    fn at(n: u32) -> Position {
+        Position {
+            segment: 1,
+            offset: 8 + n * 100,
+            len: 90,
+        }
+    }
+
+    #[test]
+    fn positions_move_to_sled_after_two_rotations_and_are_found_throughout() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = StoreConfig::new(dir.path());
+        config.compaction.check_every = None;
+        config.background_flush_ms = None;
+        let store = SledStore::open(&config).unwrap();
+        let e = store.shared.engine.read();
+        let index = LazyIndex::new(0);
+        let in_sled = |id: u64| e.trees.messages.contains_key(keys::message(id)).unwrap();
+        for id in 100..200 {
+            assert_eq!(index.put(&e, id, at(id as u32)).unwrap(), None);
+        }
+        assert_eq!(index.take(150), Some(at(150)), "deleted while young");
+        // First rotation: young becomes old, nothing in sled yet.
+        index.tick(&e, true, || Ok(1_000)).unwrap();
+        assert!(index.is_empty(), "`all` indexes both generations");
+        for id in (100..200).filter(|&id| id != 150) {
+            assert!(in_sled(id), "{id} indexed");
+            assert_eq!(index.get(id), None);
+        }
+        assert!(!in_sled(150), "a deleted message is never indexed");
+        assert_eq!(recorded_floor(&e).unwrap(), 1_000);
+        // Below the floor (allocated before the rotation, stored after): straight to sled.
+        index.put(&e, 500, at(5)).unwrap();
+        assert!(in_sled(500) && index.get(500).is_none());
+        // A young one stays in memory until it has aged.
+        index.put(&e, 2_000, at(6)).unwrap();
+        index.tick(&e, false, || Ok(3_000)).unwrap();
+        assert_eq!(index.get(2_000), Some(at(6)));
+        assert!(!in_sled(2_000));
     }
 }
