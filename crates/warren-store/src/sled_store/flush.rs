@@ -102,12 +102,16 @@ impl Flusher for SledFlusher {
             return;
         }
         if !doomed.is_empty() {
-            // The removals that emptied them must be durable before the files go.
-            let flushed = e.db.flush().map_err(|err| err.to_string()).and_then(|_| {
-                e.data_file
-                    .as_ref()
-                    .map_or(Ok(()), |f| f.sync_data().map_err(|err| err.to_string()))
-            });
+            // The removals that emptied them must be durable before the files go (and
+            // the log refuses to delete a segment with records it has not written).
+            let flushed = bodies.log.write_pending().map_err(|err| err.to_string());
+            let flushed = flushed
+                .and_then(|()| e.db.flush().map_err(|err| err.to_string()))
+                .and_then(|_| {
+                    e.data_file
+                        .as_ref()
+                        .map_or(Ok(()), |f| f.sync_data().map_err(|err| err.to_string()))
+                });
             if let Err(err) = flushed {
                 tracing::error!(store = %self.shared.path.display(), "flushing removals failed: {err}");
                 return;
