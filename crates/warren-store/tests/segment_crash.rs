@@ -128,14 +128,15 @@ fn torn_write_inside_the_last_record_header_is_cut_there() {
 }
 
 #[test]
-fn garbage_or_zeros_after_the_last_record_are_cut_off() {
-    for garbage in [
-        vec![0u8; 4096],
-        (0..777u32).map(|i| (i * 37) as u8).collect(),
-    ] {
+fn garbage_after_the_last_record_is_cut_off() {
+    let garbage: Vec<u8> = (0..777u32).map(|i| (i * 37) as u8).collect();
+    for gap in [0, 5000] {
         let tmp = tempfile::tempdir().unwrap();
         let pos = fill(tmp.path(), 1 << 20, 4, 100);
         let path = seg_path(tmp.path(), 1);
+        // Garbage right after the records, or after a run of zeros (a torn write that
+        // left a hole).
+        set_len(&path, end_of(pos[3]) + gap);
         OpenOptions::new()
             .append(true)
             .open(&path)
@@ -146,10 +147,61 @@ fn garbage_or_zeros_after_the_last_record_are_cut_off() {
         let cut = rec.truncated.expect("reported");
         assert_eq!(
             (cut.offset, cut.dropped_bytes),
-            (end_of(pos[3]), garbage.len() as u64)
+            (end_of(pos[3]), gap + garbage.len() as u64)
         );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), end_of(pos[3]));
         reopen_keeps_prefix(tmp.path(), 1 << 20, &pos, 4);
     }
+}
+
+/// Durable segments are preallocated ahead of the writes (so an fdatasync seldom has a
+/// size change to journal): zeros after the last record are that, not damage. They are
+/// cut at open (writes preallocate again) and off a segment when it is sealed.
+#[test]
+fn preallocated_zeros_are_not_damage_and_are_cut_off_sealed_segments() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seg = 64 << 10;
+    let pos = fill(tmp.path(), seg, 3, 100);
+    let path = seg_path(tmp.path(), 1);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), seg, "preallocated");
+    let (log, rec) = SegmentLog::open(config(tmp.path(), seg)).unwrap();
+    assert_eq!((rec.truncated, rec.tail_records), (None, 3));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), end_of(pos[2]));
+    // Zeros shorter than a record header are an end too.
+    drop(log);
+    set_len(&path, end_of(pos[2]) + 5);
+    let (log, rec) = SegmentLog::open(config(tmp.path(), seg)).unwrap();
+    assert_eq!(rec.truncated, None);
+    // Roll: the sealed segment is cut to its records before the next file exists.
+    let mut last = pos[2];
+    while last.segment == 1 {
+        last = log.append(&[&body(7, 10_000)]).unwrap();
+    }
+    log.write_pending().unwrap();
+    log.sync().unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        log.segment_bytes(1)
+    );
+    assert!(std::fs::metadata(seg_path(tmp.path(), 2)).unwrap().len() > log.segment_bytes(2));
+    drop(log);
+    let (log, rec) = SegmentLog::open(config(tmp.path(), seg)).unwrap();
+    assert_eq!(rec.truncated, None);
+    assert_eq!(log.read(last).unwrap(), body(7, 10_000));
+    assert!(log.scan(1).unwrap().all(|r| r.is_ok()));
+    // Without fdatasync (the spill log) nothing is preallocated.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let (log, _) = SegmentLog::open(SegmentConfig {
+        fdatasync: false,
+        ..config(tmp2.path(), seg)
+    })
+    .unwrap();
+    let p = log.append(&[b"x"]).unwrap();
+    log.write_pending().unwrap();
+    assert_eq!(
+        std::fs::metadata(seg_path(tmp2.path(), 1)).unwrap().len(),
+        end_of(p)
+    );
 }
 
 #[test]
@@ -174,10 +226,11 @@ fn a_flipped_byte_mid_last_segment_cuts_from_there_and_reports_it() {
     let tmp = tempfile::tempdir().unwrap();
     let pos = fill(tmp.path(), 1 << 20, 6, 200);
     flip_byte(&seg_path(tmp.path(), 1), u64::from(pos[2].offset) + 50);
+    let file_len = std::fs::metadata(seg_path(tmp.path(), 1)).unwrap().len();
     let (log, rec) = SegmentLog::open(config(tmp.path(), 1 << 20)).unwrap();
     let cut = rec.truncated.expect("reported");
     assert_eq!(cut.offset, u64::from(pos[2].offset));
-    assert_eq!(cut.dropped_bytes, end_of(pos[5]) - u64::from(pos[2].offset));
+    assert_eq!(cut.dropped_bytes, file_len - u64::from(pos[2].offset));
     assert!(cut.reason.contains("checksum"), "{}", cut.reason);
     for p in &pos[2..] {
         assert!(matches!(log.read(*p), Err(StoreError::Corrupt { .. })));

@@ -5,11 +5,16 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::error::{StoreError, StoreResult};
 
 use super::record::{self, FileHeader, FILE_HEADER_LEN, RECORD_HEADER_LEN};
+
+/// How far ahead of the writes a durable segment is preallocated (at most the segment
+/// size): bounds the zeros a log holds beyond its records to 8 MiB.
+pub(crate) const PREALLOCATE_STEP: u64 = 8 << 20;
 
 /// `{segment:010}.seg`.
 pub(crate) fn file_name(segment: u32) -> String {
@@ -62,6 +67,8 @@ pub(crate) fn corrupt(path: &Path, detail: impl Into<String>) -> StoreError {
 pub(crate) struct SegmentFile {
     pub(crate) path: PathBuf,
     file: OnceLock<File>,
+    /// Length the file is known to have (written or preallocated), for preallocation.
+    allocated: AtomicU64,
 }
 
 impl SegmentFile {
@@ -70,14 +77,55 @@ impl SegmentFile {
         SegmentFile {
             path,
             file: OnceLock::new(),
+            allocated: AtomicU64::new(0),
         }
     }
 
     /// A segment file with its handle already open.
-    pub(crate) fn with_file(path: PathBuf, file: File) -> SegmentFile {
+    /// A segment file with its handle already open, `len` bytes long.
+    pub(crate) fn with_file(path: PathBuf, file: File, len: u64) -> SegmentFile {
         let cell = OnceLock::new();
         let _ = cell.set(file);
-        SegmentFile { path, file: cell }
+        SegmentFile {
+            path,
+            file: cell,
+            allocated: AtomicU64::new(len),
+        }
+    }
+
+    /// Before a write ending at `end`: extends the file with zeros (`posix_fallocate`) up
+    /// to `PREALLOCATE_STEP` past `end` (not past `limit`, the segment size) when `end`
+    /// passes what is allocated. Then the fdatasync of most group commits need not
+    /// journal a size change (measured on this VM's disk: 0.7 ms instead of 2.7 ms).
+    /// Best effort: a file system without it, or a full disk, just makes the write
+    /// below extend the file (and fail with the real error if the disk is full).
+    pub(crate) fn preallocate(&self, end: u64, limit: u64) {
+        if end <= self.allocated.load(Ordering::Relaxed) {
+            return;
+        }
+        let target = end.max((end + PREALLOCATE_STEP).min(limit));
+        let Some(handle) = self.file.get() else {
+            return;
+        };
+        match fs2::FileExt::allocate(handle, target) {
+            Ok(()) => self.allocated.store(target, Ordering::Relaxed),
+            Err(e) => tracing::debug!(file = %self.path.display(), error = %e,
+                "segment log: preallocation failed; the write extends the file"),
+        }
+    }
+
+    /// Sets the file's length (cutting a partial write or a preallocated tail).
+    pub(crate) fn set_len(&self, len: u64) -> StoreResult<()> {
+        self.handle(false)?
+            .set_len(len)
+            .map_err(|e| io_err(&self.path, e))?;
+        self.allocated.store(len, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the file may extend past `len` (preallocated zeros).
+    pub(crate) fn allocated_past(&self, len: u64) -> bool {
+        self.allocated.load(Ordering::Relaxed) > len
     }
 
     /// The handle, opening (and with `create`, creating) the file on first use.
@@ -181,6 +229,18 @@ pub(crate) fn check_tail(path: &Path, file: &File) -> StoreResult<TailCheck> {
         if got == 0 {
             break None;
         }
+        if rh[..got].iter().all(|b| *b == 0) {
+            // Preallocated zeros: the end of the records, if nothing follows but zeros.
+            break first_non_zero(&mut reader)
+                .map_err(|e| io_err(path, e))?
+                .map(|at| {
+                    format!(
+                        "zero bytes at offset {valid_len}, then data again at offset {} \
+                         (a torn write)",
+                        valid_len + got as u64 + at
+                    )
+                });
+        }
         if got < rh.len() {
             break Some(format!("record header cut short at offset {valid_len}"));
         }
@@ -211,6 +271,22 @@ pub(crate) fn check_tail(path: &Path, file: &File) -> StoreResult<TailCheck> {
         damage,
         blank_header: false,
     })
+}
+
+/// Offset (from the reader's position) of the first non-zero byte left, if any.
+fn first_non_zero(reader: &mut impl Read) -> io::Result<Option<u64>> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut offset = 0u64;
+    loop {
+        let got = read_full(reader, &mut buf)?;
+        if let Some(i) = buf[..got].iter().position(|b| *b != 0) {
+            return Ok(Some(offset + i as u64));
+        }
+        if got < buf.len() {
+            return Ok(None);
+        }
+        offset += got as u64;
+    }
 }
 
 /// Reads until `buf` is full or the reader ends; returns the bytes read.

@@ -181,10 +181,17 @@ impl SegmentLog {
                     .map_err(|e| io_err(&path, e))?;
                 let tail = file::check_tail(&path, &handle)?;
                 recovery.tail_records = tail.records;
-                if let Some(reason) = tail.damage {
+                if tail.damage.is_some() || tail.file_len > tail.valid_len {
+                    // Cut whatever follows the records (a torn tail, or preallocated zeros:
+                    // writes preallocate again), so no stale bytes can ever follow them.
                     handle
                         .set_len(tail.valid_len)
                         .map_err(|e| io_err(&path, e))?;
+                    if config.fdatasync && tail.damage.is_none() {
+                        handle.sync_data().map_err(|e| io_err(&path, e))?;
+                    }
+                }
+                if let Some(reason) = tail.damage {
                     if tail.blank_header {
                         // Rewritten now, so the file is a valid (empty) segment at once:
                         // anything a later crash leaves after it is a tail to cut, not
@@ -208,11 +215,11 @@ impl SegmentLog {
                         reason,
                     });
                 }
-                let file = Arc::new(SegmentFile::with_file(path, handle));
                 let written = match tail.blank_header {
                     true => FILE_HEADER_LEN,
                     false => tail.valid_len,
                 };
+                let file = Arc::new(SegmentFile::with_file(path, handle, written));
                 segments.insert(
                     last,
                     SegState {
@@ -413,14 +420,16 @@ impl SegmentLog {
                 .iter()
                 .map(|c| inner.segments[&c.segment].file.clone())
                 .collect();
-            let previous: Vec<Option<Arc<SegmentFile>>> = chunks
+            // For a chunk that creates a segment file: the segment before it, sealed, and
+            // the end of its records.
+            let previous: Vec<Option<(Arc<SegmentFile>, u64)>> = chunks
                 .iter()
                 .map(|c| match c.start {
                     0 => inner
                         .segments
                         .range(..c.segment)
                         .next_back()
-                        .map(|(_, s)| s.file.clone()),
+                        .map(|(_, s)| (s.file.clone(), s.len)),
                     _ => None,
                 })
                 .collect();
@@ -429,11 +438,17 @@ impl SegmentLog {
         let mut done = 0;
         let mut result = Ok(());
         for ((chunk, file), previous) in chunks.iter().zip(&files).zip(&previous) {
-            if let (true, Some(prev)) = (self.fdatasync, previous) {
-                if let Err(e) = prev
-                    .handle(false)
-                    .and_then(|h| h.sync_data().map_err(|e| io_err(&prev.path, e)))
-                {
+            if let (true, Some((prev, prev_len))) = (self.fdatasync, previous) {
+                // The sealed segment loses its preallocated zeros and is made durable
+                // before its successor exists.
+                let sealed = match prev.allocated_past(*prev_len) {
+                    true => prev.set_len(*prev_len),
+                    false => Ok(()),
+                };
+                if let Err(e) = sealed.and_then(|()| {
+                    prev.handle(false)
+                        .and_then(|h| h.sync_data().map_err(|e| io_err(&prev.path, e)))
+                }) {
                     self.inner
                         .lock()
                         .failed
@@ -443,6 +458,9 @@ impl SegmentLog {
                 }
             }
             let written = file.handle(true).and_then(|h| {
+                if self.fdatasync {
+                    file.preallocate(chunk.end(), self.segment_bytes);
+                }
                 h.write_all_at(&chunk.buf, chunk.start)
                     .map_err(|e| io_err(&file.path, e))
             });
@@ -450,7 +468,7 @@ impl SegmentLog {
                 if file.is_open() {
                     // Best effort: leave no partial record behind (recovery would cut it
                     // anyway, and the retry rewrites the same bytes at the same offset).
-                    let _ = file.handle(false).map(|h| h.set_len(chunk.start));
+                    let _ = file.set_len(chunk.start);
                 }
                 result = Err(e);
                 break;
