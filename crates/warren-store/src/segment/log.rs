@@ -135,13 +135,22 @@ enum Source {
 }
 
 impl SegmentLog {
-    /// Opens (creating) the directory. The last segment's tail is checked record by
+    /// Opens the directory, creating it if missing (and, for a durable log, fsyncing its
+    /// parent so the new directory outlives a power cut). The last segment's tail is checked record by
     /// record; a torn or corrupt tail is truncated (reported in [`SegmentRecovery`], not
     /// an error). Earlier segments are not read at open (one `stat` each for their size).
     /// Segment numbers start at 1.
     pub fn open(config: SegmentConfig) -> StoreResult<(SegmentLog, SegmentRecovery)> {
         let dir = config.dir;
+        let created = !dir.is_dir();
         std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        if created && config.fdatasync {
+            // The new directory's own entry must survive a power cut too, or the first
+            // sync's records would be in a directory that is not there after it.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                file::sync_dir(parent)?;
+            }
+        }
         let segment_bytes = config.segment_bytes.clamp(4096, u64::from(u32::MAX));
         let ids = file::list(&dir)?;
         let mut segments = BTreeMap::new();

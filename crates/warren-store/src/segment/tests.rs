@@ -231,3 +231,24 @@ fn a_foreign_or_newer_last_segment_is_an_error_not_truncated() {
     assert!(err.contains("version 2"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), newer);
 }
+
+#[test]
+fn open_creates_missing_directories_durable_or_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (sub, fdatasync) in [("a/b/durable", true), ("c/spill", false)] {
+        let dir = tmp.path().join(sub);
+        let (log, rec) = SegmentLog::open(SegmentConfig {
+            fdatasync,
+            ..SegmentConfig::new(&dir)
+        })
+        .unwrap();
+        assert_eq!((rec.segments, log.segments()), (1, vec![1]));
+        let p = log.append(&[b"x"]).unwrap();
+        log.write_pending().unwrap();
+        log.sync().unwrap();
+        assert!(dir.join("0000000001.seg").is_file());
+        drop(log);
+        let (log, _) = SegmentLog::open(SegmentConfig::new(&dir)).unwrap();
+        assert_eq!(&log.read(p).unwrap()[..], b"x");
+    }
+}
