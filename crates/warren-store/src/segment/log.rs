@@ -16,7 +16,7 @@ use crate::error::{StoreError, StoreResult};
 use super::file::{self, corrupt, io_err, SegmentFile};
 use super::record::{self, FILE_HEADER_LEN, RECORD_HEADER_LEN};
 use super::scan::SegmentScan;
-use super::{Position, SegmentConfig, SegmentRecovery, TailTruncation};
+use super::Position;
 
 /// A spare write buffer larger than this is dropped after a write rather than kept.
 const MAX_SPARE_CAPACITY: usize = 16 << 20;
@@ -27,15 +27,15 @@ const MAX_SPARE_CAPACITY: usize = 16 << 20;
 /// writers with each other (and syncs with each other).
 #[derive(Debug)]
 pub struct SegmentLog {
-    dir: PathBuf,
-    segment_bytes: u64,
-    fdatasync: bool,
-    inner: Mutex<Inner>,
+    pub(super) dir: PathBuf,
+    pub(super) segment_bytes: u64,
+    pub(super) fdatasync: bool,
+    pub(super) inner: Mutex<Inner>,
     /// Serialises `write_pending` calls (held across their writes; appends and reads
     /// never take it).
-    write_lock: Mutex<()>,
+    pub(super) write_lock: Mutex<()>,
     /// Serialises `sync` calls.
-    sync_lock: Mutex<()>,
+    pub(super) sync_lock: Mutex<()>,
 }
 
 /// A run of unwritten bytes of one segment, starting at file offset `start`.
@@ -53,35 +53,35 @@ impl Chunk {
 }
 
 #[derive(Debug)]
-struct SegState {
-    file: Arc<SegmentFile>,
+pub(super) struct SegState {
+    pub(super) file: Arc<SegmentFile>,
     /// Logical length (written + unwritten); for the active segment see `Inner::active_len`.
-    len: u64,
+    pub(super) len: u64,
     /// Bytes of the file that hold written records (`pread` serves below this).
-    written: u64,
+    pub(super) written: u64,
 }
 
 #[derive(Debug)]
-struct Inner {
-    segments: BTreeMap<u32, SegState>,
-    active: u32,
+pub(super) struct Inner {
+    pub(super) segments: BTreeMap<u32, SegState>,
+    pub(super) active: u32,
     /// Unwritten bytes of the active segment, starting at file offset `pending_start`.
-    pending: Vec<u8>,
-    pending_start: u64,
+    pub(super) pending: Vec<u8>,
+    pub(super) pending_start: u64,
     /// Unwritten runs older than `pending` (segments rolled away from before a write, or
     /// runs handed back by a failed write), oldest first.
-    queued: Vec<Chunk>,
+    pub(super) queued: Vec<Chunk>,
     /// Runs being written by `write_pending` right now (still readable from memory).
-    inflight: Vec<Chunk>,
+    pub(super) inflight: Vec<Chunk>,
     /// Segments written since the last sync.
-    unsynced: BTreeMap<u32, Arc<SegmentFile>>,
+    pub(super) unsynced: BTreeMap<u32, Arc<SegmentFile>>,
     /// A segment file was created or deleted since the last sync.
-    dir_dirty: bool,
+    pub(super) dir_dirty: bool,
     /// A recycled write buffer (keeps appends free of allocation in steady state).
-    spare: Vec<u8>,
+    pub(super) spare: Vec<u8>,
     /// The first failed sync: data written before it may be lost, so the log accepts
     /// nothing more as durable until reopened.
-    failed: Option<String>,
+    pub(super) failed: Option<String>,
 }
 
 impl Inner {
@@ -135,133 +135,6 @@ enum Source {
 }
 
 impl SegmentLog {
-    /// Opens the directory, creating it if missing (and, for a durable log, fsyncing its
-    /// parent so the new directory outlives a power cut). The last segment's tail is checked record by
-    /// record; a torn or corrupt tail is truncated (reported in [`SegmentRecovery`], not
-    /// an error). Earlier segments are not read at open (one `stat` each for their size).
-    /// Segment numbers start at 1.
-    pub fn open(config: SegmentConfig) -> StoreResult<(SegmentLog, SegmentRecovery)> {
-        let dir = config.dir;
-        let created = !dir.is_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-        if created && config.fdatasync {
-            // The new directory's own entry must survive a power cut too, or the first
-            // sync's records would be in a directory that is not there after it.
-            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                file::sync_dir(parent)?;
-            }
-        }
-        let segment_bytes = config.segment_bytes.clamp(4096, u64::from(u32::MAX));
-        let ids = file::list(&dir)?;
-        let mut segments = BTreeMap::new();
-        let mut recovery = SegmentRecovery {
-            segments: ids.len(),
-            tail_records: 0,
-            truncated: None,
-        };
-        let (active, pending, pending_start) = match ids.split_last() {
-            None => {
-                let active = 1;
-                segments.insert(active, new_segment(&dir, active));
-                recovery.segments = 1;
-                (active, record::file_header().to_vec(), 0)
-            }
-            Some((&last, older)) => {
-                for &id in older {
-                    let path = dir.join(file::file_name(id));
-                    let len = std::fs::metadata(&path)
-                        .map_err(|e| io_err(&path, e))?
-                        .len();
-                    let file = Arc::new(SegmentFile::new(path));
-                    segments.insert(
-                        id,
-                        SegState {
-                            file,
-                            len,
-                            written: len,
-                        },
-                    );
-                }
-                let path = dir.join(file::file_name(last));
-                let handle = std::fs::OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .open(&path)
-                    .map_err(|e| io_err(&path, e))?;
-                let tail = file::check_tail(&path, &handle)?;
-                recovery.tail_records = tail.records;
-                if tail.damage.is_some() || tail.file_len > tail.valid_len {
-                    // Cut whatever follows the records (a torn tail, or preallocated zeros:
-                    // writes preallocate again), so no stale bytes can ever follow them.
-                    handle
-                        .set_len(tail.valid_len)
-                        .map_err(|e| io_err(&path, e))?;
-                    if config.fdatasync && tail.damage.is_none() {
-                        handle.sync_data().map_err(|e| io_err(&path, e))?;
-                    }
-                }
-                if let Some(reason) = tail.damage {
-                    if tail.blank_header {
-                        // Rewritten now, so the file is a valid (empty) segment at once:
-                        // anything a later crash leaves after it is a tail to cut, not
-                        // a foreign file.
-                        handle
-                            .write_all_at(&record::file_header(), 0)
-                            .map_err(|e| io_err(&path, e))?;
-                    }
-                    if config.fdatasync {
-                        handle.sync_data().map_err(|e| io_err(&path, e))?;
-                    }
-                    tracing::warn!(
-                        file = %path.display(), offset = tail.valid_len,
-                        dropped_bytes = tail.file_len - tail.valid_len, %reason,
-                        "segment log: truncated a torn or corrupt tail"
-                    );
-                    recovery.truncated = Some(TailTruncation {
-                        segment: last,
-                        offset: tail.valid_len,
-                        dropped_bytes: tail.file_len - tail.valid_len,
-                        reason,
-                    });
-                }
-                let written = match tail.blank_header {
-                    true => FILE_HEADER_LEN,
-                    false => tail.valid_len,
-                };
-                let file = Arc::new(SegmentFile::with_file(path, handle, written));
-                segments.insert(
-                    last,
-                    SegState {
-                        file,
-                        len: written,
-                        written,
-                    },
-                );
-                (last, Vec::new(), written)
-            }
-        };
-        let log = SegmentLog {
-            dir,
-            segment_bytes,
-            fdatasync: config.fdatasync,
-            inner: Mutex::new(Inner {
-                segments,
-                active,
-                pending,
-                pending_start,
-                queued: Vec::new(),
-                inflight: Vec::new(),
-                unsynced: BTreeMap::new(),
-                dir_dirty: false,
-                spare: Vec::new(),
-                failed: None,
-            }),
-            write_lock: Mutex::new(()),
-            sync_lock: Mutex::new(()),
-        };
-        Ok((log, recovery))
-    }
-
     /// The directory holding the segment files.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -666,7 +539,7 @@ fn finish(path: &Path, pos: Position, record: Vec<u8>) -> StoreResult<Bytes> {
 }
 
 /// A new, empty segment (its file is created by the first write).
-fn new_segment(dir: &Path, id: u32) -> SegState {
+pub(super) fn new_segment(dir: &Path, id: u32) -> SegState {
     SegState {
         file: Arc::new(SegmentFile::new(dir.join(file::file_name(id)))),
         len: FILE_HEADER_LEN,

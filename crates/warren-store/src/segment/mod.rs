@@ -14,6 +14,7 @@
 
 mod file;
 mod log;
+mod open;
 mod record;
 mod scan;
 
