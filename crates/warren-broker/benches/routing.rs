@@ -1,5 +1,5 @@
 //! Routing benchmarks: one route call against large binding sets (the routing table
-//! alone), and whole-vhost routing through exchanges with and without an alternate
+//! alone; consistent-hash rings of 10 and 1,000 queues), and whole-vhost routing through exchanges with and without an alternate
 //! exchange (`VHost::route`, what a publish costs before it reaches its queues).
 //!
 //! Run with `cargo bench -p warren-broker --bench routing`.
@@ -94,6 +94,35 @@ fn direct(c: &mut Criterion) {
     );
 }
 
+/// Consistent-hash tables: 10 queues of weight 1..=10 (8,800 ring points) and 1,000
+/// queues of weight 1 (160,000 points); every key reaches exactly one queue.
+fn consistent_hash(c: &mut Criterion) {
+    for (group, queues, weight_of) in [
+        (
+            "consistent_hash_10q",
+            10,
+            (|i: u32| i % 10 + 1) as fn(u32) -> u32,
+        ),
+        ("consistent_hash_1000q", 1000, (|_| 1) as fn(u32) -> u32),
+    ] {
+        let mut table = RoutingTable::new(ExchangeKind::ConsistentHash);
+        for i in 0..queues {
+            let dest = queue(format!("part.{i}"));
+            let weight = weight_of(i).to_string();
+            assert!(table.bind(Binding::new(dest, weight, FieldTable::new())));
+        }
+        bench_route(
+            c,
+            group,
+            &table,
+            &[
+                ("short_key", "order-17", 1),
+                ("uuid_key", "6f1c2b7e-3d5a-4e8f-9a0b-1c2d3e4f5a6b", 1),
+            ],
+        );
+    }
+}
+
 /// The value of a change made without a store (nothing to commit).
 fn no_store<T>(change: Applied<T>) -> T {
     let (value, commit) = change.into_parts();
@@ -165,5 +194,5 @@ fn vhost_route(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, topic, direct, vhost_route);
+criterion_group!(benches, topic, direct, consistent_hash, vhost_route);
 criterion_main!(benches);
