@@ -91,6 +91,16 @@ pub fn resident_bytes() -> Option<u64> {
     Some(pages * page_size_bytes())
 }
 
+/// Bytes the allocator has handed out and not had back (jemalloc's `stats.allocated`:
+/// live heap, without pages freed but not yet returned to the OS). `None` if the
+/// statistics cannot be read.
+pub fn heap_allocated_bytes() -> Option<u64> {
+    tikv_jemalloc_ctl::epoch::advance().ok()?;
+    tikv_jemalloc_ctl::stats::allocated::read()
+        .ok()
+        .map(|b| b as u64)
+}
+
 /// The operating system's page size (`sysconf(_SC_PAGESIZE)`: 4 KiB on most x86-64
 /// machines, 16 or 64 KiB on some ARM ones).
 pub fn page_size_bytes() -> u64 {

@@ -125,6 +125,8 @@ impl Server {
         started: Instant,
     ) -> std::io::Result<Server> {
         let (data_dir, limits) = (config.data_dir.clone(), config.limits.clone());
+        let mib = |b: Option<u64>| b.map_or(-1.0, |b| (b >> 10) as f64 / 1024.0);
+        let heap_opened = crate::memory::heap_allocated_bytes();
         // Emptying the spill log (a transient backlog of gigabytes, maybe) and reading
         // the store: off the runtime's worker threads.
         let broker = tokio::task::spawn_blocking(move || -> std::io::Result<Broker> {
@@ -135,8 +137,13 @@ impl Server {
         .map_err(std::io::Error::other)??;
         let broker = Arc::new(broker);
         crate::boot::apply(&broker, &config).await?;
+        // The heap before and after the broker was built from the store: what the store
+        // holds once open, and what recovery added (the queues' indexes).
         info!(
             since_start_ms = started.elapsed().as_millis() as u64,
+            heap_store_open_mib = mib(heap_opened),
+            heap_recovered_mib = mib(crate::memory::heap_allocated_bytes()),
+            rss_mib = mib(crate::memory::resident_bytes()),
             "recovered: serving connections"
         );
         let failed_logins = Arc::new(crate::auth::FailedLogins::new(&config.limits));
