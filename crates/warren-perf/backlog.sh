@@ -149,6 +149,7 @@ restart_once() {
 
 du_start=$(du_mib)
 restarts_report=""
+published="$N x 1 KiB persistent, confirms (window 1000), $PRODUCERS producers, no consumer"
 if [[ -z $reuse ]]; then
   start
   sample "$OUT_DIR/rss-publish.txt" &
@@ -161,6 +162,7 @@ if [[ -z $reuse ]]; then
   rss_publish="peak $(peak "$OUT_DIR/rss-publish.txt") MiB, at the end $(rss_mib "$pid") MiB"
   kill "$sampler" 2>/dev/null || true
 else
+  published="the backlog already in $data (the count at ready is its size; set N for DRAIN_SECS)"
   publish_report="(skipped: $data already holds a store)"
   rss_publish="(not published in this run)"
   [[ $RESTARTS == 0 ]] && start
@@ -180,7 +182,7 @@ if [[ ${DRAIN:-1} == 0 ]]; then
   wait "$pid" 2>/dev/null || true
   pid=""
   cat <<EOF
-messages published:        $N x 1 KiB persistent, confirms (window 1000), $PRODUCERS producers, no consumer
+messages published:        ${published}
 publish:                   ${publish_report}
 broker RSS while publishing: ${rss_publish}
 data dir:                  $data: ${du_start} MiB at the start, ${du_backlog} MiB with the backlog (kept: DRAIN=0)
@@ -215,7 +217,7 @@ PY
 )
 
 cat <<EOF
-messages published:        $N x 1 KiB persistent, confirms (window 1000), $PRODUCERS producers, no consumer
+messages published:        ${published}
 publish:                   ${publish_report}
 broker RSS while publishing: ${rss_publish}
 data dir:                  ${du_start} MiB at the start, ${du_backlog} MiB with the backlog, ${du_drained} MiB after the drain

@@ -110,7 +110,11 @@ pub struct Limits {
     /// Config: `limits.spill_memory_pressure`.
     pub spill_memory_pressure: f64,
     /// Memory for the store's page cache (sled's `cache_capacity`); the store's own
-    /// structures and sled's index come on top of it. Default 128 MiB.
+    /// structures and sled's index come on top of it. Default 32 MiB: with bodies in the
+    /// segment log sled holds only queue entries and message positions, and the cache
+    /// fills as a restart reads them (sled's budget undercounts what it takes: at
+    /// 5,000,000 stored messages 128 MiB meant 714 MiB of heap after the open, 32 MiB
+    /// 397 MiB; crates/warren-perf/backlog.sh).
     /// Config: `limits.store_cache_bytes`.
     pub store_cache_bytes: u64,
     /// When the store compacts its files (space is never returned otherwise). Default:
@@ -219,7 +223,7 @@ impl Default for Limits {
             },
             spill_segment_bytes: 16 << 20,
             spill_memory_pressure: 0.8,
-            store_cache_bytes: 128 * 1024 * 1024,
+            store_cache_bytes: 32 * 1024 * 1024,
             store_compaction: CompactionConfig {
                 check_every: Some(Duration::from_secs(10)),
                 min_file_bytes: 64 << 20,

@@ -92,7 +92,7 @@ struct Args {
     #[arg(long = "tls-verify-peer")]
     tls_verify_peer: bool,
     /// Memory for the store's page cache, in MiB
-    /// [config: limits.store_cache_bytes, default 128 MiB]
+    /// [config: limits.store_cache_bytes, default 32 MiB]
     /// [env: WARREN_LIMITS__STORE_CACHE_BYTES].
     #[arg(long, value_name = "MIB")]
     store_cache_mib: Option<u64>,
