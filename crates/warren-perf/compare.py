@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Helpers for compare.sh (Warren vs RabbitMQ scenario matrix).
+"""Helpers for compare.sh (Warren vs RabbitMQ, and LavinMQ, scenario matrix).
 
   compare.py rss PID                          resident memory of PID in bytes (VmRSS)
   compare.py delete-queues PORT NAME...       delete queues (missing ones are fine)
@@ -103,14 +103,17 @@ def footprint(port, pid, queues, conns):
     )
 
 
-# (label, key, ratio target, "higher" or "lower" is better, number format)
+# (label, key, ratio target vs RabbitMQ, "higher" or "lower" is better, number format)
 METRICS = {
     "rate": ("received msg/s", "received_mean_rate", 3.0, "higher", ",.0f"),
-    "rate2": ("received msg/s", "received_mean_rate", 2.0, "higher", ",.0f"),
+    "rate4": ("received msg/s", "received_mean_rate", 4.0, "higher", ",.0f"),
+    "stream_rate": ("received msg/s (all readers)", "received_mean_rate", None, "higher", ",.0f"),
+    "sent": ("sent msg/s", "sent_mean_rate", None, "higher", ",.0f"),
     "p50": ("latency p50 µs", "latency_p50_overall_us", None, "lower", ",.0f"),
     "p99": ("latency p99 µs", "latency_p99_overall_us", 1.0, "lower", ",.0f"),
     "rss_per_msg": ("RSS B per queued msg", "rss_per_msg", 0.25, "lower", ",.0f"),
     "pub_rate": ("publish+confirm msg/s", "sent_mean_rate", None, "higher", ",.0f"),
+    "pub_rate4": ("publish+confirm msg/s", "sent_mean_rate", 4.0, "higher", ",.0f"),
     "h_rss": ("RSS growth MB", "rss_delta_mb", 0.25, "lower", ",.1f"),
     "h_rss_abs": ("RSS total MB", "rss_after_conns_mb", None, "lower", ",.1f"),
     "h_declare": ("queue.declare/s", "declare_rate", None, "higher", ",.0f"),
@@ -122,8 +125,14 @@ SCENARIO_METRICS = {
     "p": ["rss_per_msg", "pub_rate"],
     "h": ["h_rss", "h_rss_abs", "h_conns", "h_declare", "h_connect"],
     "f": ["p50", "p99"],
-    "c": ["rate2"],
+    "c": ["rate4"],
+    "pub": ["pub_rate4"],
+    "s1": ["stream_rate", "sent"],
+    "s3": ["stream_rate", "sent"],
 }
+# The metrics whose row also shows broker CPU µs per message.
+CPU_METRICS = ("rate", "rate4", "stream_rate", "pub_rate", "pub_rate4", "p99")
+BROKERS = {"warren": "Warren", "rabbitmq": "RabbitMQ", "lavinmq": "LavinMQ"}
 
 
 def table(files):
@@ -135,6 +144,9 @@ def table(files):
         if isinstance(s, dict) and "rss_delta" in s:
             s["rss_delta_mb"] = s["rss_delta"] / 1e6
             s["rss_after_conns_mb"] = s["rss_after_conns"] / 1e6
+    # Brokers in the order of BROKERS, those that appear in the rows only.
+    present = [b for b in BROKERS if any(r["broker"] == b for r in rows)]
+    others = [b for b in present if b != "warren"]
 
     def values(sc, broker, key):
         return [
@@ -154,41 +166,57 @@ def table(files):
             return format(m, f)
         return f"{format(m, f)} ({format(min(v), f)}–{format(max(v), f)})"
 
+    def ratio(w, o):
+        if w and o and statistics.median(o) > 0:
+            return statistics.median(w) / statistics.median(o)
+        return None
+
+    names = [BROKERS[b] for b in present]
     print(
-        "| scenario | figure | Warren | RabbitMQ | Warren ÷ RabbitMQ | target | "
-        "broker CPU µs/msg Warren / RabbitMQ |"
+        "| scenario | figure | "
+        + " | ".join(names)
+        + " | "
+        + " | ".join(f"Warren ÷ {BROKERS[b]}" for b in others)
+        + " | target (vs RabbitMQ) | broker CPU µs/msg "
+        + " / ".join(names)
+        + " |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---" * (4 + len(present) + len(others)) + "|")
     order = list(dict.fromkeys((r["id"], r["scenario"]) for r in rows))
     for sc, name in order:
         fails = {
             b: sum(1 for r in rows if r["id"] == sc and r["broker"] == b and r.get("error"))
-            for b in ("warren", "rabbitmq")
+            for b in present
         }
         for m in SCENARIO_METRICS.get(sc, ["rate"]):
             label, key, target, better, f = METRICS[m]
-            w, r = values(sc, "warren", key), values(sc, "rabbitmq", key)
-            ratio, verdict = "-", ""
-            if w and r and statistics.median(r) > 0:
-                q = statistics.median(w) / statistics.median(r)
-                ratio = f"{q:.2f}×"
-                if target is not None:
+            figs = {b: values(sc, b, key) for b in present}
+            ratios = []
+            for b in others:
+                q = ratio(figs["warren"], figs[b])
+                ratios.append("-" if q is None else f"{q:.2f}×")
+            verdict = ""
+            if target is not None:
+                q = ratio(figs["warren"], figs.get("rabbitmq", []))
+                if q is None:
+                    verdict = "not measured"
+                else:
                     ok = q >= target if better == "higher" else q <= target
                     sign = "≥" if better == "higher" else "≤"
                     verdict = f"{sign} {target:g}×: {'**met**' if ok else '**missed**'}"
-            elif target is not None:
-                verdict = "not measured"
             cpu = ""
-            if m in ("rate", "rate2", "pub_rate", "p99"):
-                wc = values(sc, "warren", "broker_cpu_us_per_msg")
-                rc = values(sc, "rabbitmq", "broker_cpu_us_per_msg")
-                cpu = f"{fig(wc, '.2f')} / {fig(rc, '.2f')}"
+            if m in CPU_METRICS:
+                cpu = " / ".join(
+                    fig(values(sc, b, "broker_cpu_us_per_msg"), ".2f") for b in present
+                )
             failed = "".join(
                 f" ({n} failed run(s) on {b})" for b, n in fails.items() if n
             )
+            cells = [fig(figs[b], f) for b in present] + ratios
             print(
-                f"| ({sc}) {name}{failed} | {label} | {fig(w, f)} | {fig(r, f)} | "
-                f"{ratio} | {verdict} | {cpu} |"
+                f"| ({sc}) {name}{failed} | {label} | "
+                + " | ".join(cells)
+                + f" | {verdict} | {cpu} |"
             )
     loads = [r["load1"] for r in rows]
     print(
@@ -198,6 +226,11 @@ def table(files):
     for r in rows:
         if isinstance(r.get("summary"), dict) and r["summary"].get("refused"):
             print(f"- ({r['id']}) {r['broker']} run {r['run']}: {r['summary']['refused']}")
+        if isinstance(r.get("summary"), dict) and r["summary"].get("stream_offset_regressions"):
+            print(
+                f"- ({r['id']}) {r['broker']} run {r['run']}: "
+                f"{r['summary']['stream_offset_regressions']} stream deliveries out of order"
+            )
         if r.get("error"):
             print(f"- ({r['id']}) {r['broker']} run {r['run']} failed: {r['error']}")
 

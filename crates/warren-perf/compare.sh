@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Warren vs RabbitMQ, the fixed scenario matrix of issue #6, on this machine, in one run.
+# Warren vs RabbitMQ (and LavinMQ with LAVINMQ=1), the fixed scenario matrix of issue #6, on
+# this machine, in one run.
 #
 #   crates/warren-perf/compare.sh                 # RUNS=3 runs x SECS=10 s per scenario and broker
 #   RUNS=5 SECS=20 crates/warren-perf/compare.sh
@@ -34,7 +35,23 @@
 #   reference RabbitMQ is not restarted: its RSS growth may be understated when its
 #   allocators kept memory from earlier scenarios, which can only flatter RabbitMQ.
 #   i  16 B auto-ack to a queue with x-max-priority=10  -s 16 -a --queue-args x-max-priority=10
+#   pub  publish-only persistent: 1 KiB persistent to a  -y 0 -s 1024 -f -c 1000
+#      durable queue, confirms 1000, no consumer, SECS long (the publish side of c, time-boxed;
+#      msg/s and broker CPU µs per published message)
+#   s1 stream, 1 producer / 1 consumer, 1 KiB, confirms 1000, prefetch 1000:
+#      -s 1024 -f -c 1000 -q 1000 --queue-args x-queue-type=stream --consumer-args x-stream-offset=first
+#   s3 as s1 with 3 consumers, each reading the whole stream (-y 3); received msg/s counts
+#      every reader's deliveries, CPU µs/msg is per delivery
+#   (not in the default SCENARIOS: pub s1 s3)
 # Broker CPU µs/msg comes from warren-perf --broker-pid (RabbitMQ: the beam.smp pid).
+#
+# LAVINMQ=1 adds LavinMQ as a third broker: $LAVINMQ_BIN (default $LAVINMQ_DIR/bin/lavinmq;
+# how to build LavinMQ 1.0.0: ../shared/tools/lavinmq.md) is started on
+# 127.0.0.1:$LAVINMQ_PORT (default 5685; HTTP $LAVINMQ_HTTP_PORT, default 15685) with a
+# fresh data dir, restarted like Warren before g, p and h, and every scenario runs
+# against it too, alternating with the others run by run (CPU from the lavinmq pid).
+# LavinMQ 1.0 has no streams (it ignores x-queue-type and would serve s1/s3 from a plain
+# queue, its 3 consumers sharing), so s1 and s3 skip it; TLS=1 skips it too.
 #
 # TLS=1 runs the warren-perf scenarios (a-f, i) over TLS (amqps://, TLS 1.3): Warren gets
 # an amqps listener on $WARREN_TLS_PORT (default 5681), and a second RabbitMQ with a TLS
@@ -70,6 +87,19 @@ if [[ -n $TLS ]]; then
   RABBITMQ_UP=$here/rabbitmq-tls-up.sh
 fi
 OUT=${OUT:-$(mktemp /tmp/warren-compare-XXXX.jsonl)}
+LAVINMQ=${LAVINMQ:-}
+LAVINMQ_PORT=${LAVINMQ_PORT:-5685}
+LAVINMQ_HTTP_PORT=${LAVINMQ_HTTP_PORT:-15685}
+if [[ -n $LAVINMQ ]]; then
+  if [[ -n $TLS ]]; then
+    echo "TLS=1: LavinMQ is not set up for TLS here; running without it" >&2
+    LAVINMQ=""
+  else
+    LAVINMQ_BIN=${LAVINMQ_BIN:-${LAVINMQ_DIR:?LAVINMQ=1 needs LAVINMQ_BIN or LAVINMQ_DIR}/bin/lavinmq}
+    [[ -x $LAVINMQ_BIN ]] || { echo "no LavinMQ binary at $LAVINMQ_BIN" >&2; exit 1; }
+  fi
+fi
+BROKERS="warren rabbitmq${LAVINMQ:+ lavinmq}"
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pid_on_port() { ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1; }
@@ -80,10 +110,14 @@ fi
 
 warren_pid=""
 data_dir=""
+lavinmq_pid=""
+lavinmq_dir=""
 tmp=$(mktemp -d /tmp/warren-compare-tmp-XXXX)
 cleanup() {
   if [[ -n $warren_pid ]]; then kill "$warren_pid" 2>/dev/null || true; wait "$warren_pid" 2>/dev/null || true; fi
   if [[ -n $data_dir ]]; then rm -rf "$data_dir"; fi
+  if [[ -n $lavinmq_pid ]]; then kill "$lavinmq_pid" 2>/dev/null || true; wait "$lavinmq_pid" 2>/dev/null || true; fi
+  if [[ -n $lavinmq_dir ]]; then rm -rf "$lavinmq_dir"; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -125,8 +159,31 @@ start_warren() {
   listening "$WARREN_PORT" || { echo "warren did not start" >&2; exit 1; }
   pid[warren]=$warren_pid
 }
+# (Re)starts LavinMQ on a fresh data dir, for the same reason.
+start_lavinmq() {
+  if [[ -n $lavinmq_pid ]]; then
+    kill "$lavinmq_pid" 2>/dev/null || true
+    wait "$lavinmq_pid" 2>/dev/null || true
+    for _ in $(seq 100); do listening "$LAVINMQ_PORT" || break; sleep 0.1; done
+  fi
+  if [[ -n $lavinmq_dir ]]; then rm -rf "$lavinmq_dir"; fi
+  lavinmq_dir=$(mktemp -d /tmp/warren-compare-lavinmq-XXXX)
+  "$LAVINMQ_BIN" --data-dir "$lavinmq_dir/data" --bind 127.0.0.1 --amqp-port "$LAVINMQ_PORT" \
+    --http-port "$LAVINMQ_HTTP_PORT" >"$lavinmq_dir/lavinmq.log" 2>&1 &
+  lavinmq_pid=$!
+  for _ in $(seq 150); do listening "$LAVINMQ_PORT" && break; sleep 0.1; done
+  listening "$LAVINMQ_PORT" || { echo "lavinmq did not start (log: $lavinmq_dir/lavinmq.log)" >&2; exit 1; }
+  pid[lavinmq]=$lavinmq_pid
+}
 declare -A pid
 start_warren
+if [[ -n $LAVINMQ ]]; then
+  if listening "$LAVINMQ_PORT"; then
+    echo "127.0.0.1:$LAVINMQ_PORT is taken; set LAVINMQ_PORT to a free port" >&2
+    exit 1
+  fi
+  start_lavinmq
+fi
 
 if ! listening "$RABBIT_PORT"; then
   # Scenario h needs 1,000 connections: lift the default soft limit of 1,024 files,
@@ -137,9 +194,9 @@ fi
 rabbit_pid=$(pid_on_port "$RABBIT_PORT")
 rabbit_pid=${rabbit_pid:-$(pgrep -o -f beam.smp)}
 pid[rabbitmq]=$rabbit_pid
-declare -A port=([warren]=$WARREN_PORT [rabbitmq]=$RABBIT_PORT)
+declare -A port=([warren]=$WARREN_PORT [rabbitmq]=$RABBIT_PORT [lavinmq]=$LAVINMQ_PORT)
 declare -A tls_port=([warren]=$WARREN_TLS_PORT [rabbitmq]=$RABBIT_TLS_PORT)
-echo "warren pid $warren_pid on $WARREN_PORT, RabbitMQ pid $rabbit_pid on $RABBIT_PORT; JSON: $OUT" >&2
+echo "warren pid $warren_pid on $WARREN_PORT, RabbitMQ pid $rabbit_pid on $RABBIT_PORT${LAVINMQ:+, LavinMQ pid $lavinmq_pid on $LAVINMQ_PORT}; JSON: $OUT" >&2
 
 declare -A name=(
   [a]="1p/1c 16 B transient auto-ack"
@@ -152,6 +209,9 @@ declare -A name=(
   [p]="1,000,000 × 1 KiB persistent queued, durable queue"
   [h]="10,000 queues + 1,000 idle connections"
   [i]="1p/1c 16 B auto-ack, x-max-priority=10"
+  [pub]="publish-only 1 KiB persistent, confirms 1000"
+  [s1]="stream 1p/1c 1 KiB, confirms 1000"
+  [s3]="stream 1p/3c 1 KiB, each reads all, confirms 1000"
 )
 declare -A opts=(
   [a]="-x 1 -y 1 -s 16 -a"
@@ -161,6 +221,9 @@ declare -A opts=(
   [e]="-x 1 -y 10 --fanout-queues 10 -s 16 -a"
   [f]="-x 1 -y 1 -r 1000 -s 16 -a"
   [i]="-x 1 -y 1 -s 16 -a --queue-args x-max-priority=10"
+  [pub]="-x 1 -y 0 -s 1024 -f -c 1000"
+  [s1]="-x 1 -y 1 -s 1024 -f -c 1000 -q 1000 --queue-args x-queue-type=stream --consumer-args x-stream-offset=first"
+  [s3]="-x 1 -y 3 -s 1024 -f -c 1000 -q 1000 --queue-args x-queue-type=stream --consumer-args x-stream-offset=first"
 )
 
 # One warren-perf run of scenario $1 against broker $2 (run $3), appended to $OUT.
@@ -206,8 +269,10 @@ for sc in $SCENARIOS; do
   [[ $sc == g || $sc == p ]] && runs=$RUNS_G
   [[ $sc == h ]] && runs=$RUNS_H
   for run in $(seq "$runs"); do
-    for broker in warren rabbitmq; do
+    for broker in $BROKERS; do
+      if [[ $broker == lavinmq && ($sc == s1 || $sc == s3) ]]; then continue; fi
       if [[ $broker == warren && ($sc == g || $sc == h || $sc == p) ]]; then start_warren; fi
+      if [[ $broker == lavinmq && ($sc == g || $sc == h || $sc == p) ]]; then start_lavinmq; fi
       case $sc in
         g | p) queue_run "$broker" "$run" "$sc" ;;
         h) footprint_run "$broker" "$run" ;;

@@ -72,6 +72,10 @@ pub struct Args {
     /// repeatable.
     #[arg(long = "queue-args", value_parser = parse_kv)]
     pub queue_args: Vec<(String, String)>,
+    /// Consumer argument k=v for basic.consume, typed as --queue-args; repeatable. A
+    /// stream consumer needs `x-stream-offset` (first, last, next, an offset) and -q.
+    #[arg(long = "consumer-args", value_parser = parse_kv)]
+    pub consumer_args: Vec<(String, String)>,
     /// Delete the queues before declaring them and again at the end of the run.
     #[arg(long)]
     pub delete_queues: bool,
@@ -154,16 +158,45 @@ impl Args {
 
     /// The queue arguments as a field table.
     pub fn queue_arguments(&self) -> FieldTable {
-        let mut t = FieldTable::new();
-        for (k, v) in &self.queue_args {
-            let value = match v.parse::<i64>() {
-                Ok(n) => FieldValue::I64(n),
-                Err(_) => FieldValue::string(v.as_str()),
-            };
-            t.insert(k.as_str(), value);
-        }
-        t
+        table(&self.queue_args)
     }
+
+    /// The basic.consume arguments as a field table.
+    pub fn consumer_arguments(&self) -> FieldTable {
+        table(&self.consumer_args)
+    }
+
+    /// Whether the queues are streams (`--queue-args x-queue-type=stream`): every
+    /// consumer of a stream reads every message, instead of sharing them.
+    pub fn is_stream(&self) -> bool {
+        self.queue_args
+            .iter()
+            .any(|(k, v)| k == "x-queue-type" && v == "stream")
+    }
+
+    /// How many deliveries one published message makes: one per queue it reaches, and
+    /// on streams one per consumer of that queue.
+    pub fn deliveries_per_message(&self) -> u64 {
+        if self.is_stream() {
+            let per_queue = self.consumers.div_ceil(self.queue_count()).max(1);
+            self.fan_out() * per_queue as u64
+        } else {
+            self.fan_out()
+        }
+    }
+}
+
+/// k=v pairs as a field table: integers as signed 64-bit numbers, the rest as strings.
+fn table(pairs: &[(String, String)]) -> FieldTable {
+    let mut t = FieldTable::new();
+    for (k, v) in pairs {
+        let value = match v.parse::<i64>() {
+            Ok(n) => FieldValue::I64(n),
+            Err(_) => FieldValue::string(v.as_str()),
+        };
+        t.insert(k.as_str(), value);
+    }
+    t
 }
 
 #[cfg(test)]
@@ -195,6 +228,28 @@ mod tests {
         assert_eq!(t.get("x-max-priority"), Some(&FieldValue::I64(10)));
         assert_eq!(t.get("x-queue-type"), Some(&FieldValue::string("classic")));
         assert!(Args::try_parse_from(["warren-perf", "--queue-args", "novalue"]).is_err());
+    }
+
+    #[test]
+    fn consumer_args_and_stream_readers() {
+        let a = args("-z 1 -y 3 --queue-args x-queue-type=stream --consumer-args x-stream-offset=first --consumer-args x-priority=5");
+        let t = a.consumer_arguments();
+        assert_eq!(t.get("x-stream-offset"), Some(&FieldValue::string("first")));
+        assert_eq!(t.get("x-priority"), Some(&FieldValue::I64(5)));
+        assert!(a.is_stream());
+        assert_eq!(
+            a.deliveries_per_message(),
+            3,
+            "each stream reader gets each message"
+        );
+        let a = args("-z 1 -y 3");
+        assert!(!a.is_stream());
+        assert_eq!(
+            a.deliveries_per_message(),
+            1,
+            "a classic queue's consumers share"
+        );
+        assert!(a.consumer_arguments().is_empty());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct ConsumerConfig {
     /// dead-letter exchange) every Nth delivery instead of acking it (0: never; ignored
     /// with auto-ack).
     pub reject_every: u32,
+    /// basic.consume arguments (a stream consumer's `x-stream-offset`, say).
+    pub arguments: FieldTable,
 }
 
 /// Sets the prefetch and starts consuming; call before [`run`] so that consumers are
@@ -52,7 +54,7 @@ pub async fn subscribe(conn: &mut Connection, cfg: &ConsumerConfig) -> Result<()
         basic::Consume {
             queue: cfg.queue.clone(),
             no_ack: cfg.auto_ack,
-            arguments: FieldTable::new(),
+            arguments: cfg.arguments.clone(),
             ..Default::default()
         }
         .into(),
@@ -169,11 +171,14 @@ pub async fn run(
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
     let mut scanner = Scanner::new(parts.frame_max);
     let mut acks = AckPolicy::new(&cfg);
+    // The newest `x-stream-offset` seen: a stream reader's offsets must only grow.
+    let mut last_offset: Option<i64> = None;
     loop {
         // Frames already buffered (deliveries that arrived with consume-ok) come first.
         let mut at = 0;
         let mut received = 0;
         let mut stamp_now = None;
+        let (mut offsets, mut regressions) = (0, 0);
         while let Some((len, event)) = scanner.next(&rbuf[at..])? {
             at += len;
             match event {
@@ -185,11 +190,20 @@ pub async fn run(
                     let now = *stamp_now.get_or_insert_with(now_nanos);
                     counters.latency.record(now.saturating_sub(sent) / 1000);
                 }
+                Event::StreamOffset(offset) => {
+                    offsets += 1;
+                    if last_offset.is_some_and(|last| offset <= last) {
+                        regressions += 1;
+                    }
+                    last_offset = Some(offset);
+                }
                 Event::Control(ch, m) => control(&mut stream, ch, m).await?,
                 Event::Publish | Event::Nothing => {}
             }
         }
         rbuf.advance(at);
+        Counters::add(&counters.stream_offsets, offsets);
+        Counters::add(&counters.stream_offset_regressions, regressions);
         acks.after_read(&mut wbuf);
         Counters::add(&counters.received, received);
         Counters::add(&counters.rejected, std::mem::take(&mut acks.rejected));
@@ -299,6 +313,7 @@ mod tests {
             prefetch,
             multi_ack_every: every,
             reject_every: 0,
+            arguments: FieldTable::new(),
         }
     }
 

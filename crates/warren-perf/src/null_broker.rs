@@ -2,7 +2,8 @@
 //! warren-perf's own ceiling. It completes the handshake, answers every setup method,
 //! discards publishes (confirming them when asked) and floods each consumer with
 //! timestamped deliveries of a fixed size as fast as the socket and the prefetch
-//! allow. No routing, no queues: whatever rate warren-perf reaches against it is the
+//! allow (with `x-stream-offset` headers when the consumer asked for a stream
+//! offset). No routing, no queues: whatever rate warren-perf reaches against it is the
 //! most it can generate or absorb on this machine.
 
 use std::time::Duration;
@@ -13,7 +14,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
 use warren_protocol::frame::{write_body, write_deliver, write_header, write_method};
 use warren_protocol::method::{basic, channel, confirm, connection, exchange, queue};
-use warren_protocol::{BasicProperties, FieldTable, Frame, FrameCodec, Method, PROTOCOL_HEADER};
+use warren_protocol::{
+    BasicProperties, FieldTable, FieldValue, Frame, FrameCodec, Method, PROTOCOL_HEADER,
+};
 
 use crate::confirms::ConfirmTracker;
 use crate::error::{PerfError, Result};
@@ -46,6 +49,9 @@ struct Subscription {
     delivered: u64,
     acked: u64,
     acks: ConfirmTracker,
+    /// Subscribed with an `x-stream-offset` argument: deliveries carry the header, as a
+    /// stream's do, numbered from 0.
+    stream: bool,
 }
 
 #[derive(Debug)]
@@ -126,10 +132,15 @@ impl NullConnection {
         if self.body.len() >= 8 {
             self.body[..8].copy_from_slice(&stamp);
         }
-        let props = BasicProperties::default();
+        let mut props = BasicProperties::default();
         while wbuf.len() < OUTPUT_HIGH_WATER {
             if !s.no_ack && s.prefetch > 0 && s.delivered - s.acked >= s.prefetch {
                 return;
+            }
+            if s.stream {
+                let mut headers = FieldTable::new();
+                headers.insert("x-stream-offset", FieldValue::I64(s.delivered as i64));
+                props.headers = Some(headers);
             }
             s.delivered += 1;
             write_deliver(wbuf, 1, &s.tag, s.delivered, false, "", &s.queue);
@@ -181,6 +192,7 @@ impl NullConnection {
                     delivered: 0,
                     acked: 0,
                     acks: ConfirmTracker::default(),
+                    stream: c.arguments.get("x-stream-offset").is_some(),
                 });
                 Some(basic::ConsumeOk { consumer_tag: tag }.into())
             }

@@ -87,6 +87,11 @@ pub struct Summary {
     pub confirmed_total: u64,
     /// Messages nacked by the broker.
     pub nacked_total: u64,
+    /// Deliveries that carried an `x-stream-offset` header (stream consumers).
+    pub stream_offsets_total: u64,
+    /// Stream deliveries whose offset was not above the same consumer's previous one
+    /// (0 when every reader saw its stream in order).
+    pub stream_offset_regressions: u64,
     /// Published per second over the whole run.
     pub sent_mean_rate: f64,
     /// Delivered per second over the whole run.
@@ -131,6 +136,12 @@ impl Summary {
             self.confirmed_total,
             self.nacked_total
         );
+        if self.stream_offsets_total > 0 {
+            out += &format!(
+                "  stream deliveries {} with x-stream-offset, {} out of order\n",
+                self.stream_offsets_total, self.stream_offset_regressions
+            );
+        }
         let rows = [
             ("sent msg/s", self.sent_rate),
             ("received msg/s", self.received_rate),

@@ -51,6 +51,7 @@ pub async fn run(args: &Args, mut line: impl FnMut(&str)) -> Result<Summary> {
             prefetch: args.prefetch,
             multi_ack_every: args.multi_ack_every,
             reject_every: 0,
+            arguments: args.consumer_arguments(),
         };
         let mut conn = Connection::open(&uri, &format!("warren-perf consumer {i}")).await?;
         consumer::subscribe(&mut conn, &cfg).await?;
@@ -99,7 +100,7 @@ pub async fn run(args: &Args, mut line: impl FnMut(&str)) -> Result<Summary> {
     }
     drop(fail_tx);
 
-    let expected = args.message_count * args.producers as u64 * args.fan_out();
+    let expected = args.message_count * args.producers as u64 * args.deliveries_per_message();
     let mut samples = Vec::new();
     let mut overall = Histogram::default();
     let mut second = Histogram::default();
@@ -189,6 +190,8 @@ pub async fn run(args: &Args, mut line: impl FnMut(&str)) -> Result<Summary> {
         received_total: totals.received,
         confirmed_total: totals.confirmed,
         nacked_total: totals.nacked,
+        stream_offsets_total: totals.stream_offsets,
+        stream_offset_regressions: totals.stream_offset_regressions,
         sent_mean_rate: totals.sent as f64 / secs,
         received_mean_rate: totals.received as f64 / secs,
         sent_rate: (args.producers > 0)

@@ -1,6 +1,7 @@
 //! Reading a consumer's incoming frames without allocating: `basic.deliver` yields its
-//! delivery tag, the first body frame of a message its send timestamp, and anything
-//! else is decoded as a [`Method`] (rare: cancels, closes, blocked notifications).
+//! delivery tag, a content header the `x-stream-offset` header of a stream delivery,
+//! the first body frame of a message its send timestamp, and anything else is decoded
+//! as a [`Method`] (rare: cancels, closes, blocked notifications).
 //!
 //! Decoding deliveries through [`warren_protocol::FrameCodec`] would build three
 //! `String`s per message (consumer tag, exchange, routing key) and box a content
@@ -22,12 +23,15 @@ pub enum Event {
     Deliver(u64),
     /// A `basic.publish` (only a broker sees these: the null broker of the self-test).
     Publish,
+    /// The `x-stream-offset` header of a delivery from a stream.
+    StreamOffset(i64),
     /// The send timestamp (nanoseconds, see [`crate::stats::now_nanos`]) from the start
     /// of a message body.
     Stamp(u64),
     /// Any other method.
     Control(u16, Method),
-    /// A frame with nothing to act on (heartbeat, content header, later body frame).
+    /// A frame with nothing to act on (heartbeat, content header without a stream
+    /// offset, later body frame).
     Nothing,
 }
 
@@ -81,7 +85,10 @@ impl Scanner {
                         what: "content header",
                     })?;
                 self.stamped_body_next = body_size >= 8;
-                Event::Nothing
+                match stream_offset(payload) {
+                    Some(offset) => Event::StreamOffset(offset),
+                    None => Event::Nothing,
+                }
             }
             FRAME_BODY if self.stamped_body_next && payload.len() >= 8 => {
                 self.stamped_body_next = false;
@@ -97,6 +104,63 @@ impl Scanner {
             other => return Err(ProtocolError::UnknownFrameType(other)),
         };
         Ok(Some((total, event)))
+    }
+}
+
+/// Property flag bits (AMQP 0-9-1 basic class) of the properties before `headers`.
+const FLAG_CONTENT_TYPE: u16 = 1 << 15;
+const FLAG_CONTENT_ENCODING: u16 = 1 << 14;
+const FLAG_HEADERS: u16 = 1 << 13;
+
+/// The `x-stream-offset` entry of a content header's `headers` table, read in place
+/// (class id, weight, body size, flags, then content-type and content-encoding if
+/// present, then the table). `None` when there is no such entry, it is not an integer,
+/// or the header is malformed (the frame is still well delimited, so the run goes on).
+fn stream_offset(payload: &[u8]) -> Option<i64> {
+    let flags = u16::from_be_bytes(payload.get(12..14)?.try_into().ok()?);
+    if flags & FLAG_HEADERS == 0 {
+        return None;
+    }
+    let mut at = 14;
+    for bit in [FLAG_CONTENT_TYPE, FLAG_CONTENT_ENCODING] {
+        if flags & bit != 0 {
+            at += 1 + usize::from(*payload.get(at)?);
+        }
+    }
+    let len = u32::from_be_bytes(payload.get(at..at + 4)?.try_into().ok()?) as usize;
+    let table = payload.get(at + 4..at + 4 + len)?;
+    let mut i = 0;
+    while i < table.len() {
+        let key_len = usize::from(table[i]);
+        let key = table.get(i + 1..i + 1 + key_len)?;
+        let kind = *table.get(i + 1 + key_len)?;
+        let value = i + 2 + key_len;
+        if key == b"x-stream-offset" {
+            let int = |n: usize| table.get(value..value + n);
+            return match kind {
+                b'l' | b'L' | b'T' => Some(i64::from_be_bytes(int(8)?.try_into().ok()?)),
+                b'I' => Some(i64::from(i32::from_be_bytes(int(4)?.try_into().ok()?))),
+                b'i' => Some(i64::from(u32::from_be_bytes(int(4)?.try_into().ok()?))),
+                _ => None,
+            };
+        }
+        i = value + field_value_len(kind, table.get(value..)?)?;
+    }
+    None
+}
+
+/// The encoded length of a field value of type `kind` at the start of `v`.
+fn field_value_len(kind: u8, v: &[u8]) -> Option<usize> {
+    let long = || Some(4 + u32::from_be_bytes(v.get(..4)?.try_into().ok()?) as usize);
+    match kind {
+        b't' | b'b' | b'B' => Some(1),
+        b's' | b'u' | b'U' => Some(2),
+        b'I' | b'i' | b'f' => Some(4),
+        b'l' | b'L' | b'd' | b'T' => Some(8),
+        b'D' => Some(5),
+        b'V' => Some(0),
+        b'S' | b'F' | b'A' | b'x' => long(),
+        _ => None,
     }
 }
 
@@ -132,7 +196,7 @@ mod tests {
     use warren_protocol::frame::{
         write_body, write_deliver, write_header, write_heartbeat, write_method,
     };
-    use warren_protocol::BasicProperties;
+    use warren_protocol::{BasicProperties, FieldTable, FieldValue};
 
     fn scan_all(buf: &[u8], frame_max: u32) -> (Vec<Event>, usize) {
         let mut s = Scanner::new(frame_max);
@@ -181,6 +245,35 @@ mod tests {
         assert_eq!(events[7], Event::Nothing, "a 4-byte body carries no stamp");
         assert!(
             matches!(&events[8], Event::Control(1, Method::BasicCancel(c)) if c.consumer_tag == "amq.ctag-x")
+        );
+    }
+
+    #[test]
+    fn stream_offsets_are_read_from_the_headers() {
+        let mut headers = FieldTable::new();
+        headers.insert("a-string", FieldValue::string("x"));
+        headers.insert("a-table", FieldValue::Table(FieldTable::new()));
+        headers.insert("x-stream-offset", FieldValue::I64(1 << 40));
+        let props = BasicProperties {
+            content_type: Some("text/plain".into()),
+            headers: Some(headers),
+            ..Default::default()
+        };
+        let mut buf = BytesMut::new();
+        write_header(&mut buf, 1, 4, &props);
+        write_header(&mut buf, 1, 4, &BasicProperties::default());
+        let mut other = FieldTable::new();
+        other.insert("x-stream-offset", FieldValue::string("not a number"));
+        let props = BasicProperties {
+            headers: Some(other),
+            ..Default::default()
+        };
+        write_header(&mut buf, 1, 4, &props);
+        let (events, used) = scan_all(&buf, 4096);
+        assert_eq!(used, buf.len());
+        assert_eq!(
+            events,
+            vec![Event::StreamOffset(1 << 40), Event::Nothing, Event::Nothing]
         );
     }
 

@@ -29,6 +29,10 @@ pub struct Counters {
     pub nacked: AtomicU64,
     /// Deliveries this consumer rejected (basic.reject, requeue=false).
     pub rejected: AtomicU64,
+    /// Deliveries that carried an `x-stream-offset` header (stream consumers).
+    pub stream_offsets: AtomicU64,
+    /// Stream deliveries whose offset was not above the consumer's previous one.
+    pub stream_offset_regressions: AtomicU64,
     /// Send-to-receive latency of timestamped deliveries, in µs.
     pub latency: AtomicHistogram,
 }
@@ -53,6 +57,10 @@ pub struct Totals {
     pub confirmed: u64,
     /// Messages nacked by the broker.
     pub nacked: u64,
+    /// Deliveries with an `x-stream-offset` header.
+    pub stream_offsets: u64,
+    /// Stream deliveries whose offset did not grow.
+    pub stream_offset_regressions: u64,
 }
 
 /// Sums the counters of all workers and moves their latencies into `latency`.
@@ -63,6 +71,8 @@ pub fn collect(workers: &[std::sync::Arc<Counters>], latency: &mut Histogram) ->
         t.received += w.received.load(Ordering::Relaxed);
         t.confirmed += w.confirmed.load(Ordering::Relaxed);
         t.nacked += w.nacked.load(Ordering::Relaxed);
+        t.stream_offsets += w.stream_offsets.load(Ordering::Relaxed);
+        t.stream_offset_regressions += w.stream_offset_regressions.load(Ordering::Relaxed);
         w.latency.drain_into(latency);
     }
     t

@@ -34,6 +34,28 @@ async fn null_broker_confirms_and_floods() {
     assert!(s.perf_cpu_percent.is_some());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_broker_stream_deliveries_are_counted_in_order() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("amqp://guest:guest@{}/%2f", listener.local_addr().unwrap());
+    tokio::spawn(warren_perf::null_broker::serve(listener, 64));
+    let s = run(
+        &args(
+            &uri,
+            "-x 0 -y 2 -s 64 -z 1 -q 100 --queue-args x-queue-type=stream --consumer-args x-stream-offset=first",
+        ),
+        |_| {},
+    )
+    .await
+    .expect("run succeeds");
+    assert!(s.received_total > 1000, "received {}", s.received_total);
+    assert_eq!(
+        s.stream_offsets_total, s.received_total,
+        "every delivery carried an offset"
+    );
+    assert_eq!(s.stream_offset_regressions, 0);
+}
+
 async fn warren() -> (warren_server::RunningServer, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = ServerConfig {

@@ -175,6 +175,7 @@ fn consumer(queue: &str, auto_ack: bool, prefetch: u16, every: u32, reject: u32)
         prefetch,
         multi_ack_every: every,
         reject_every: reject,
+        arguments: FieldTable::new(),
     }
 }
 
