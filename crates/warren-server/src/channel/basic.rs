@@ -26,7 +26,7 @@ pub(crate) enum Settle {
 
 /// Settles deliveries: one queue call per run of entries from the same queue, then
 /// gives the consumers their credit back.
-pub(crate) fn settle(entries: Vec<Unacked>, how: Settle) {
+pub(crate) fn settle(entries: impl IntoIterator<Item = Unacked>, how: Settle) {
     let mut consumers: Vec<Arc<Consumer>> = Vec::new();
     let mut run: Vec<QueuedMessage> = Vec::new();
     // The queues settled, kept (moved from the entries, not cloned) so the consumers can
@@ -244,7 +244,12 @@ impl Channel {
             self.mode.buffer_settle(entries, Settle::Ack);
             return Ok(());
         }
-        settle(entries, Settle::Ack);
+        // Settled at the end of the input batch (or before the next other method).
+        if self.pending_acks.is_empty() {
+            self.pending_acks = entries;
+        } else {
+            self.pending_acks.extend(entries);
+        }
         Ok(())
     }
 

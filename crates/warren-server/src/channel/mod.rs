@@ -55,6 +55,10 @@ pub(crate) struct Channel {
     reply_queue: Option<Arc<warren_broker::Queue>>,
     /// Counters and gauges the management API reads.
     stats: Arc<ChannelStats>,
+    /// Deliveries acknowledged (outside a transaction) by the frames of the current
+    /// input batch, settled together by [`Channel::settle_acks`]: one queue call (and
+    /// one store removal) per queue and batch instead of one per `basic.ack`.
+    pending_acks: Vec<Unacked>,
 }
 
 impl Channel {
@@ -72,12 +76,23 @@ impl Channel {
             last_queue: None,
             reply_queue: None,
             stats,
+            pending_acks: Vec::new(),
         }
     }
 
     /// Whether the channel is between a content method and the end of its body.
     pub fn expects_content(&self) -> bool {
         !matches!(self.content, ContentState::Idle)
+    }
+
+    /// Settles the acknowledgements buffered since the last call. The connection calls
+    /// this at the end of each input batch and before any method other than
+    /// `basic.ack`/`basic.publish` (so every other method sees the queues as if each ack
+    /// had been settled on arrival); [`Channel::release`] calls it first.
+    pub fn settle_acks(&mut self) {
+        if !self.pending_acks.is_empty() {
+            basic::settle(self.pending_acks.drain(..), basic::Settle::Ack);
+        }
     }
 
     /// Handles one method frame addressed to this channel.
@@ -241,6 +256,8 @@ impl Channel {
     /// unacknowledged messages, including those acked or rejected in a transaction that
     /// was never committed. Called when the channel or its connection closes.
     pub fn release(&mut self, cx: &ConnCtx) {
+        // Acked before the close: those leave the queues; the rest go back.
+        self.settle_acks();
         for (_, c) in self.consumers.drain() {
             cx.vhost.consumer_removed(&c.consumer);
         }

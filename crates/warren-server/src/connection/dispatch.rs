@@ -163,6 +163,10 @@ impl Connection {
         channel_id: u16,
         method: Method,
     ) -> Result<(), AmqpError> {
+        if !matches!(method, Method::BasicAck(_) | Method::BasicPublish(_)) {
+            // Every other method sees the acks that came before it settled.
+            self.settle_acks();
+        }
         match method {
             Method::ChannelOpen(_) => Err(AmqpError::channel_error("second 'channel.open' seen")),
             Method::ChannelClose(_) => {
@@ -293,6 +297,13 @@ impl Connection {
         );
         self.release_channels();
         self.state = State::Closing;
+    }
+
+    /// Settles every channel's buffered acknowledgements.
+    pub(super) fn settle_acks(&mut self) {
+        for ch in self.channels.values_mut() {
+            ch.settle_acks();
+        }
     }
 
     pub(super) fn release_channels(&mut self) {

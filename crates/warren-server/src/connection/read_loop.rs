@@ -171,6 +171,7 @@ impl Connection {
             }
         }
         for channel in self.channels.values_mut() {
+            channel.settle_acks();
             channel.flush_confirms(&mut self.cx);
         }
         if std::mem::take(&mut self.saw_publish)
