@@ -87,7 +87,7 @@ impl Channel {
 
     /// Settles the acknowledgements buffered since the last call. The connection calls
     /// this at the end of each input batch and before any method other than
-    /// `basic.ack`/`basic.publish` (so every other method sees the queues as if each ack
+    /// `basic.ack` (so every other method sees the queues as if each ack
     /// had been settled on arrival); [`Channel::release`] calls it first.
     pub fn settle_acks(&mut self) {
         if !self.pending_acks.is_empty() {

@@ -163,8 +163,9 @@ impl Connection {
         channel_id: u16,
         method: Method,
     ) -> Result<(), AmqpError> {
-        if !matches!(method, Method::BasicAck(_) | Method::BasicPublish(_)) {
-            // Every other method sees the acks that came before it settled.
+        if !matches!(method, Method::BasicAck(_)) {
+            // Every other method (a publish too: the credit an ack returns decides where
+            // the next message goes) sees the acks that came before it settled.
             self.settle_acks();
         }
         match method {
