@@ -60,6 +60,7 @@ pub mod route_back;
 pub mod routing;
 pub mod scheduler;
 pub mod stats;
+pub mod stream;
 pub mod vhost;
 
 pub use applied::Applied;

@@ -85,7 +85,8 @@ pub struct Limits {
     /// How much of a durable queue's backlog stays in memory: persistent messages
     /// beyond `keep_in_memory` ready ones are kept on disk only and read back
     /// `page_size` at a time. Default 16,384 and 1,024.
-    /// Config: `limits.paging_keep_in_memory`, `limits.paging_page_size`.
+    /// Config: `limits.paging_keep_in_memory`, `limits.paging_page_size`,
+    /// `limits.paging_stream_tail_bytes` (default 4 MiB per stream).
     pub paging: Paging,
     /// How much of any queue's ready backlog stays in memory before the messages
     /// behind it are written to the spill log (`<data>/spill/`, not synced, emptied at
@@ -214,6 +215,7 @@ impl Default for Limits {
             paging: Paging {
                 keep_in_memory: 16_384,
                 page_size: 1_024,
+                stream_tail_bytes: 4 << 20,
             },
             spill: SpillLimits {
                 keep_in_memory: 16_384,

@@ -174,6 +174,7 @@ fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recoverin
             }
         }
     }
+    restore_stream_offsets(store, &rec.definitions, &queues);
     for b in &rec.bindings {
         let arguments = arguments(&b.arguments, &b.source)?;
         let Some(vhost) = vhost_of(&b.vhost, &b.source) else {
@@ -194,6 +195,31 @@ fn recover_topology(broker: &Broker, store: &Arc<dyn Store>) -> Result<Recoverin
         queues,
         delayed: rec.delayed,
     })
+}
+
+/// Gives the restored streams their tracked consumer offsets back; offsets of streams
+/// that are gone (deleted just before a crash) leave the store.
+fn restore_stream_offsets(
+    store: &Arc<dyn Store>,
+    definitions: &[warren_store::DefinitionRecord],
+    queues: &[(Arc<Queue>, Option<EntryStats>)],
+) {
+    use crate::stream::tracking::{decode_offset, parse_offset_key, STREAM_OFFSET};
+    for d in definitions.iter().filter(|d| d.kind == STREAM_OFFSET) {
+        let restored = parse_offset_key(&d.key).and_then(|(id, name)| {
+            let offset = decode_offset(&d.value)?;
+            let (queue, _) = queues
+                .iter()
+                .find(|(q, _)| q.persistence().is_some_and(|p| p.id.0 == id))?;
+            queue.stream()?.restore_offset(name, offset);
+            Some(())
+        });
+        if restored.is_none() {
+            if let Err(e) = store.delete_definition(STREAM_OFFSET, &d.key) {
+                warn!(key = %d.key, error = %e, "stale stream offset not deleted");
+            }
+        }
+    }
 }
 
 /// Holds the stored messages of delayed exchanges again (those already due are routed

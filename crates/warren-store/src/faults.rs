@@ -229,6 +229,19 @@ impl Store for FaultyStore {
         self.inner.entries_from(queue, from_seq)
     }
 
+    fn open_stream(
+        &self,
+        queue: QueueId,
+        segment_bytes: u64,
+    ) -> StoreResult<Arc<crate::stream::StreamLog>> {
+        self.inner.open_stream(queue, segment_bytes)
+    }
+
+    fn delete_stream(&self, queue: QueueId) -> StoreResult<()> {
+        self.faults.write_fault()?;
+        self.inner.delete_stream(queue)
+    }
+
     fn sync(&self) -> SyncTicket {
         let real = self.inner.sync();
         let fail = self.faults.fail_syncs.load(Ordering::SeqCst);

@@ -19,6 +19,7 @@ pub mod segment;
 mod sled_store;
 pub mod spill;
 pub mod store;
+pub mod stream;
 
 pub use commit::{SyncCompleter, SyncTicket};
 pub use error::{StoreError, StoreResult};

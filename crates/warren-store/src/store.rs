@@ -1,11 +1,14 @@
 //! The `Store` trait: everything the broker persists, in one small interface.
 
+use std::sync::Arc;
+
 use crate::commit::SyncTicket;
 use crate::error::StoreResult;
 use crate::records::{
     BindingRecord, DefinitionRecord, DelayedKey, DelayedRecord, EntryRecord, ExchangeRecord,
     MessageRecord, QueueId, QueueRecord, Recovered, StoredEntry,
 };
+use crate::stream::StreamLog;
 
 /// A queue's stored entries, in seq order.
 pub type EntryIter<'a> = Box<dyn Iterator<Item = StoreResult<StoredEntry>> + Send + 'a>;
@@ -110,4 +113,12 @@ pub trait Store: Send + Sync {
     /// A ticket that resolves when every write made before this call is on disk. One
     /// flush serves every ticket taken while the previous flush ran (group commit).
     fn sync(&self) -> SyncTicket;
+
+    /// Opens (creating) the log of stream queue `queue`, rolling segments at
+    /// `segment_bytes`. Its appends are written and synced by the group commit: a
+    /// [`Store::sync`] ticket taken after an append covers it.
+    fn open_stream(&self, queue: QueueId, segment_bytes: u64) -> StoreResult<Arc<StreamLog>>;
+
+    /// Deletes stream queue `queue`'s log (the queue is deleted). Absent is not an error.
+    fn delete_stream(&self, queue: QueueId) -> StoreResult<()>;
 }

@@ -152,6 +152,8 @@ impl Policy {
         let supported = match queue_type {
             QueueType::Classic => true,
             QueueType::Quorum => self.definition.queue_mode.is_none(),
+            // Of a policy, a stream uses only what streams support (max-length-bytes).
+            QueueType::Stream => true,
         };
         self.apply_to.queues() && supported && self.pattern.is_match(name)
     }

@@ -38,6 +38,8 @@ pub const EQUIVALENCE_CHECKED: &[&str] = &[
     "x-cache-size",
     "x-cache-ttl",
     "x-deduplication-header",
+    "x-max-age",
+    "x-stream-max-segment-size-bytes",
 ];
 
 /// What happens when a publish would exceed `x-max-length` or `x-max-length-bytes`.
@@ -63,6 +65,8 @@ pub enum QueueType {
     Classic,
     /// Accepted for compatibility: durable, with a default delivery limit.
     Quorum,
+    /// A stream: an append-only log read from offsets (see `crate::stream`).
+    Stream,
 }
 
 /// Message deduplication settings (`x-message-deduplication`).
@@ -139,6 +143,8 @@ pub struct QueueArgs {
     pub queue_type: QueueType,
     /// `x-message-deduplication` and its settings.
     pub dedup: Option<DedupConfig>,
+    /// A stream's own settings (`x-queue-type: stream` only).
+    pub stream: Option<super::stream_args::StreamArgs>,
 }
 
 /// RabbitMQ's name for a field value's type, as it appears in reply texts.
@@ -305,6 +311,7 @@ impl QueueArgs {
             Some(FieldValue::LongString(t)) => match &t[..] {
                 b"classic" => QueueType::Classic,
                 b"quorum" => QueueType::Quorum,
+                b"stream" => QueueType::Stream,
                 other => {
                     let other = String::from_utf8_lossy(other);
                     return Err(p.invalid(
@@ -400,7 +407,19 @@ impl QueueArgs {
             }),
             _ => None,
         };
+        let stream = match queue_type {
+            QueueType::Stream => Some(super::stream_args::parse_stream(
+                queue,
+                vhost,
+                args,
+                durable,
+                exclusive,
+                auto_delete,
+            )?),
+            _ => None,
+        };
         Ok(QueueArgs {
+            stream,
             message_ttl_ms: p
                 .int("x-message-ttl", true, MAX_EXPIRY_MS)?
                 .map(|n| n as u64),

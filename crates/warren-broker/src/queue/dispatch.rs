@@ -6,6 +6,11 @@ use super::*;
 impl Queue {
     /// Delivers ready messages to consumers with credit.
     pub fn dispatch(&self) {
+        if let Some(stream) = self.stream.get() {
+            // Each stream consumer has its own reader: wake them to use their credit.
+            stream.wake_readers();
+            return;
+        }
         let mut after = AfterUnlock::default();
         {
             let mut st = self.state.lock();
@@ -93,6 +98,10 @@ impl Queue {
 impl Timed for Queue {
     fn on_timer(&self, now: u64) {
         if self.is_deleted() {
+            return;
+        }
+        if let Some(stream) = self.stream.get() {
+            self.stream_tick(stream, now);
             return;
         }
         let mut after = AfterUnlock::default();

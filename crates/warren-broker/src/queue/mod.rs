@@ -21,6 +21,8 @@ mod settle;
 pub mod spill;
 mod spill_codec;
 mod stats;
+pub mod stream_args;
+mod streamed;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -35,6 +37,7 @@ use crate::error::{AmqpError, AmqpResult};
 use crate::message::{Message, QueuedMessage};
 use crate::persist::{stored_message_id, EntryRecord, QueueId, QueueStore, Store, StoreResult};
 use crate::scheduler::{Scheduler, Timed};
+use crate::stream::StreamQueue;
 pub use args::{Overflow, QueueArgs, QueueType};
 use consumers::ConsumerRing;
 use dedup::DedupCache;
@@ -101,6 +104,8 @@ pub struct Queue {
     deleted: AtomicBool,
     /// Where a durable queue is stored (unset: nothing of it touches disk).
     persist: OnceLock<QueueStore>,
+    /// The stream behind a stream queue (`x-queue-type: stream`).
+    stream: OnceLock<Arc<StreamQueue>>,
     state: Mutex<QueueState>,
 }
 
@@ -183,6 +188,7 @@ impl Queue {
             me: me.clone(),
             deleted: AtomicBool::new(false),
             persist: OnceLock::new(),
+            stream: OnceLock::new(),
         });
         if let Some(expires) = queue.declared.expires_ms {
             let mut st = queue.state.lock();
@@ -282,11 +288,17 @@ impl Queue {
 
     /// Ready messages (not counting those delivered and awaiting acknowledgement).
     pub fn message_count(&self) -> u32 {
+        if let Some(s) = self.stream.get() {
+            return s.log().len().min(u64::from(u32::MAX)) as u32;
+        }
         self.state.lock().ready.len() as u32
     }
 
     /// Body bytes of the ready messages.
     pub fn message_bytes(&self) -> usize {
+        if let Some(s) = self.stream.get() {
+            return s.log().total_bytes() as usize;
+        }
         self.state.lock().ready.bytes()
     }
 
@@ -413,6 +425,9 @@ impl Queue {
 
     /// Detaches a consumer. Returns true if the queue is auto-delete and now has none.
     pub fn remove_consumer(&self, consumer: &Arc<Consumer>) -> bool {
+        if let Some(s) = self.stream.get() {
+            s.detach(consumer);
+        }
         let mut after = AfterUnlock::default();
         let auto_delete = {
             let mut st = self.state.lock();
@@ -467,6 +482,10 @@ impl Queue {
 
     /// Drops every ready message; returns how many.
     pub fn purge(&self) -> u32 {
+        if self.is_stream() {
+            // Refused before it gets here (`refuse_on_stream`): a stream keeps its log.
+            return 0;
+        }
         let (drained, spill_store) = {
             let mut st = self.state.lock();
             (st.ready.drain(), st.ready.spill_store())
@@ -491,6 +510,9 @@ impl Queue {
     /// virtual host removes it from the store.)
     pub fn delete(&self) -> Deleted {
         self.deleted.store(true, Ordering::Release);
+        if let Some(s) = self.stream.get() {
+            s.close();
+        }
         let (drained, spill_store, consumers) = {
             let mut st = self.state.lock();
             let drained = st.ready.drain();

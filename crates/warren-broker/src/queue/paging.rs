@@ -22,6 +22,9 @@ pub struct Paging {
     pub keep_in_memory: usize,
     /// Messages read back from disk at a time when the head reaches a run.
     pub page_size: usize,
+    /// Bytes of its newest messages a stream queue keeps decoded in memory, so
+    /// consumers that keep up read them without I/O.
+    pub stream_tail_bytes: usize,
 }
 
 /// Ready messages that are on disk only: the queue's stored entries from `next_seq`

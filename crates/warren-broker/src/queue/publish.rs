@@ -7,6 +7,9 @@ impl Queue {
     /// Appends a message, applying deduplication, TTL and length limits, and delivers
     /// what it can.
     pub fn publish(&self, message: Arc<Message>) -> PublishOutcome {
+        if let Some(stream) = self.stream.get() {
+            return self.publish_to_stream(stream, &message);
+        }
         let mut after = AfterUnlock::default();
         let outcome = {
             let mut st = self.state.lock();

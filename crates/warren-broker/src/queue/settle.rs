@@ -6,6 +6,10 @@ use super::*;
 impl Queue {
     /// Takes the head message for `basic.get`, with the count of messages left.
     pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32)> {
+        if self.is_stream() {
+            // Refused before it gets here (`refuse_on_stream`).
+            return None;
+        }
         let mut after = AfterUnlock::default();
         let got = {
             let mut st = self.state.lock();
@@ -40,6 +44,11 @@ impl Queue {
 
     /// Delivered messages were acknowledged: they leave the queue (and the store).
     pub fn ack(&self, messages: &[QueuedMessage]) {
+        if self.is_stream() {
+            // Nothing leaves a stream: the ack only gave credit back (the channel's).
+            self.state.lock().counters.ack += messages.len() as u64;
+            return;
+        }
         {
             let mut st = self.state.lock();
             st.unacked.remove(messages);
@@ -51,6 +60,9 @@ impl Queue {
     /// Rejected without requeue: the messages leave the queue and are dead-lettered
     /// (their stored positions are removed once the copies are written).
     pub fn discard(&self, messages: Vec<QueuedMessage>) {
+        if self.is_stream() {
+            return;
+        }
         self.state.lock().unacked.remove(&messages);
         let moved = messages
             .iter()
@@ -70,7 +82,8 @@ impl Queue {
     /// Puts delivered messages back at their original positions, marked redelivered,
     /// dead-lettering those past the delivery limit, then delivers what it can.
     pub fn requeue(&self, mut messages: Vec<QueuedMessage>) {
-        if messages.is_empty() {
+        if messages.is_empty() || self.is_stream() {
+            // A stream's deliveries are never put back: a consumer re-reads by offset.
             return;
         }
         if self.is_deleted() {
@@ -111,7 +124,7 @@ impl Queue {
     /// went away before writing it. `counted_unacked` says whether the hand-over counted
     /// it as unacknowledged (it does unless the consumer was no-ack).
     pub fn return_undelivered(&self, message: QueuedMessage, counted_unacked: bool) {
-        if self.is_deleted() {
+        if self.is_deleted() || self.is_stream() {
             return;
         }
         let mut after = AfterUnlock::default();

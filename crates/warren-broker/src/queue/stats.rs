@@ -155,6 +155,30 @@ impl Queue {
             .and_then(|m| m.message.properties().timestamp);
         let idle = consumers.is_empty() && st.unacked.count == 0;
         let (stored_ready, stored_ready_bytes) = st.ready.stored();
+        if let Some(stream) = self.stream.get() {
+            let (len, bytes) = (stream.log().len(), stream.log().total_bytes());
+            let c = stream.counters();
+            let mut counters = st.counters;
+            counters.publish = c.publish.load(std::sync::atomic::Ordering::Relaxed);
+            counters.deliver = c.deliver.load(std::sync::atomic::Ordering::Relaxed);
+            let unacked: u64 = consumers
+                .iter()
+                .map(|c| u64::from(c.consumer.unacked()))
+                .sum();
+            return QueueSnapshot {
+                messages_ready: len,
+                messages_unacknowledged: unacked,
+                message_bytes_ready: bytes,
+                message_bytes_unacknowledged: 0,
+                messages_paged_out: 0,
+                messages_persistent: len,
+                message_bytes_persistent: bytes,
+                head_message_timestamp: None,
+                idle_since_ms: consumers.is_empty().then_some(st.last_used_ms),
+                consumers,
+                counters,
+            };
+        }
         QueueSnapshot {
             messages_ready: st.ready.len() as u64,
             messages_unacknowledged: st.unacked.count as u64,

@@ -30,6 +30,7 @@ mod durable;
 mod exchanges;
 mod policies;
 mod queues;
+mod streams;
 mod teardown;
 mod transfer;
 

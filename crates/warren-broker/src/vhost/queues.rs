@@ -46,6 +46,7 @@ pub(super) enum QueueLink {
 pub(super) fn unstore_queue(q: &Queue) -> warren_store::StoreResult<Option<SyncTicket>> {
     match q.persistence() {
         Some(p) => {
+            super::streams::unstore_stream(q)?;
             p.store.delete_queue(p.id)?;
             Ok(Some(p.store.sync()))
         }
@@ -187,6 +188,15 @@ impl VHost {
         if let Some(spill) = &self.spill {
             queue.set_spill(spill.clone());
         }
+        if let Err(e) = self.open_stream(&queue) {
+            if let (QueueLink::Store, Some(p)) = (link, queue.persistence()) {
+                // Not usable: its record goes again (nothing else refers to it yet).
+                if let Err(e) = p.store.delete_queue(p.id) {
+                    tracing::error!(queue = %name, error = %e, "store: queue delete failed");
+                }
+            }
+            return Err(store_failed(e));
+        }
         slot.insert(queue.clone());
         drop(policies);
         self.totals.queues_created.fetch_add(1, Ordering::Relaxed);
@@ -283,7 +293,9 @@ impl VHost {
 
     /// `queue.purge`: drops the ready messages, returns how many.
     pub fn purge_queue(&self, name: &str, conn: ConnectionId) -> AmqpResult<u32> {
-        Ok(self.queue(name, conn)?.purge())
+        let q = self.queue(name, conn)?;
+        q.refuse_on_stream("queue.purge")?;
+        Ok(q.purge())
     }
 
     /// `queue.delete`: returns the number of messages dropped. Deleting a queue that does

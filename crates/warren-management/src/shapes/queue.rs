@@ -17,6 +17,7 @@ pub fn type_name(q: &Queue) -> &'static str {
     match q.args().queue_type {
         QueueType::Classic => "classic",
         QueueType::Quorum => "quorum",
+        QueueType::Stream => "stream",
     }
 }
 

@@ -43,6 +43,10 @@ pub(crate) fn settle(entries: impl IntoIterator<Item = Unacked>, how: Settle) {
     for e in entries {
         if let Some(c) = e.consumer {
             c.settled(1);
+            if how == Settle::Ack && e.queue.is_stream() {
+                // A named stream consumer's offset is tracked on its acks.
+                e.queue.stream_acked(&c, e.message.seq);
+            }
             if !consumers.iter().any(|x| Arc::ptr_eq(x, &c)) {
                 consumers.push(c);
             }
@@ -157,8 +161,9 @@ impl Channel {
             self.credit.clone(),
             cx.outbound.clone(),
         ));
-        // A refused consumer (exclusivity) gets no consume-ok, only the channel error.
-        queue.add_consumer(consumer.clone())?;
+        // A refused consumer (exclusivity, a stream's refusals) gets no consume-ok, only
+        // the error.
+        queue.add_consumer_with(consumer.clone(), &m.arguments)?;
         self.consumers
             .insert(tag.clone(), super::ChannelConsumer { consumer, queue });
         self.note_consumers();
@@ -195,6 +200,7 @@ impl Channel {
         let name = self.queue_name(m.queue)?;
         super::authorize::queue_read(cx, &name)?;
         let queue = cx.vhost.queue(&name, cx.id)?;
+        queue.refuse_on_stream("basic.get")?;
         let Some((message, remaining)) = queue.get(m.no_ack) else {
             self.stats.counters.get_empty.bump();
             cx.send(self.id, basic::GetEmpty::default());
@@ -261,6 +267,12 @@ impl Channel {
         requeue: bool,
     ) -> AmqpResult<()> {
         let entries = self.unacked.take(tag, multiple)?;
+        if let Some(stream) = entries.iter().find(|e| e.queue.is_stream()) {
+            let refused = stream.queue.refuse_on_stream("basic.nack and basic.reject");
+            // The connection closes; the consumers get their credit back meanwhile.
+            settle(entries, Settle::Requeue);
+            return refused;
+        }
         let how = if requeue {
             Settle::Requeue
         } else {

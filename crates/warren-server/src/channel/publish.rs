@@ -301,16 +301,16 @@ impl Channel {
             return Ok(());
         }
         let stored_before = message.store_id.get().is_some();
-        let rejected = self.deliver_routed(cx, &publish, message.clone(), &queues);
+        let routed = self.deliver_routed(cx, &publish, message.clone(), &queues);
         if let PublishMode::Confirm {
             last_seq, durable, ..
         } = &mut self.mode
         {
             self.stats.counters.publish_confirm.bump();
             *last_seq += 1;
-            if rejected {
+            if routed.rejected {
                 durable.nack(*last_seq);
-            } else if !stored_before && message.store_id.get().is_some() {
+            } else if routed.logged || (!stored_before && message.store_id.get().is_some()) {
                 durable.stored(*last_seq);
             }
         }
@@ -318,18 +318,22 @@ impl Channel {
     }
 
     /// Enqueues a routed message, or returns it to a mandatory publisher if no queue
-    /// took it. Returns whether a queue refused it (`x-overflow=reject-publish`).
+    /// took it. Says whether a queue refused it (`x-overflow=reject-publish`) and
+    /// whether a stream appended it (then it is durable only after a group commit).
     pub(super) fn deliver_routed(
         &mut self,
         cx: &mut ConnCtx,
         publish: &basic::Publish,
         message: Arc<Message>,
         queues: &[Arc<Queue>],
-    ) -> bool {
+    ) -> Routed {
         let mut delivered = false;
         let mut rejected = false;
+        let mut logged = false;
         for q in queues.iter().filter(|q| !q.is_deleted()) {
-            rejected |= q.publish(message.clone()) == PublishOutcome::Rejected;
+            let outcome = q.publish(message.clone());
+            rejected |= outcome == PublishOutcome::Rejected;
+            logged |= outcome == PublishOutcome::Enqueued && q.is_stream();
             cx.flow.note(q);
             delivered = true;
         }
@@ -355,8 +359,17 @@ impl Channel {
             );
             cx.send_content(self.id, &message);
         }
-        rejected
+        Routed { rejected, logged }
     }
+}
+
+/// What became of a routed publish.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Routed {
+    /// A queue refused it: the publisher gets a nack.
+    pub rejected: bool,
+    /// A stream appended it: a confirm waits for the group commit.
+    pub logged: bool,
 }
 
 /// 540 for `immediate=true`, which RabbitMQ does not implement.

@@ -162,8 +162,8 @@ impl Channel {
         for p in publishes {
             // Transactions carry no confirms, so a reject-publish refusal has no nack.
             let message = p.message.clone();
-            self.deliver_routed(cx, &p.publish, p.message, &p.queues);
-            stored |= message.store_id.get().is_some();
+            let routed = self.deliver_routed(cx, &p.publish, p.message, &p.queues);
+            stored |= routed.logged || message.store_id.get().is_some();
         }
         for (entries, how) in settles {
             settle(entries, how);

@@ -93,7 +93,8 @@ impl PublishFlow {
     /// it only compares pointers.
     #[inline]
     pub(crate) fn note(&mut self, queue: &Arc<Queue>) {
-        if self.high == 0 {
+        // A stream's depth is what it retains, not a backlog consumers drain.
+        if self.high == 0 || queue.is_stream() {
             return;
         }
         if let Some(last) = self.noted.last() {

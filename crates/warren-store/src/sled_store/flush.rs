@@ -66,6 +66,8 @@ impl Flusher for SledFlusher {
             .index
             .tick(&e, false, || e.next_id())
             .map_err(|err| err.to_string())?;
+        // Stream appends made before this flush began are written and synced by it.
+        self.shared.streams.flush()?;
         // Buffered entries go to sled first: this flush covers them.
         self.shared.drain(&e).map_err(|err| err.to_string())?;
         let log_end = bodies.appended_end();

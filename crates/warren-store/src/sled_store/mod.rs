@@ -161,6 +161,8 @@ pub(crate) struct Shared {
     /// While the open-time messages pass runs: ids of messages deleted meanwhile (their
     /// last entry went), so the pass does not report their entries as dangling.
     pub sweep_drops: sweep::SweepDrops,
+    /// Stream queues' logs (synced by every flush).
+    pub streams: crate::stream::registry::StreamRegistry,
 }
 
 impl Shared {
@@ -377,6 +379,18 @@ impl Store for SledStore {
 
     fn entries_from(&self, queue: QueueId, from_seq: u64) -> StoreResult<EntryIter<'_>> {
         self.entry_iter(queue, from_seq)
+    }
+
+    fn open_stream(
+        &self,
+        queue: QueueId,
+        segment_bytes: u64,
+    ) -> StoreResult<Arc<crate::stream::StreamLog>> {
+        self.shared.streams.open(queue.0, segment_bytes)
+    }
+
+    fn delete_stream(&self, queue: QueueId) -> StoreResult<()> {
+        self.shared.streams.delete(queue.0)
     }
 
     fn sync(&self) -> SyncTicket {

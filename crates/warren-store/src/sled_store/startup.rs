@@ -28,6 +28,9 @@ use crate::refcount::RefCounts;
 
 const FORMAT_KEY: &[u8] = b"warren.format_version";
 
+/// The directory of the stream queues' logs, in the data directory.
+pub(super) const STREAMS_DIR: &str = "streams";
+
 pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
     let path = config.path.clone();
     std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
@@ -117,6 +120,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         index: super::index::LazyIndex::new(0),
         pending,
         sweep_drops: sweep::SweepDrops::recording(),
+        streams: crate::stream::registry::StreamRegistry::new(path.join(STREAMS_DIR)),
     });
     let flusher = SledFlusher {
         shared: shared.clone(),
