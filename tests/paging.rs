@@ -21,6 +21,7 @@ async fn start() -> TestBroker {
         c.limits.paging = Paging {
             keep_in_memory: 8,
             page_size: 3,
+            ..warren_broker::Limits::default().paging
         }
     })
     .await

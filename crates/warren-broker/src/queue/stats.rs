@@ -171,6 +171,7 @@ impl Queue {
                 message_bytes_ready: bytes,
                 message_bytes_unacknowledged: 0,
                 messages_paged_out: 0,
+                message_bytes_paged_out: 0,
                 messages_persistent: len,
                 message_bytes_persistent: bytes,
                 head_message_timestamp: None,

@@ -102,6 +102,7 @@ pub struct LimitsFile {
     pub spill_page_bytes: Option<SizeOrFraction>,
     pub spill_segment_bytes: Option<SizeOrFraction>,
     pub spill_memory_pressure: Option<f64>,
+    pub paging_stream_tail_bytes: Option<usize>,
     pub store_cache_bytes: Option<SizeOrFraction>,
     pub store_compaction_check_every_ms: Option<u64>,
     pub store_compaction_min_file_bytes: Option<SizeOrFraction>,

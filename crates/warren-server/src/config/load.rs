@@ -550,6 +550,9 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
     if let Some(v) = f.spill_memory_pressure {
         l.spill_memory_pressure = v;
     }
+    if let Some(v) = f.paging_stream_tail_bytes {
+        l.paging.stream_tail_bytes = v;
+    }
     for (value, target) in [
         (f.handshake_timeout_ms, &mut l.handshake_timeout),
         (f.close_timeout_ms, &mut l.close_timeout),

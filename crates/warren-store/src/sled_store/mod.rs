@@ -274,6 +274,10 @@ impl Drop for SledStore {
             m.shutdown();
         }
         self.commit.shutdown();
+        // Stream appends nobody waited for are written too, as sled's writes are below.
+        if let Err(err) = self.shared.streams.flush() {
+            tracing::error!(store = %self.shared.path.display(), "final stream flush failed: {err}");
+        }
         let e = self.shared.engine.read();
         if let Err(err) = self.shared.index.tick(&e, true, || e.next_id()) {
             tracing::error!(store = %self.shared.path.display(), "final indexing failed: {err}");

@@ -11,19 +11,10 @@ use parking_lot::Mutex;
 
 use crate::error::{StoreError, StoreResult};
 
-/// Where a record is (the segment log's `Position`, until it lands).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Position {
-    /// Segment number.
-    pub segment: u32,
-    /// Byte offset of the record header in the segment.
-    pub offset: u32,
-    /// Payload length.
-    pub len: u32,
-}
+use crate::segment::{Position, SegmentLog};
 
 /// Bytes of a record's header in a segment (length and checksum).
-pub const RECORD_HEADER: u32 = 8;
+pub const RECORD_HEADER: u32 = crate::segment::RECORD_HEADER_LEN as u32;
 
 /// What a stream needs of its segments (the segment log's contract, narrowed).
 pub trait SegmentBackend: Send + Sync {
@@ -172,5 +163,39 @@ impl SegmentBackend for MemorySegments {
 
     fn sync(&self) -> StoreResult<()> {
         Ok(())
+    }
+}
+
+impl SegmentBackend for SegmentLog {
+    fn append(&self, parts: &[&[u8]]) -> StoreResult<Position> {
+        SegmentLog::append(self, parts)
+    }
+
+    fn read(&self, pos: Position) -> StoreResult<Bytes> {
+        SegmentLog::read(self, pos)
+    }
+
+    fn scan_all(&self, segment: u32) -> StoreResult<Vec<(Position, Bytes)>> {
+        self.scan(segment)?.collect()
+    }
+
+    fn segments(&self) -> Vec<u32> {
+        SegmentLog::segments(self)
+    }
+
+    fn delete_segment(&self, segment: u32) -> StoreResult<()> {
+        SegmentLog::delete_segment(self, segment)
+    }
+
+    fn segment_bytes(&self, segment: u32) -> u64 {
+        SegmentLog::segment_bytes(self, segment)
+    }
+
+    fn write_pending(&self) -> StoreResult<()> {
+        SegmentLog::write_pending(self)
+    }
+
+    fn sync(&self) -> StoreResult<()> {
+        SegmentLog::sync(self)
     }
 }

@@ -6,7 +6,8 @@
 //! next one (the segment's end for the last): positions are exact, no scan needed to
 //! read any offset.
 
-use super::backend::{Position, RECORD_HEADER};
+use super::backend::RECORD_HEADER;
+use crate::segment::Position;
 
 /// One segment's records.
 #[derive(Debug, Clone)]

@@ -23,7 +23,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::error::{StoreError, StoreResult};
-use backend::{MemorySegments, Position, SegmentBackend};
+use crate::segment::{Position, SegmentConfig, SegmentLog};
+use backend::{MemorySegments, SegmentBackend};
 use index::SegmentIndex;
 
 /// Bytes of the stream's own header in each record (offset, publish time).
@@ -122,10 +123,24 @@ impl StreamLog {
     }
 
     /// Opens (creating) the stream stored in directory `dir`, rolling segments at
-    /// `segment_bytes`, fdatasynced by [`StreamLog::flush`].
+    /// `segment_bytes`, fdatasynced by [`StreamLog::flush`]. A torn tail (a crash in
+    /// the middle of a write) is cut off by the segment log and reported here.
     pub fn open_dir(dir: &std::path::Path, segment_bytes: u64) -> StoreResult<StreamLog> {
-        let _ = dir;
-        StreamLog::with_backend(Box::new(MemorySegments::new(segment_bytes)))
+        let (log, recovery) = SegmentLog::open(SegmentConfig {
+            dir: dir.to_path_buf(),
+            segment_bytes,
+            fdatasync: true,
+        })?;
+        if let Some(t) = &recovery.truncated {
+            tracing::warn!(
+                dir = %dir.display(),
+                segment = t.segment,
+                dropped_bytes = t.dropped_bytes,
+                reason = %t.reason,
+                "stream: torn tail cut off at open"
+            );
+        }
+        StreamLog::with_backend(Box::new(log))
     }
 
     /// Opens a stream over `backend`, rebuilding the index by scanning its segments.
@@ -287,7 +302,12 @@ impl StreamLog {
             }
             let size = self.backend.segment_bytes(oldest.segment);
             let (number, records) = (oldest.segment, oldest.len());
-            self.backend.delete_segment(number)?;
+            if let Err(e) = self.backend.delete_segment(number) {
+                // Not written out yet (the next group commit writes it), or an I/O
+                // error: tried again on the next roll or tick.
+                tracing::debug!(segment = number, error = %e, "stream segment not deleted yet");
+                break;
+            }
             st.segments.pop_front();
             total = total.saturating_sub(size);
             trimmed.segments += 1;
