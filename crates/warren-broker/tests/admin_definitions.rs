@@ -104,7 +104,8 @@ async fn a_boot_import_is_idempotent_survives_restarts_and_skips_what_it_cannot_
 
 #[tokio::test]
 async fn a_boot_import_refuses_to_change_an_entity_and_names_it() {
-    let broker = start(tempfile::tempdir().unwrap().path());
+    let dir = tempfile::tempdir().unwrap();
+    let broker = start(dir.path());
     broker
         .import_definitions(&topology(), ImportMode::Boot)
         .await
@@ -152,13 +153,15 @@ async fn a_boot_import_refuses_to_change_an_entity_and_names_it() {
 
 #[tokio::test]
 async fn an_export_reimports_to_the_same_state() {
-    let a = start(tempfile::tempdir().unwrap().path());
+    let dir_a = tempfile::tempdir().unwrap();
+    let a = start(dir_a.path());
     a.import_definitions(&topology(), ImportMode::Boot)
         .await
         .unwrap();
     let exported = a.export_definitions();
     let json = serde_json::to_string_pretty(&exported).unwrap();
-    let b = start(tempfile::tempdir().unwrap().path());
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = start(dir_b.path());
     // b has its own guest with a different salt: replace it as RabbitMQ's import does.
     b.import_definitions(&serde_json::from_str(&json).unwrap(), ImportMode::Replace)
         .await
