@@ -165,8 +165,16 @@ async fn publishers_are_blocked_under_the_watermark_and_everything_drains() {
     let flood = Duration::from_secs(env_count("FLOOD_SECS", 12) as u64);
     let publishers = env_count("FLOOD_PUBLISHERS", 50);
     let watermark = format!("{WATERMARK_MIB}MiB");
-    let mut broker =
-        BrokerProcess::start(&[("WARREN_LIMITS__MEMORY_HIGH_WATERMARK", &watermark)]).await;
+    // Spilling (docs/memory.md) would keep this backlog under the watermark without ever
+    // raising the alarm; this test is about the alarm, so queues keep everything in memory
+    // and memory pressure coincides with the watermark.
+    let mut broker = BrokerProcess::start(&[
+        ("WARREN_LIMITS__MEMORY_HIGH_WATERMARK", &watermark),
+        ("WARREN_LIMITS__SPILL_KEEP_IN_MEMORY", "100000000"),
+        ("WARREN_LIMITS__SPILL_KEEP_IN_MEMORY_BYTES", "68719476736"),
+        ("WARREN_LIMITS__SPILL_MEMORY_PRESSURE", "1.0"),
+    ])
+    .await;
     let uri = broker.uri();
     let baseline = broker.rss_bytes();
 
