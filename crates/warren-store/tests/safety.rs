@@ -167,8 +167,11 @@ fn open_raw_sled(path: &Path) -> sled::Db {
     loop {
         match sled::open(path) {
             Ok(db) => return db,
+            // sled reports the conflict either as WouldBlock or wrapped in an `Other`
+            // error whose text names the lock.
             Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
+                if (e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.to_string().contains("could not acquire lock"))
                     && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(20));
