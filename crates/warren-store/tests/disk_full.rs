@@ -5,44 +5,13 @@
 //! fails rather than pass without checking anything.
 
 mod common;
+mod tmpfs;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{publish, queue};
+use tmpfs::Tmpfs;
 use warren_store::{SledStore, Store};
-
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` on a new temporary directory; panics if it cannot.
-    fn mount(size: &str) -> Tmpfs {
-        let dir = tempfile::tempdir().expect("temp dir").keep();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .status();
-        if !matches!(&status, Ok(s) if s.success()) {
-            let _ = std::fs::remove_dir(&dir);
-            panic!(
-                "this disk-full test could not run: it mounts a tmpfs, which needs root (as \
-                 in .ci/run); `mount` gave {status:?}"
-            );
-        }
-        Tmpfs(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
 
 #[test]
 #[ignore = "needs root: mounts a tmpfs (.ci/run runs it with --ignored)"]

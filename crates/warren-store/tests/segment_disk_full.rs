@@ -3,45 +3,12 @@
 //! record is left in the file, and once space is freed the same call succeeds and a
 //! reopen finds every record. Runs on a small tmpfs, so it needs the right to mount
 //! (root): `#[ignore]`d, and `.ci/run` (root) runs it with `-- --ignored`; without that
-//! right it fails rather than pass without checking anything. (The tmpfs helper is
-//! warren-testkit's, copied: warren-testkit depends on the broker, which depends on
-//! this crate.)
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
+//! right it fails rather than pass without checking anything (tmpfs: tests/tmpfs/).
 
 use warren_store::{Position, SegmentConfig, SegmentLog};
 
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let dir = tempfile::tempdir().expect("temp dir").keep();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .status();
-        if !matches!(&status, Ok(s) if s.success()) {
-            let _ = std::fs::remove_dir(&dir);
-            panic!(
-                "this disk-full test could not run: it mounts a tmpfs, which needs root (as \
-                 in .ci/run); `mount` gave {status:?}"
-            );
-        }
-        Tmpfs(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
+mod tmpfs;
+use tmpfs::Tmpfs;
 
 fn body(i: usize) -> Vec<u8> {
     (0..1024).map(|j| (i * 17 + j) as u8).collect()
