@@ -33,6 +33,9 @@ pub struct ExchangeConfig {
     /// Declared as `x-delayed-message`: messages with an `x-delay` header are held
     /// until due, then routed by `kind` (the `x-delayed-type`).
     pub delayed: bool,
+    /// Declared as `x-super-stream`: routes as `x-consistent-hash` (`kind`) over the
+    /// partition streams its declaration created (`vhost/super_streams.rs`).
+    pub super_stream: bool,
 }
 
 impl ExchangeConfig {
@@ -40,6 +43,8 @@ impl ExchangeConfig {
     pub fn type_name(&self) -> &'static str {
         if self.delayed {
             crate::delayed::DELAYED_EXCHANGE_TYPE
+        } else if self.super_stream {
+            crate::vhost::SUPER_STREAM_EXCHANGE_TYPE
         } else {
             self.kind.as_str()
         }

@@ -7,6 +7,7 @@ use dashmap::mapref::entry::Entry;
 use warren_protocol::FieldValue;
 use warren_store::SyncTicket;
 
+use super::super_streams::{partitions, PARTITIONS_ARG, SUPER_STREAM_EXCHANGE_TYPE};
 use super::{bool_text, durable, ExchangeDeclare, VHost};
 use crate::applied::{store_failed, Applied};
 use crate::delayed::{DELAYED_EXCHANGE_TYPE, DELAYED_TYPE_ARG};
@@ -15,9 +16,33 @@ use crate::exchange::{Exchange, ExchangeConfig};
 use crate::queue::args::check_equivalent;
 use crate::routing::{Destination, ExchangeKind, HashOn};
 
-/// The routing type of an `exchange.declare`, and whether it is a delayed-message
-/// exchange (whose routing type is its `x-delayed-type` argument).
-pub(super) fn parse_exchange_type(d: &ExchangeDeclare) -> AmqpResult<(ExchangeKind, bool)> {
+/// How an `exchange.declare`'s type routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ExchangeType {
+    /// The routing algorithm.
+    pub kind: ExchangeKind,
+    /// A delayed-message exchange (whose routing type is its `x-delayed-type` argument).
+    pub delayed: bool,
+    /// A super stream (consistent hash over the partition streams it creates).
+    pub super_stream: bool,
+}
+
+/// The routing type of an `exchange.declare`.
+pub(super) fn parse_exchange_type(d: &ExchangeDeclare) -> AmqpResult<ExchangeType> {
+    let (kind, delayed) = parse_kind(d)?;
+    Ok(ExchangeType {
+        kind,
+        delayed,
+        super_stream: d.kind == SUPER_STREAM_EXCHANGE_TYPE,
+    })
+}
+
+/// The routing algorithm of an `exchange.declare`'s type, and whether it is a
+/// delayed-message exchange.
+fn parse_kind(d: &ExchangeDeclare) -> AmqpResult<(ExchangeKind, bool)> {
+    if d.kind == SUPER_STREAM_EXCHANGE_TYPE {
+        return Ok((ExchangeKind::ConsistentHash, false));
+    }
     if d.kind == DELAYED_EXCHANGE_TYPE {
         return d
             .arguments
@@ -49,9 +74,15 @@ pub(super) fn default_exchange_refused() -> AmqpError {
 }
 
 impl VHost {
-    /// `exchange.declare`: a new durable exchange is stored before it is used.
+    /// `exchange.declare`: a new durable exchange is stored before it is used. A super
+    /// stream's partitions are created (or completed) too.
     pub fn declare_exchange(&self, d: &ExchangeDeclare) -> AmqpResult<Applied<Arc<Exchange>>> {
-        self.declare_exchange_as(d, true)
+        let declared = self.declare_exchange_as(d, true)?;
+        if d.passive || !declared.config().super_stream {
+            return Ok(declared);
+        }
+        let n = partitions(&d.name, &self.name, &declared.config().arguments)?;
+        self.ensure_partitions(declared, n)
     }
 
     /// Brings back an exchange the store holds (start-up): nothing is written.
@@ -71,10 +102,14 @@ impl VHost {
         if d.passive {
             return self.exchange(&d.name).map(Applied::in_memory);
         }
-        let (kind, delayed) = parse_exchange_type(d)?;
+        let ExchangeType {
+            kind,
+            delayed,
+            super_stream,
+        } = parse_exchange_type(d)?;
         if let Some(existing) = self.exchanges.get(d.name.as_str()) {
             let c = existing.config();
-            if c.kind != kind || c.delayed != delayed {
+            if c.kind != kind || c.delayed != delayed || c.super_stream != super_stream {
                 return Err(self.inequivalent("exchange", &d.name, "type", &d.kind, c.type_name()));
             }
             for (arg, got, current) in [
@@ -92,14 +127,20 @@ impl VHost {
                     ));
                 }
             }
-            // Of the arguments, RabbitMQ only compares the alternate exchange.
+            // Of the arguments, RabbitMQ only compares the alternate exchange (and
+            // Warren a super stream's partition count).
+            let compared: &[&str] = if super_stream {
+                &["alternate-exchange", PARTITIONS_ARG]
+            } else {
+                &["alternate-exchange"]
+            };
             check_equivalent(
                 "exchange",
                 &d.name,
                 &self.name,
                 &c.arguments,
                 &d.arguments,
-                &["alternate-exchange"],
+                compared,
             )?;
             return Ok(Applied::in_memory(existing.clone()));
         }
@@ -110,7 +151,9 @@ impl VHost {
             )));
         }
         // The type's own validation of a new exchange (RabbitMQ's `validate/1`).
-        if kind == ExchangeKind::ConsistentHash {
+        if super_stream {
+            partitions(&d.name, &self.name, &d.arguments)?;
+        } else if kind == ExchangeKind::ConsistentHash {
             HashOn::from_arguments(&d.arguments).map_err(AmqpError::precondition_failed)?;
         }
         let name: Arc<str> = Arc::from(d.name.as_str());
@@ -122,6 +165,7 @@ impl VHost {
             internal: d.internal,
             arguments: d.arguments.clone(),
             delayed,
+            super_stream,
         };
         // Held until the exchange is in the map, so a policy change either sees it or
         // happens before its selection is taken.

@@ -31,10 +31,12 @@ mod exchanges;
 mod policies;
 mod queues;
 mod streams;
+pub mod super_streams;
 mod teardown;
 mod transfer;
 
 pub use durable::Persistence;
+pub use super_streams::SUPER_STREAM_EXCHANGE_TYPE;
 pub use transfer::{first_death_queue, GetSettle, GotMessage, MoveReport, MoveTo};
 
 /// Arguments of `exchange.declare`.
@@ -186,6 +188,7 @@ impl VHost {
                     internal: false,
                     arguments: FieldTable::new(),
                     delayed: false,
+                    super_stream: false,
                 }),
             );
         }
