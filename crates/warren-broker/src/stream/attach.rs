@@ -44,13 +44,24 @@ pub struct StreamConsume {
     pub name: Option<Arc<str>>,
 }
 
-/// Decides which consumers of a stream are active (single active consumer groups).
+/// Decides which consumers of a stream are active (single active consumer groups,
+/// implemented by [`super::group::ConsumerGroups`]).
+// Seam for the consumer groups (helper "superstream"): `attached` runs once the
+// consumer's reader is registered, inactive, and the gate activates it (choosing where
+// it starts); `parked` and `acked` let a hand-over wait until the previous member has
+// stopped and its deliveries are acknowledged.
 pub trait ConsumerGate: Send + Sync {
-    /// `consumer` attached with these consume arguments: whether it is active now.
-    fn attached(&self, stream: &StreamQueue, consumer: &Arc<Consumer>, args: &FieldTable) -> bool;
-    /// `consumer` left (cancelled, channel closed): the gate may activate another with
-    /// [`StreamQueue::set_active`].
+    /// `consumer` attached with these consume arguments; its reader is registered and
+    /// inactive until the gate activates it.
+    fn attached(&self, stream: &StreamQueue, consumer: &Arc<Consumer>, args: &FieldTable);
+    /// `consumer` left (cancelled, channel closed): the gate may activate another.
     fn detached(&self, stream: &StreamQueue, consumer: &Arc<Consumer>);
+    /// `consumer`'s reader found itself inactive and stopped delivering (it is called
+    /// again on every wake-up while inactive, so this must be cheap).
+    fn parked(&self, _stream: &StreamQueue, _consumer: &Arc<Consumer>) {}
+    /// `consumer` had a delivery acknowledged (after its offset was tracked); called on
+    /// every acknowledgement, so this must be cheap.
+    fn acked(&self, _stream: &StreamQueue, _consumer: &Arc<Consumer>) {}
 }
 
 impl StreamConsume {

@@ -13,6 +13,7 @@
 //! thread ([`reader`]).
 
 pub mod attach;
+pub mod group;
 mod reader;
 pub mod record;
 pub mod tracking;
@@ -214,11 +215,11 @@ impl StreamQueue {
         let tracked = spec.name.as_deref().and_then(|n| self.tracking.get(n));
         let start = attach::start_offset(&self.log, spec.offset, tracked);
         let gate = self.gate.read().clone();
-        let active = gate
-            .as_ref()
-            .is_none_or(|g| g.attached(self, &consumer, args));
+        // Seam for the consumer groups: with a gate the reader starts inactive and the
+        // gate activates it once it is registered (below).
+        let active = gate.is_none();
         let reader = Arc::new(Reader {
-            consumer,
+            consumer: consumer.clone(),
             name: spec.name,
             explicit: spec.offset.is_some(),
             next: AtomicU64::new(start),
@@ -228,6 +229,9 @@ impl StreamQueue {
         });
         self.readers.lock().push(reader.clone());
         reader::spawn(self.clone(), reader);
+        if let Some(g) = gate {
+            g.attached(self, &consumer, args);
+        }
         Ok(())
     }
 
@@ -255,6 +259,14 @@ impl StreamQueue {
         for r in self.readers.lock().drain(..) {
             r.closed.store(true, Ordering::Release);
             r.notify.notify_one();
+        }
+    }
+
+    /// Tells the gate `consumer`'s reader is inactive and stopped (see [`ConsumerGate`]).
+    fn parked(&self, consumer: &Arc<Consumer>) {
+        let gate = self.gate.read().clone();
+        if let Some(g) = gate {
+            g.parked(self, consumer);
         }
     }
 
@@ -307,6 +319,11 @@ impl StreamQueue {
             .and_then(|r| r.name.clone());
         if let Some(name) = name {
             self.tracking.acked(&name, offset, self.store.as_ref());
+        }
+        // Seam for the consumer groups: a hand-over may be waiting for this ack.
+        let gate = self.gate.read().clone();
+        if let Some(g) = gate {
+            g.acked(self, consumer);
         }
     }
 

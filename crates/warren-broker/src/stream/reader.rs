@@ -36,6 +36,9 @@ async fn run(stream: Arc<StreamQueue>, reader: Arc<Reader>) {
             return;
         }
         if !reader.active.load(Ordering::Acquire) {
+            // Seam for the consumer groups: an inactive reader has stopped delivering
+            // (a hand-over waits for this).
+            stream.parked(&consumer);
             reader.notify.notified().await;
             continue;
         }

@@ -32,13 +32,14 @@ impl VHost {
                 Limits::default().paging.stream_tail_bytes,
             ),
         };
-        queue.attach_stream(StreamQueue::new(
-            queue.name().clone(),
-            self.name.clone(),
-            log,
-            store,
-            tail,
+        let stream = StreamQueue::new(queue.name().clone(), self.name.clone(), log, store, tail);
+        // Seam for the consumer groups (helper "superstream"): every stream gets one,
+        // with its super stream partition index (0 for a plain stream).
+        let partition = super::super_streams::partition_index(&queue.config().arguments);
+        stream.set_gate(crate::stream::group::ConsumerGroups::new(
+            partition.unwrap_or(0),
         ));
+        queue.attach_stream(stream);
         Ok(())
     }
 }
