@@ -420,3 +420,37 @@ async fn a_member_that_leaves_with_unacked_deliveries_has_exactly_those_redelive
         .tracked_offset("g");
     assert_eq!(tracked, Some(9));
 }
+
+#[tokio::test]
+async fn declaring_a_super_stream_needs_the_permissions_of_its_partitions() {
+    use warren_broker::access::User;
+    use warren_broker::definitions::PermissionDef;
+    let broker = TestBroker::start().await;
+    let b = broker.broker();
+    b.put_user(User::with_password("bob", "bob-pw", vec![]))
+        .unwrap()
+        .committed()
+        .await
+        .unwrap();
+    // bob may configure the exchange "ss" but not the queues "ss-0", "ss-1".
+    b.set_permissions(&PermissionDef {
+        user: "bob".into(),
+        vhost: "/".into(),
+        configure: "^ss$".into(),
+        write: ".*".into(),
+        read: ".*".into(),
+    })
+    .unwrap()
+    .committed()
+    .await
+    .unwrap();
+    let conn = broker.connect_as("bob", "bob-pw", "/").await.unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    assert_reply(
+        declare_super_stream(&ch, "ss", 2).await,
+        403,
+        "ACCESS_REFUSED - access to queue 'ss-0' in vhost '/' refused for user 'bob'",
+    );
+    let vhost = b.vhost("/").unwrap();
+    assert!(vhost.exchange("ss").is_err() && vhost.find_queue("ss-0").is_none());
+}

@@ -38,6 +38,10 @@ fn exchange_types() -> Value {
             "x-delayed-message",
             "Delayed message exchange (Warren built-in)"
         ),
+        t(
+            "x-super-stream",
+            "Super stream: partition streams by consistent hash (Warren built-in)"
+        ),
     ])
 }
 

@@ -3,7 +3,7 @@
 //!
 //! | method | needs |
 //! |---|---|
-//! | `exchange.declare` (not passive) | configure on the exchange; with `alternate-exchange`: read on it and write on the AE |
+//! | `exchange.declare` (not passive) | configure on the exchange; with `alternate-exchange`: read on it and write on the AE; an `x-super-stream` (Warren's): also read on it and configure and write on each partition queue it creates and binds |
 //! | `exchange.delete` | configure on the exchange |
 //! | `queue.declare` (not passive) | configure on the queue (a server-named one under its generated name); with `x-dead-letter-exchange`: read on the queue and write on the DLX |
 //! | `queue.delete` | configure on the queue |
@@ -16,6 +16,8 @@
 
 use warren_broker::access::{Access, Resource};
 use warren_broker::routing::ExchangeKind;
+use warren_broker::vhost::super_streams::{partition_name, partitions};
+use warren_broker::vhost::SUPER_STREAM_EXCHANGE_TYPE;
 use warren_broker::{AmqpResult, Exchange};
 use warren_protocol::FieldTable;
 
@@ -29,6 +31,7 @@ fn arg<'a>(args: &'a FieldTable, key: &str) -> Option<&'a str> {
 pub(super) fn exchange_declare(
     cx: &mut ConnCtx,
     name: &str,
+    kind: &str,
     passive: bool,
     args: &FieldTable,
 ) -> AmqpResult<()> {
@@ -40,6 +43,20 @@ pub(super) fn exchange_declare(
     if let Some(ae) = arg(args, "alternate-exchange") {
         cx.access.check(Access::Read, Resource::Exchange, name)?;
         cx.access.check(Access::Write, Resource::Exchange, ae)?;
+    }
+    if kind == SUPER_STREAM_EXCHANGE_TYPE {
+        // Declaring it declares and binds its partitions: what queue.declare and
+        // queue.bind of each would need. A bad x-partitions is the broker's refusal.
+        if let Ok(n) = partitions(name, "", args) {
+            cx.access.check(Access::Read, Resource::Exchange, name)?;
+            for i in 0..n {
+                let partition = partition_name(name, i);
+                cx.access
+                    .check(Access::Configure, Resource::Queue, &partition)?;
+                cx.access
+                    .check(Access::Write, Resource::Queue, &partition)?;
+            }
+        }
     }
     Ok(())
 }

@@ -31,7 +31,7 @@ impl Channel {
         cx: &mut ConnCtx,
         m: exchange::Declare,
     ) -> AmqpResult<()> {
-        authorize::exchange_declare(cx, &m.exchange, m.passive, &m.arguments)?;
+        authorize::exchange_declare(cx, &m.exchange, &m.kind, m.passive, &m.arguments)?;
         let (_, commit) = cx
             .vhost
             .declare_exchange(&ExchangeDeclare {
