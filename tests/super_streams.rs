@@ -149,6 +149,32 @@ async fn super_stream_declare_errors() {
     assert!(vhost.exchange("none").is_err() && vhost.exchange("zero").is_err());
 }
 
+/// The partition count is bounded by `limits.max_super_stream_partitions`: one more is
+/// refused before anything is created, with the limit in the text.
+#[tokio::test]
+async fn the_partition_count_is_bounded_by_the_configured_limit() {
+    let broker = TestBroker::start_with(|c| c.limits.max_super_stream_partitions = 4).await;
+    let conn = broker.connect().await;
+    let ch = conn.create_channel().await.unwrap();
+    declare_super_stream(&ch, "four", 4).await.unwrap();
+    assert_reply(
+        declare_super_stream(&ch, "five", 5).await,
+        406,
+        "PRECONDITION_FAILED - invalid arg 'x-partitions' for exchange 'five' in vhost '/': 5 is not between 1 and 4",
+    );
+    let vhost = broker.broker().vhost("/").unwrap();
+    assert!(vhost.exchange("five").is_err());
+    assert!(vhost.find_queue("five-0").is_none(), "no partition created");
+    // The default limit, 1,024.
+    let broker = TestBroker::start().await;
+    let ch = broker.connect().await.create_channel().await.unwrap();
+    assert_reply(
+        declare_super_stream(&ch, "big", 1_025).await,
+        406,
+        "PRECONDITION_FAILED - invalid arg 'x-partitions' for exchange 'big' in vhost '/': 1025 is not between 1 and 1024",
+    );
+}
+
 /// What a group member's consumer saw.
 #[derive(Debug, Clone)]
 struct Seen {
@@ -453,4 +479,61 @@ async fn declaring_a_super_stream_needs_the_permissions_of_its_partitions() {
     );
     let vhost = b.vhost("/").unwrap();
     assert!(vhost.exchange("ss").is_err() && vhost.find_queue("ss-0").is_none());
+}
+
+/// Partition streams, their bindings and a group's tracked position survive a restart
+/// (streams and their offsets are on disk); a super stream stored before the partition
+/// limit was lowered comes back whole and can still be redeclared, while a new one over
+/// the limit is refused.
+#[tokio::test]
+async fn partitions_bindings_and_a_groups_position_survive_a_restart() {
+    let mut broker = TestBroker::start().await;
+    {
+        let (_conn, ch) = broker.channel().await;
+        declare_super_stream(&ch, "kept", 2).await.unwrap();
+        publish_keyed(&ch, "kept", 20, 0..5).await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let m = Member::join(&broker, "a", "g", "kept", 2, &tx).await;
+        collect(&mut rx, 100).await;
+        // The acks are tracked before the server stops.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        m.leave().await;
+    }
+    broker.config_mut().limits.max_super_stream_partitions = 1;
+    broker.restart().await;
+    let vhost = broker.broker().vhost("/").unwrap();
+    let x = vhost.exchange("kept").expect("exchange recovered");
+    assert_eq!(x.config().type_name(), "x-super-stream");
+    assert_eq!(x.bindings().len(), 2);
+    for i in 0..2 {
+        let q = vhost.find_queue(&format!("kept-{i}")).unwrap();
+        assert!(q.is_stream(), "kept-{i} is still a stream");
+    }
+    let (_conn, ch) = broker.channel().await;
+    declare_super_stream(&ch, "kept", 2).await.unwrap();
+    assert_reply(
+        declare_super_stream(&ch, "new", 2).await,
+        406,
+        "PRECONDITION_FAILED - invalid arg 'x-partitions' for exchange 'new' in vhost '/': 2 is not between 1 and 1",
+    );
+    let (_conn, ch) = broker.channel().await;
+    publish_keyed(&ch, "kept", 20, 5..10).await;
+    // The group resumes after what it acknowledged: only the new 100, in key order.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let m = Member::join(&broker, "b", "g", "kept", 2, &tx).await;
+    let seen = collect(&mut rx, 100).await;
+    let mut next: BTreeMap<String, u32> = BTreeMap::new();
+    for s in &seen {
+        let (key, seq) = split(&s.body);
+        let expected = next.entry(key).or_insert(5);
+        assert_eq!(seq, *expected);
+        *expected += 1;
+    }
+    assert_eq!(next.len(), 20);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        rx.try_recv().is_err(),
+        "nothing from before the restart again"
+    );
+    m.leave().await;
 }

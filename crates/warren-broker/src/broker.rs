@@ -6,7 +6,7 @@
 //! ([`crate::recovery`]) builds a `Broker` from the store.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -36,6 +36,8 @@ pub struct Broker {
     pub(crate) vhost_defs: RwLock<BTreeMap<String, VHostDef>>,
     /// Whether the first boot's defaults were created (kept in the store).
     pub(crate) initialized: AtomicBool,
+    /// [`crate::Limits::max_super_stream_partitions`], given to every vhost.
+    max_partitions: AtomicU32,
 }
 
 impl Default for Broker {
@@ -112,6 +114,7 @@ impl Broker {
             connections: Connections::new(),
             vhost_defs: RwLock::new(BTreeMap::new()),
             initialized: AtomicBool::new(false),
+            max_partitions: AtomicU32::new(crate::Limits::default().max_super_stream_partitions),
         }
     }
 
@@ -142,16 +145,27 @@ impl Broker {
         self.vhosts
             .entry(name.to_owned())
             .or_insert_with(|| {
-                VHost::new(
+                let vhost = VHost::new(
                     name,
                     self.scheduler.clone(),
                     self.delayed.clone(),
                     self.persistence.clone(),
                     self.spill.clone(),
                     self.connections.totals().clone(),
-                )
+                );
+                vhost.set_max_super_stream_partitions(self.max_partitions.load(Ordering::Relaxed));
+                vhost
             })
             .clone()
+    }
+
+    /// Sets [`crate::Limits::max_super_stream_partitions`] for every virtual host,
+    /// present and future.
+    pub fn set_max_super_stream_partitions(&self, max: u32) {
+        self.max_partitions.store(max, Ordering::Relaxed);
+        for vhost in self.vhosts.iter() {
+            vhost.set_max_super_stream_partitions(max);
+        }
     }
 
     /// Broker-wide message totals, dead-lettering and churn counters.

@@ -195,6 +195,14 @@ pub struct Limits {
     /// off). Default 50 MB, RabbitMQ's.
     /// Config: `limits.disk_free_limit` (bytes, or a size such as "1GB").
     pub disk_free_limit_bytes: u64,
+    /// Most partitions an `x-super-stream` exchange may be declared with
+    /// (`x-partitions`); each partition is a stream with its own files and tracked
+    /// offsets, so one declare cannot create an unbounded number of them. A bigger count
+    /// is refused with `406 PRECONDITION_FAILED - invalid arg 'x-partitions' for exchange
+    /// '<name>' in vhost '<vhost>': <n> is not between 1 and <limit>`. Super streams
+    /// already stored keep their partitions when the limit is lowered. Default 1,024.
+    /// Config: `limits.max_super_stream_partitions`.
+    pub max_super_stream_partitions: u32,
 }
 
 impl Default for Limits {
@@ -246,6 +254,7 @@ impl Default for Limits {
             http_idle_timeout: Duration::from_secs(15),
             http_max_connections_per_ip: 64,
             disk_free_limit_bytes: 50_000_000,
+            max_super_stream_partitions: 1_024,
         }
     }
 }
@@ -268,5 +277,6 @@ mod tests {
         assert!(l.failed_login_max_delay < l.handshake_timeout);
         assert!(l.failed_login_max_delay < l.failed_login_reset_after);
         assert!(l.store_compaction.max_live_bytes < l.store_compaction.min_file_bytes);
+        assert!(l.max_super_stream_partitions >= 1);
     }
 }

@@ -92,6 +92,7 @@ pub fn recover_spilling(
         Some(spill) => Broker::with_spill(Some(persistence), spill),
         None => Broker::with_persistence(persistence),
     };
+    broker.set_max_super_stream_partitions(limits.max_super_stream_partitions);
     let recovering = recover_topology(&broker, &store)?;
     recover_messages(&recovering.queues)?;
     recover_delayed(&broker, recovering.delayed)?;

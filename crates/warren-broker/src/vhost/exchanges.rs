@@ -81,7 +81,9 @@ impl VHost {
         if d.passive || !declared.config().super_stream {
             return Ok(declared);
         }
-        let n = partitions(&d.name, &self.name, &declared.config().arguments)?;
+        // The count was checked against the limit when the exchange was created; one
+        // created before the limit was lowered keeps its partitions.
+        let n = partitions(&d.name, &self.name, &declared.config().arguments, u32::MAX)?;
         self.ensure_partitions(declared, n)
     }
 
@@ -152,7 +154,13 @@ impl VHost {
         }
         // The type's own validation of a new exchange (RabbitMQ's `validate/1`).
         if super_stream {
-            partitions(&d.name, &self.name, &d.arguments)?;
+            // A stored one comes back whatever the limit is now.
+            let max = if persist {
+                self.max_super_stream_partitions()
+            } else {
+                u32::MAX
+            };
+            partitions(&d.name, &self.name, &d.arguments, max)?;
         } else if kind == ExchangeKind::ConsistentHash {
             HashOn::from_arguments(&d.arguments).map_err(AmqpError::precondition_failed)?;
         }

@@ -7,6 +7,7 @@
 //! `queues.rs` the operations on each; `policies.rs` the policies and their
 //! application; `durable.rs` the store records.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 
 use dashmap::DashMap;
@@ -119,6 +120,8 @@ pub struct VHost {
     max_queues: std::sync::atomic::AtomicU64,
     /// Broker-wide totals this vhost adds to (dead-lettering).
     totals: Arc<BrokerTotals>,
+    /// The broker's `max_super_stream_partitions` limit (set by the broker).
+    max_partitions: AtomicU32,
 }
 
 fn bool_text(b: bool) -> &'static str {
@@ -175,6 +178,7 @@ impl VHost {
             spill,
             max_queues: std::sync::atomic::AtomicU64::new(u64::MAX),
             totals,
+            max_partitions: AtomicU32::new(crate::Limits::default().max_super_stream_partitions),
         };
         for &(ex_name, kind) in STANDARD_EXCHANGES {
             let name: Arc<str> = Arc::from(ex_name);
@@ -193,6 +197,16 @@ impl VHost {
             );
         }
         vhost
+    }
+
+    /// Most partitions a new `x-super-stream` exchange may have here
+    /// ([`crate::Limits::max_super_stream_partitions`]).
+    pub fn max_super_stream_partitions(&self) -> u32 {
+        self.max_partitions.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_max_super_stream_partitions(&self, max: u32) {
+        self.max_partitions.store(max, Ordering::Relaxed);
     }
 
     /// Where this virtual host keeps its durable entities, if anywhere.

@@ -33,17 +33,15 @@ pub const SUPER_STREAM_EXCHANGE_TYPE: &str = "x-super-stream";
 pub const PARTITIONS_ARG: &str = "x-partitions";
 /// The queue argument marking a partition stream with its index.
 pub const PARTITION_ARG: &str = "x-super-stream-partition";
-/// Most partitions a super stream may have (each is a stream with its own files).
-pub const MAX_PARTITIONS: i64 = 1_024;
-
 /// The name of partition `index` of super stream `exchange`.
 pub fn partition_name(exchange: &str, index: u32) -> String {
     format!("{exchange}-{index}")
 }
 
 /// The `x-partitions` argument of an `x-super-stream` declare: a positive integer up to
-/// [`MAX_PARTITIONS`] (406 otherwise, in the form of RabbitMQ's argument errors).
-pub fn partitions(name: &str, vhost: &str, args: &FieldTable) -> AmqpResult<u32> {
+/// `max` ([`crate::Limits::max_super_stream_partitions`] for a new super stream; 406
+/// otherwise, in the form of RabbitMQ's argument errors).
+pub fn partitions(name: &str, vhost: &str, args: &FieldTable, max: u32) -> AmqpResult<u32> {
     let invalid = |detail: String| {
         AmqpError::precondition_failed(format!(
             "invalid arg '{PARTITIONS_ARG}' for exchange '{name}' in vhost '{vhost}': {detail}"
@@ -55,12 +53,12 @@ pub fn partitions(name: &str, vhost: &str, args: &FieldTable) -> AmqpResult<u32>
         ));
     };
     match value.as_i64() {
-        Some(n) if !matches!(value, FieldValue::Bool(_)) && (1..=MAX_PARTITIONS).contains(&n) => {
+        Some(n) if !matches!(value, FieldValue::Bool(_)) && (1..=i64::from(max)).contains(&n) => {
             Ok(n as u32)
         }
-        Some(n) if !matches!(value, FieldValue::Bool(_)) => Err(invalid(format!(
-            "{n} is not between 1 and {MAX_PARTITIONS}"
-        ))),
+        Some(n) if !matches!(value, FieldValue::Bool(_)) => {
+            Err(invalid(format!("{n} is not between 1 and {max}")))
+        }
         _ => Err(invalid("not an integer".into())),
     }
 }
@@ -128,6 +126,7 @@ mod tests {
 
     #[test]
     fn partition_counts() {
+        let partitions = |name, vhost, args: &FieldTable| partitions(name, vhost, args, 1_024);
         assert_eq!(partitions("s", "/", &args(FieldValue::I32(3))).unwrap(), 3);
         assert_eq!(partitions("s", "/", &args(FieldValue::U8(1))).unwrap(), 1);
         assert_eq!(
@@ -138,7 +137,12 @@ mod tests {
             partitions("s", "/", &args(FieldValue::I32(0))).unwrap_err().reply_text(),
             "PRECONDITION_FAILED - invalid arg 'x-partitions' for exchange 's' in vhost '/': 0 is not between 1 and 1024"
         );
+        assert!(partitions("s", "/", &args(FieldValue::I64(1_024))).is_ok());
         assert!(partitions("s", "/", &args(FieldValue::I64(1_025))).is_err());
+        assert_eq!(
+            super::partitions("s", "v", &args(FieldValue::I64(9)), 8).unwrap_err().reply_text(),
+            "PRECONDITION_FAILED - invalid arg 'x-partitions' for exchange 's' in vhost 'v': 9 is not between 1 and 8"
+        );
         assert!(partitions("s", "/", &args(FieldValue::string("3"))).is_err());
         assert!(partitions("s", "/", &args(FieldValue::Bool(true))).is_err());
         assert_eq!(partition_name("orders", 2), "orders-2");

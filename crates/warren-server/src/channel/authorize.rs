@@ -47,7 +47,7 @@ pub(super) fn exchange_declare(
     if kind == SUPER_STREAM_EXCHANGE_TYPE {
         // Declaring it declares and binds its partitions: what queue.declare and
         // queue.bind of each would need. A bad x-partitions is the broker's refusal.
-        if let Ok(n) = partitions(name, "", args) {
+        if let Ok(n) = partitions(name, "", args, cx.vhost.max_super_stream_partitions()) {
             cx.access.check(Access::Read, Resource::Exchange, name)?;
             for i in 0..n {
                 let partition = partition_name(name, i);

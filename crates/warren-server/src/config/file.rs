@@ -121,6 +121,7 @@ pub struct LimitsFile {
     pub http_max_connections: Option<usize>,
     pub http_idle_timeout_ms: Option<u64>,
     pub http_max_connections_per_ip: Option<usize>,
+    pub max_super_stream_partitions: Option<u32>,
 }
 
 /// `[tls]`: paths are relative to the config file's directory; `""` is no file.

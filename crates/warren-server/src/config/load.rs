@@ -497,7 +497,8 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
         failed_login_max_waiting,
         failed_login_tracked_peers,
         http_max_connections,
-        http_max_connections_per_ip
+        http_max_connections_per_ip,
+        max_super_stream_partitions
     );
     if let Some(v) = f.http_max_body_bytes {
         l.http_max_body_bytes = size("http_max_body_bytes", v)? as usize;
@@ -648,6 +649,13 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
             origin,
             "limits.spill_memory_pressure",
             "must be a fraction of the memory high watermark above 0 and at most 1",
+        ));
+    }
+    if l.max_super_stream_partitions == 0 {
+        return Err(value_err(
+            origin,
+            "limits.max_super_stream_partitions",
+            "must be at least 1",
         ));
     }
     if l.max_connections == 0 {

@@ -111,6 +111,7 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             http_max_connections: Some(l.http_max_connections),
             http_idle_timeout_ms: ms(l.http_idle_timeout),
             http_max_connections_per_ip: Some(l.http_max_connections_per_ip),
+            max_super_stream_partitions: Some(l.max_super_stream_partitions),
         }),
         tls: Some(TlsFile {
             listen: Some(OneOrMany::Many(
