@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release `warren`, starts it on a free port with a temporary data directory,
-# runs the pika interop script against it (and pika_tls.py against its amqps listener,
-# with certificates made by openssl), and stops it. Exits non-zero on any failure.
+# runs the pika interop script and pika_streams.py against it (and pika_tls.py against its
+# amqps listener, with certificates made by openssl), and stops it. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -60,6 +60,12 @@ done
 
 if ! python3 tests/interop/pika_interop.py "$port"; then
   echo "pika interop failed; warren log:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+
+if ! python3 tests/interop/pika_streams.py "$port"; then
+  echo "pika streams failed; warren log:" >&2
   cat "$log" >&2
   exit 1
 fi
