@@ -11,10 +11,11 @@
 //! `shapes/` builds the JSON objects; `auth.rs` is basic auth and RabbitMQ's tag rules;
 //! `listing.rs` the pagination, sorting and column selection every list shares;
 //! `rates.rs` the timer that turns counters into rates; `metrics/` the Prometheus
-//! exposition.
+//! exposition; `console.rs` serves the web console (`console/`, embedded by `build.rs`).
 
 mod api;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod listener;
 pub mod listing;
@@ -80,11 +81,13 @@ impl Management {
         self.node.name()
     }
 
-    /// Every route of the management API and the metrics endpoints.
+    /// Every route of the management API, the metrics endpoints and the web console.
     pub fn router(self: &Arc<Self>) -> Router {
         api::router(self.clone())
             .layer(axum::middleware::map_response(error::json_errors))
+            .layer(axum::middleware::from_fn(console::no_browser_prompt))
             .merge(metrics::router(self.clone()))
+            .merge(console::router())
     }
 
     /// Only the metrics endpoints (the separate Prometheus listener).
