@@ -12,6 +12,8 @@
 //!   a bare sleep.
 //! - [`args`], [`basic`], [`smart`]: argument tables, header readers and the one-line
 //!   lapin calls of the basic-class and smart-queue suites.
+//! - [`browser`]: runs a web console browser script (`tests/console/*.mjs`) as a child
+//!   process against a broker.
 //! - `fuzz` (feature `fuzz`): the in-process connection fuzz harness
 //!   (docs/fuzzing.md).
 //!
@@ -26,6 +28,7 @@
 pub mod args;
 pub mod basic;
 mod broker;
+pub mod browser;
 #[cfg(feature = "fuzz")]
 pub mod fuzz;
 pub mod http;
