@@ -213,6 +213,26 @@ impl TestConsumer {
         TestConsumer { consumer, rx }
     }
 
+    /// Attaches a consumer of stream `queue` with these `basic.consume` arguments
+    /// (`x-stream-offset`, `x-stream-consumer-name`).
+    pub fn attach_stream(
+        queue: &Arc<Queue>,
+        spec: ConsumerSpec,
+        arguments: &[(&str, FieldValue)],
+    ) -> Self {
+        let (tx, rx) = unbounded_channel();
+        let consumer = Arc::new(Consumer::new(
+            spec,
+            queue,
+            Arc::new(ChannelCredit::default()),
+            tx,
+        ));
+        queue
+            .add_consumer_with(consumer.clone(), &table(arguments))
+            .expect("stream consumer attached");
+        TestConsumer { consumer, rx }
+    }
+
     /// The deliveries received so far (written to the "socket" at once).
     pub fn take(&mut self) -> Vec<Delivery> {
         let mut out = Vec::new();
