@@ -4,7 +4,7 @@
 // neither flickers nor loses the reader's place.
 
 import { api, qs } from './api.js';
-import { h, replace, fmtNum } from './dom.js';
+import { h, replace, fmtNum, showError } from './dom.js';
 
 /** Page sizes offered. */
 export const PAGE_SIZES = [20, 50, 100, 500];
@@ -73,12 +73,12 @@ export function dataTable(options) {
   let filterTimer;
   filterInput.addEventListener('input', () => {
     clearTimeout(filterTimer);
-    filterTimer = setTimeout(() => { state.filter = filterInput.value; state.page = 1; reload(); }, 250);
+    filterTimer = setTimeout(() => { state.filter = filterInput.value; state.page = 1; act(); }, 250);
   });
-  regexBox.addEventListener('change', () => { state.regex = regexBox.checked; state.page = 1; reload(); });
+  regexBox.addEventListener('change', () => { state.regex = regexBox.checked; state.page = 1; act(); });
   const sizeSelect = h('select', { id: `${id}-size` },
     PAGE_SIZES.map((n) => h('option', { value: n, selected: n === state.pageSize }, String(n))));
-  sizeSelect.addEventListener('change', () => { state.pageSize = Number(sizeSelect.value); state.page = 1; reload(); });
+  sizeSelect.addEventListener('change', () => { state.pageSize = Number(sizeSelect.value); state.page = 1; act(); });
   const pager = h('nav', { class: 'pager', 'aria-label': `${caption || 'Table'} pages` });
   const toolbar = h('div', { class: 'table-tools' },
     options.filter === false ? null : h('span', { class: 'filter' },
@@ -91,12 +91,19 @@ export function dataTable(options) {
     if (state.sort === key) state.reverse = !state.reverse;
     else { state.sort = key; state.reverse = false; }
     state.page = 1;
-    reload();
+    act();
   }
 
   function go(page) {
     state.page = page;
-    reload();
+    act();
+  }
+
+  // A reload the user asked for: its error is shown (a page left meanwhile is not an error).
+  function act() {
+    reload().catch((err) => {
+      if (err.name !== 'AbortError') showError(err);
+    });
   }
 
   function renderHeaders() {
