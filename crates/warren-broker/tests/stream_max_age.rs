@@ -2,13 +2,17 @@
 //! message in it is older than the max age (RabbitMQ's rule), checked by the queue's
 //! retention tick without any publish; the active segment is never deleted; a consumer
 //! reading the old segments while they go continues from the first retained offset,
-//! in order.
+//! in order. A policy's `max-age` applies too (the smaller of it and `x-max-age`, as in
+//! RabbitMQ), to a live stream.
 
 mod support;
 
 use std::sync::Arc;
 
+use serde_json::json;
 use support::*;
+use warren_broker::definitions::PolicyDef;
+use warren_broker::policy::Policy;
 use warren_broker::vhost::QueueDeclare;
 use warren_broker::{ConsumerSpec, Queue, VHost};
 use warren_protocol::{BasicProperties, FieldValue};
@@ -150,4 +154,45 @@ async fn without_max_age_nothing_goes_by_age() {
     advance(TICK).await;
     assert_eq!(first(&q), 0);
     assert_eq!(q.message_count(), 101);
+}
+
+/// Sets policy `name` with `definition` for queues matching `pattern`.
+fn set_policy(v: &VHost, name: &str, pattern: &str, definition: serde_json::Value) {
+    let def = PolicyDef {
+        vhost: "/".into(),
+        name: name.into(),
+        pattern: pattern.into(),
+        apply_to: "queues".into(),
+        definition: definition.as_object().expect("an object").clone(),
+        priority: 0,
+    };
+    let policy = Policy::from_def(&def, false).expect("valid policy");
+    v.set_policy(policy).expect("policy set");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_max_age_policy_applies_to_a_live_stream_and_the_smaller_age_wins() {
+    let v = vhost();
+    let plain = declare_stream(&v, "plain", &[]);
+    let week = declare_stream(&v, "week", &[("x-max-age", FieldValue::string("7D"))]);
+    publish_range(&v, "plain", 0, 100);
+    publish_range(&v, "week", 0, 100);
+    set_policy(&v, "hour", "^(plain|week)$", json!({"max-age": "1h"}));
+    advance(30 * MINUTE).await;
+    publish_range(&v, "plain", 100, 200);
+    publish_range(&v, "week", 100, 200);
+    advance(30 * MINUTE - 1_000).await;
+    assert_eq!(
+        (first(&plain), first(&week)),
+        (0, 0),
+        "nothing an hour old yet"
+    );
+    advance(1_000 + TICK).await;
+    for q in [&plain, &week] {
+        let kept = first(q);
+        assert!(
+            kept > 0 && kept <= 100,
+            "first retained {kept}: the policy's hour"
+        );
+    }
 }

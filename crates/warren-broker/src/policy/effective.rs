@@ -10,6 +10,9 @@
 //! - `delivery-limit`: quorum queues take the smaller (`rabbit_quorum_queue`, the same
 //!   `args_policy_lookup` with `min`); Warren applies it to classic queues too, the same
 //!   way, and `consumer-timeout` likewise (a later RabbitMQ's lookup takes the smaller);
+//! - streams: `max-age` takes the smaller of `x-max-age` and the policies'
+//!   (`rabbit_stream_queue:update_stream_conf/2`, `args_policy_lookup` with `max_age/2`,
+//!   a `min`); operator policies cannot set it;
 //! - exchanges: `alternate-exchange` is the argument if declared, else the policy
 //!   (`rabbit_policy:get_arg/3`);
 //! - policy vs operator policy: `rabbit_policy:get0/3` takes the one that is set, and
@@ -75,11 +78,13 @@ pub enum Setting {
     DeadLetterRoutingKey,
     /// `alternate-exchange` (exchanges; the argument has no `x-`).
     AlternateExchange,
+    /// `max-age` / `x-max-age` (streams).
+    MaxAge,
 }
 
 impl Setting {
     /// Every setting.
-    pub const ALL: [Setting; 10] = [
+    pub const ALL: [Setting; 11] = [
         Setting::MessageTtl,
         Setting::Expires,
         Setting::MaxLength,
@@ -90,6 +95,7 @@ impl Setting {
         Setting::DeadLetterExchange,
         Setting::DeadLetterRoutingKey,
         Setting::AlternateExchange,
+        Setting::MaxAge,
     ];
 
     /// The merge table: how each setting's argument, policy and operator policy values
@@ -108,6 +114,7 @@ impl Setting {
             Setting::DeadLetterExchange => (ArgumentWins, PolicyWins),
             Setting::DeadLetterRoutingKey => (ArgumentWins, PolicyWins),
             Setting::AlternateExchange => (ArgumentWins, PolicyWins),
+            Setting::MaxAge => (Min, PolicyWins),
         };
         Rule {
             with_argument,
@@ -128,6 +135,7 @@ impl Setting {
             Setting::DeadLetterExchange => "dead-letter-exchange",
             Setting::DeadLetterRoutingKey => "dead-letter-routing-key",
             Setting::AlternateExchange => "alternate-exchange",
+            Setting::MaxAge => "max-age",
         }
     }
 
@@ -224,6 +232,13 @@ pub fn queue_args(
         operator.and_then(|d| d.overflow),
     );
     out.overflow = overflow.unwrap_or_default();
+    if let Some(stream) = out.stream.as_mut() {
+        stream.max_age_ms = Setting::MaxAge.resolve(
+            stream.max_age_ms,
+            policy.and_then(|d| d.max_age_ms),
+            operator.and_then(|d| d.max_age_ms),
+        );
+    }
     out
 }
 
@@ -296,6 +311,7 @@ mod tests {
             Setting::MaxLengthBytes,
             Setting::DeliveryLimit,
             Setting::ConsumerTimeout,
+            Setting::MaxAge,
         ] {
             assert_eq!(arg(s), Smaller, "{}", s.key());
         }
