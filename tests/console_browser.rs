@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
-use lapin::options::QueueDeclareOptions;
+use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use warren_testkit::basic::{consume, declare, publish};
 use warren_testkit::browser::run_console_script;
-use warren_testkit::{drain_bodies, queue_exists, wait_depth, TestBroker};
+use warren_testkit::http::Api;
+use warren_testkit::{drain_bodies, eventually, queue_exists, wait_depth, TestBroker};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -79,5 +80,91 @@ async fn a_lapin_queue_is_shown_published_to_read_moved_purged_and_deleted_from_
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .collect();
     assert_eq!(moved, ["m1", "m2", "m3", "hello from the browser"]);
+    broker.stop().await;
+}
+
+/// A `monitoring` user sees queues, depths and bindings but no control that writes;
+/// an administrator sees them on the same page (the control for this test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn a_monitoring_user_sees_no_write_controls() {
+    let broker = TestBroker::start().await;
+    let api = Api::new(&broker.management_url(), "guest", "guest");
+    let put = api
+        .put(
+            "/api/users/watcher",
+            r#"{"password": "watch-pass", "tags": "monitoring"}"#,
+        )
+        .await;
+    assert_eq!(put.status, 201, "{}", put.body);
+    let (_conn, ch) = broker.channel().await;
+    declare(&ch, "readonly-q").await;
+    ch.queue_bind(
+        "readonly-q".into(),
+        "amq.direct".into(),
+        "ro-key".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .expect("bind");
+    publish(&ch, "readonly-q", b"a").await;
+    publish(&ch, "readonly-q", b"b").await;
+    wait_depth(&ch, "readonly-q", 2).await;
+    let run = run_console_script(
+        &broker.management_url(),
+        "readonly.mjs",
+        &[
+            ("QUEUE", "readonly-q"),
+            ("USER", "watcher"),
+            ("PASSWORD", "watch-pass"),
+        ],
+        SCRIPT_TIMEOUT,
+    )
+    .await;
+    run.assert_success("readonly.mjs");
+    broker.stop().await;
+}
+
+/// 10,000 queues: the list shows one server-side page of 100 rows and the total, and
+/// pages, sorts and filters through the API, each within the bound (generous: a debug
+/// build on a shared machine; the figures are printed with --nocapture).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn ten_thousand_queues_are_listed_a_page_at_a_time() {
+    const COUNT: usize = 10_000;
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    for i in 0..COUNT {
+        ch.queue_declare(
+            format!("q-{i:05}").as_str().into(),
+            QueueDeclareOptions {
+                nowait: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare");
+    }
+    let vhost = broker.broker().vhost("/").expect("default vhost");
+    assert!(
+        eventually(Duration::from_secs(60), || {
+            let vhost = vhost.clone();
+            async move { vhost.queue("q-09999", 0).is_ok() }
+        })
+        .await,
+        "the 10,000 queues are declared"
+    );
+    let count = COUNT.to_string();
+    let run = run_console_script(
+        &broker.management_url(),
+        "tenk.mjs",
+        &[("COUNT", &count), ("BOUND_MS", "10000")],
+        SCRIPT_TIMEOUT,
+    )
+    .await;
+    println!("{}", run.stdout);
+    run.assert_success("tenk.mjs");
     broker.stop().await;
 }
