@@ -138,12 +138,13 @@ export function qs(params) {
 }
 
 /** Calls the API: `api('/queues/%2F/q', {method: 'DELETE'})`. The path is under /api
- *  (build it with `path`); `body` is sent as JSON; `signal` aborts. Returns the parsed
- *  JSON (null for an empty answer). On an error answer throws ApiError with the API's
+ *  (build it with `path`); `body` is sent as JSON; `signal` aborts; `headers` adds
+ *  request headers (`X-Reason` on a force close). Returns the parsed JSON (null for an
+ *  empty answer). On an error answer throws ApiError with the API's
  *  reason; pages show it with `showError` (app.js does for uncaught ones). A 401 with
  *  a session open (password changed, user deleted) logs out. */
-export async function api(apiPath, { method = 'GET', body, signal } = {}) {
-  const headers = { 'X-Requested-With': 'XMLHttpRequest' };
+export async function api(apiPath, { method = 'GET', body, signal, headers: extra } = {}) {
+  const headers = { ...extra, 'X-Requested-With': 'XMLHttpRequest' };
   if (session) headers.Authorization = session.auth;
   const init = { method, headers, signal, cache: 'no-store' };
   if (body !== undefined) {

@@ -88,6 +88,9 @@ async function loadVhosts() {
     names.map((n) => h('option', { value: n, selected: n === currentVhost() }, n)));
 }
 
+// Admin › Virtual hosts announces added and deleted vhosts, so the selector follows.
+window.addEventListener('warren:vhosts-changed', () => loadVhosts());
+
 vhostSelect.addEventListener('change', () => {
   setVhost(vhostSelect.value);
   route(false);

@@ -1,0 +1,276 @@
+//! The console's Connections, Exchanges and Admin pages in a real browser: Playwright
+//! scripts (tests/console/*.mjs) drive Debian's headless chromium against a broker
+//! started here, and lapin clients and the API check what the clicks did. #[ignore]d
+//! for a plain `cargo test`; `bash tests/console/run.sh` installs chromium and node's
+//! packages and runs them (`.ci/run` runs that). Missing chromium or node fails them.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties, Event};
+use serde_json::Value;
+use warren_testkit::browser::run_console_script;
+use warren_testkit::http::Api;
+use warren_testkit::{reply, TestBroker};
+
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `tests/console/{script}` against the broker with `env`; fails with its output.
+async fn browse(broker: &TestBroker, script: &str, env: &[(&str, &str)]) {
+    run_console_script(&broker.management_url(), script, env, SCRIPT_TIMEOUT)
+        .await
+        .assert_success(script);
+}
+
+fn admin(broker: &TestBroker) -> Api {
+    Api::new(&broker.management_url(), "guest", "guest")
+}
+
+/// A lapin connection that names itself `name` (its client-provided name).
+async fn named_connection(broker: &TestBroker, name: &str) -> Connection {
+    let props = ConnectionProperties::default().with_connection_name(name.into());
+    Connection::connect(&broker.uri(), props)
+        .await
+        .expect("lapin connects")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn force_close_from_the_connections_page_reaches_the_lapin_client() {
+    let broker = TestBroker::start().await;
+    let conn = named_connection(&broker, "billing-worker").await;
+    let _ch = conn.create_channel().await.expect("channel");
+    let mut events = conn.events_listener();
+    let other = named_connection(&broker, "bystander").await;
+    browse(
+        &broker,
+        "force_close.mjs",
+        &[
+            ("CONNECTION", "billing-worker"),
+            ("REASON", "moving to the new cluster"),
+        ],
+    )
+    .await;
+    let error = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.next().await {
+                Some(Event::Error(e)) => break e,
+                Some(_) => continue,
+                None => panic!("events ended without an error"),
+            }
+        }
+    })
+    .await
+    .expect("lapin is told within 10 s");
+    assert_eq!(
+        reply(&error),
+        Some((
+            320,
+            "CONNECTION_FORCED - moving to the new cluster".to_owned()
+        ))
+    );
+    assert!(!conn.status().connected());
+    assert!(
+        other.status().connected(),
+        "only the chosen connection closes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn a_user_vhost_and_permission_added_in_admin_let_lapin_in() {
+    let broker = TestBroker::start().await;
+    assert!(
+        broker
+            .connect_as("carol", "s3cret!", "warehouse")
+            .await
+            .is_err(),
+        "no such user yet"
+    );
+    browse(
+        &broker,
+        "admin_access.mjs",
+        &[
+            ("NEW_USER", "carol"),
+            ("NEW_PASSWORD", "s3cret!"),
+            ("NEW_VHOST", "warehouse"),
+        ],
+    )
+    .await;
+    let api = admin(&broker);
+    assert_eq!(
+        api.get("/api/users/carol").await.json()["tags"],
+        serde_json::json!(["management"])
+    );
+    assert_eq!(
+        api.get("/api/vhosts/warehouse").await.json()["description"],
+        "added in the browser"
+    );
+    let perm = api.get("/api/permissions/warehouse/carol").await.json();
+    assert_eq!(
+        (
+            perm["configure"].as_str(),
+            perm["write"].as_str(),
+            perm["read"].as_str()
+        ),
+        (Some(".*"), Some(".*"), Some(".*"))
+    );
+    let conn = broker
+        .connect_as("carol", "s3cret!", "warehouse")
+        .await
+        .expect("carol connects to warehouse");
+    let ch = conn.create_channel().await.expect("channel");
+    warren_testkit::basic::declare(&ch, "carols-queue").await;
+    assert_eq!(
+        api.get("/api/queues/warehouse/carols-queue").await.status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn a_policy_added_in_admin_applies_to_a_queue() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    warren_testkit::basic::declare(&ch, "capped.orders").await;
+    warren_testkit::basic::declare(&ch, "other").await;
+    browse(
+        &broker,
+        "policy.mjs",
+        &[
+            ("POLICY", "cap-orders"),
+            ("PATTERN", "^capped\\."),
+            ("MAX_LENGTH", "2"),
+        ],
+    )
+    .await;
+    let api = admin(&broker);
+    let q = api.get("/api/queues/%2F/capped.orders").await.json();
+    assert_eq!(q["policy"], "cap-orders");
+    assert_eq!(
+        q["effective_policy_definition"],
+        serde_json::json!({"max-length": 2})
+    );
+    assert!(api
+        .get("/api/queues/%2F/other")
+        .await
+        .json()
+        .get("policy")
+        .is_none_or(Value::is_null));
+    for i in 0..5 {
+        warren_testkit::basic::publish(&ch, "capped.orders", format!("m{i}").as_bytes()).await;
+    }
+    let capped = warren_testkit::eventually(warren_testkit::WAIT, || async {
+        api.get("/api/queues/%2F/capped.orders").await.json()["messages"] == 2
+    })
+    .await;
+    assert!(capped, "max-length 2 keeps two of five messages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn definitions_export_downloads_json_and_import_declares_an_exchange() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    // A durable queue: exports carry durable queues only, as RabbitMQ's do.
+    ch.queue_declare(
+        "invoices".into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .expect("declare invoices");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let exported = dir.path().join("export.json");
+    let import = dir.path().join("more-definitions.json");
+    std::fs::write(
+        &import,
+        r#"{"exchanges": [{"name": "audit", "vhost": "/", "type": "fanout", "durable": true,
+            "auto_delete": false, "internal": false, "arguments": {}}]}"#,
+    )
+    .expect("write the import file");
+    assert_eq!(
+        admin(&broker).get("/api/exchanges/%2F/audit").await.status,
+        404
+    );
+    browse(
+        &broker,
+        "definitions.mjs",
+        &[
+            ("EXPORT_TO", exported.to_str().unwrap()),
+            ("IMPORT_FROM", import.to_str().unwrap()),
+        ],
+    )
+    .await;
+    let defs: Value = serde_json::from_slice(&std::fs::read(&exported).expect("the download"))
+        .expect("the download is JSON");
+    let queues: Vec<&str> = defs["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .filter_map(|q| q["name"].as_str())
+        .collect();
+    assert!(queues.contains(&"invoices"), "exported queues: {queues:?}");
+    assert!(defs["users"].as_array().is_some_and(|u| !u.is_empty()));
+    let audit = admin(&broker).get("/api/exchanges/%2F/audit").await;
+    assert_eq!(audit.status, 200);
+    assert_eq!(audit.json()["type"], "fanout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn a_monitoring_user_sees_no_write_buttons() {
+    let broker = TestBroker::start().await;
+    let api = admin(&broker);
+    assert_eq!(
+        api.put(
+            "/api/users/watcher",
+            r#"{"password": "w4tch", "tags": "monitoring"}"#
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        api.put(
+            "/api/permissions/%2F/watcher",
+            r#"{"configure": ".*", "write": ".*", "read": ".*"}"#
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        api.put(
+            "/api/policies/%2F/ttl",
+            r#"{"pattern": "^t", "definition": {"message-ttl": 1000}}"#
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        api.put("/api/vhost-limits/%2F/max-queues", r#"{"value": 100}"#)
+            .await
+            .status,
+        204
+    );
+    let conn = named_connection(&broker, "someone-elses-app").await;
+    let _ch = conn.create_channel().await.expect("channel");
+    browse(
+        &broker,
+        "read_only.mjs",
+        &[
+            ("USER_NAME", "watcher"),
+            ("USER_PASSWORD", "w4tch"),
+            ("CONNECTION", "someone-elses-app"),
+        ],
+    )
+    .await;
+    assert!(conn.status().connected());
+}
