@@ -164,7 +164,27 @@ async fn ten_thousand_queues_are_listed_a_page_at_a_time() {
         SCRIPT_TIMEOUT,
     )
     .await;
-    println!("{}", run.stdout);
     run.assert_success("tenk.mjs");
+    broker.stop().await;
+}
+
+/// Accessibility basics: keyboard login and navigation, a label on every control,
+/// contrast of at least 4.5:1, and no sideways scrolling at 390 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn the_console_is_keyboard_usable_labelled_contrasted_and_fits_a_phone() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    declare(&ch, "a11y-q").await;
+    publish(&ch, "a11y-q", b"x").await;
+    wait_depth(&ch, "a11y-q", 1).await;
+    let run = run_console_script(
+        &broker.management_url(),
+        "a11y.mjs",
+        &[("QUEUE", "a11y-q")],
+        SCRIPT_TIMEOUT,
+    )
+    .await;
+    run.assert_success("a11y.mjs");
     broker.stop().await;
 }

@@ -78,6 +78,8 @@ pub async fn run_console_script(
         .unwrap_or_else(|_| panic!("console script {script_name} ran over {timeout:?}"))
         .expect("the script's waiter")
         .unwrap_or_else(|e| panic!("cannot run node (install Node.js 18 or later): {e}"));
+    // The script's `ok - ...` lines (shown with --nocapture, and with a failure).
+    print!("{}", String::from_utf8_lossy(&output.stdout));
     ScriptRun {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

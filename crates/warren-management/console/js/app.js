@@ -54,8 +54,8 @@ function showLogin(message) {
     status.className = '';
     try {
       await login(String(data.get('username')), String(data.get('password')));
-      if (!location.hash || location.hash === '#/login') location.hash = '#/overview';
-      await start();
+      if (!location.hash || location.hash === '#/login') history.replaceState(null, '', '#/overview');
+      await start(true);
     } catch (err) {
       status.className = 'error';
       status.textContent = err.status === 401 ? `Login failed: ${err.reason}` : `Cannot log in: ${err.reason || err.message}`;
@@ -64,7 +64,9 @@ function showLogin(message) {
   document.getElementById('login-username').focus();
 }
 
-async function start() {
+/** Shows the console for the logged-in user; `focus`: move focus to the page content
+ *  (after the login form, whose fields are gone). */
+async function start(focus = false) {
   const user = currentUser();
   header.hidden = false;
   document.getElementById('user').textContent = `${user.name}${user.tags.length ? ` (${user.tags.join(', ')})` : ''}`;
@@ -72,7 +74,7 @@ async function start() {
   replace(nav, SECTIONS.filter(([, , shown]) => !shown || shown()).map(([route, label]) =>
     h('a', { href: `#/${route}`, 'data-section': route }, label)));
   await loadVhosts();
-  await route(true);
+  await route(focus);
 }
 
 async function loadVhosts() {
