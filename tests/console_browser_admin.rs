@@ -7,10 +7,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::QueueDeclareOptions;
+use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, Event};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Event};
 use serde_json::Value;
+use warren_testkit::basic::declare;
 use warren_testkit::browser::run_console_script;
 use warren_testkit::http::Api;
 use warren_testkit::{reply, TestBroker};
@@ -22,6 +23,25 @@ async fn browse(broker: &TestBroker, script: &str, env: &[(&str, &str)]) {
     run_console_script(&broker.management_url(), script, env, SCRIPT_TIMEOUT)
         .await
         .assert_success(script);
+}
+
+/// Where the scripts save the README's screenshots: `WARREN_CONSOLE_SCREENSHOTS` (e.g.
+/// `docs/console`), or nowhere.
+fn screenshots_dir() -> String {
+    std::env::var("WARREN_CONSOLE_SCREENSHOTS").unwrap_or_default()
+}
+
+/// Publishes `body` to `queue`; false once the channel is closed.
+async fn publish_ok(ch: &Channel, queue: &str, body: &[u8]) -> bool {
+    ch.basic_publish(
+        "".into(),
+        queue.into(),
+        BasicPublishOptions::default(),
+        body,
+        BasicProperties::default(),
+    )
+    .await
+    .is_ok()
 }
 
 fn admin(broker: &TestBroker) -> Api {
@@ -39,17 +59,27 @@ async fn named_connection(broker: &TestBroker, name: &str) -> Connection {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and node: bash tests/console/run.sh"]
 async fn force_close_from_the_connections_page_reaches_the_lapin_client() {
-    let broker = TestBroker::start().await;
+    // Rates sampled every 500 ms, so the list shows traffic soon (for the screenshot).
+    let broker = TestBroker::start_with(|c| c.stats_interval = Duration::from_millis(500)).await;
     let conn = named_connection(&broker, "billing-worker").await;
-    let _ch = conn.create_channel().await.expect("channel");
+    let ch = conn.create_channel().await.expect("channel");
+    declare(&ch, "invoices").await;
     let mut events = conn.events_listener();
+    // Live traffic on the connection until it is closed.
+    let traffic = tokio::spawn(async move {
+        while publish_ok(&ch, "invoices", b"invoice").await {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
     let other = named_connection(&broker, "bystander").await;
+    let shots = screenshots_dir();
     browse(
         &broker,
         "force_close.mjs",
         &[
             ("CONNECTION", "billing-worker"),
             ("REASON", "moving to the new cluster"),
+            ("SCREENSHOTS", &shots),
         ],
     )
     .await;
@@ -76,6 +106,10 @@ async fn force_close_from_the_connections_page_reaches_the_lapin_client() {
         other.status().connected(),
         "only the chosen connection closes"
     );
+    tokio::time::timeout(Duration::from_secs(10), traffic)
+        .await
+        .expect("the publisher stops with its connection")
+        .expect("the publisher task");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,6 +127,7 @@ async fn a_user_vhost_and_permission_added_in_admin_let_lapin_in() {
         &broker,
         "admin_access.mjs",
         &[
+            ("SCREENSHOTS", &screenshots_dir()),
             ("NEW_USER", "carol"),
             ("NEW_PASSWORD", "s3cret!"),
             ("NEW_VHOST", "warehouse"),
@@ -122,7 +157,7 @@ async fn a_user_vhost_and_permission_added_in_admin_let_lapin_in() {
         .await
         .expect("carol connects to warehouse");
     let ch = conn.create_channel().await.expect("channel");
-    warren_testkit::basic::declare(&ch, "carols-queue").await;
+    declare(&ch, "carols-queue").await;
     assert_eq!(
         api.get("/api/queues/warehouse/carols-queue").await.status,
         200
@@ -134,8 +169,8 @@ async fn a_user_vhost_and_permission_added_in_admin_let_lapin_in() {
 async fn a_policy_added_in_admin_applies_to_a_queue() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.channel().await;
-    warren_testkit::basic::declare(&ch, "capped.orders").await;
-    warren_testkit::basic::declare(&ch, "other").await;
+    declare(&ch, "capped.orders").await;
+    declare(&ch, "other").await;
     browse(
         &broker,
         "policy.mjs",
@@ -273,4 +308,53 @@ async fn a_monitoring_user_sees_no_write_buttons() {
     )
     .await;
     assert!(conn.status().connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn an_exchange_declared_bound_and_published_to_in_the_console_reaches_a_lapin_queue() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    declare(&ch, "shipments").await;
+    browse(
+        &broker,
+        "exchange.mjs",
+        &[
+            ("EXCHANGE", "events"),
+            ("QUEUE", "shipments"),
+            ("ROUTING_KEY", "ship.#"),
+            ("ROUTED_KEY", "ship.eu.berlin"),
+            ("BODY", "parcel 1"),
+            ("SCREENSHOTS", &screenshots_dir()),
+        ],
+    )
+    .await;
+    let got = ch
+        .basic_get("shipments".into(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic.get")
+        .expect("the routed message is in the queue");
+    assert_eq!(got.delivery.data, b"parcel 1");
+    assert_eq!(got.delivery.exchange.as_str(), "events");
+    assert_eq!(got.delivery.routing_key.as_str(), "ship.eu.berlin");
+    let more = ch
+        .basic_get("shipments".into(), BasicGetOptions { no_ack: true })
+        .await
+        .expect("basic.get");
+    assert!(more.is_none(), "the unroutable message went nowhere");
+    let api = admin(&broker);
+    assert_eq!(
+        api.get("/api/exchanges/%2F/events").await.status,
+        404,
+        "deleted in the console"
+    );
+    assert_eq!(
+        api.get("/api/queues/%2F/shipments/bindings")
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "only the default exchange's binding is left"
+    );
 }

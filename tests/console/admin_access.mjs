@@ -1,9 +1,10 @@
 // Admin: add the user NEW_USER (password NEW_PASSWORD, tag management), the vhost
 // NEW_VHOST, and give the user every permission in it, each seen in its table.
+// SCREENSHOTS: a directory for the README's PNGs (Admin › Users).
 import { check, run } from './lib.mjs';
 import { rowWith, session } from './admin_lib.mjs';
 
-const { NEW_USER, NEW_PASSWORD, NEW_VHOST } = process.env;
+const { NEW_USER, NEW_PASSWORD, NEW_VHOST, SCREENSHOTS } = process.env;
 
 run(async (context) => {
   const { page, go } = await session(context, 'guest', 'guest');
@@ -33,4 +34,9 @@ run(async (context) => {
   await perms.getByRole('button', { name: 'Set permission' }).click();
   await page.getByRole('table', { name: 'Permissions' }).getByRole('row').filter({ hasText: NEW_USER }).filter({ hasText: NEW_VHOST }).waitFor();
   check(true, 'the permission is listed');
+  if (SCREENSHOTS) {
+    await go('admin/users');
+    await rowWith(page, NEW_USER).waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/admin.png`, fullPage: true });
+  }
 });

@@ -77,7 +77,9 @@ export function onSubmit(form, fn) {
 }
 
 /** A small action button that names its object for screen readers (and so its HTML
- *  differs per row, which `setCell` relies on): actionButton('Delete', 'user ann', fn). */
+ *  differs per row, which `setCell` relies on): actionButton('Delete', 'user ann', fn).
+ *  An error `fn` throws is shown. */
 export function actionButton(text, object, fn, kind = 'danger') {
-  return h('button', { type: 'button', class: `small ${kind}`, 'aria-label': `${text} ${object}`, 'data-object': object, onclick: fn }, text);
+  const onclick = () => Promise.resolve().then(fn).catch(showError);
+  return h('button', { type: 'button', class: `small ${kind}`, 'aria-label': `${text} ${object}`, 'data-object': object, onclick }, text);
 }

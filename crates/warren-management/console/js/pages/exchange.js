@@ -3,7 +3,7 @@
 // an exchange (link, features), which the list uses too.
 
 import { api, path } from '../api.js';
-import { h, dl, badge, notify, confirmAction, replace } from '../dom.js';
+import { h, dl, badge, notify, confirmAction, replace, showError } from '../dom.js';
 import { staticTable } from '../table.js';
 import { REFRESH_MS } from '../refresh.js';
 import { actionButton, argsField, onSubmit, parseArgs, selectField, textField } from '../forms.js';
@@ -105,14 +105,14 @@ export async function renderExchange(main, ctx, vhost, urlNameParam) {
   const src = bindingTable('source', write, () => timer.now());
   const dst = bindingTable('destination', write, () => timer.now());
   const builtin = name === '' || name.startsWith('amq.');
-  const del = actionButton('Delete', `exchange ${name}`, async () => {
+  const del = h('button', { type: 'button', class: 'danger', onclick: () => remove().catch(showError) }, 'Delete this exchange');
+  async function remove() {
     if (!(await confirmAction(`Delete the exchange “${name}” and its bindings?`, { action: 'Delete' }))) return;
     await api(base, { method: 'DELETE' });
     notify(`Exchange ${name} deleted`);
-    location.hash = '#/exchanges';
-  });
-  del.textContent = 'Delete this exchange';
-  replace(main, 
+    ctx.go('#/exchanges');
+  }
+  replace(main,
     h('h1', null, 'Exchange ', h('q', null, exchangeLabel(name)), h('small', null, ` in ${vhost}`)),
     details,
     h('h2', null, 'Bindings from this exchange'), src.el,

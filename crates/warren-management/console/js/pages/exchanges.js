@@ -1,8 +1,9 @@
-// Exchanges: the list (type, features, policy; message rates when the API has them),
-// filtered, sorted and paged by the server, and the form that declares an exchange.
+// Exchanges: the list (type, features, policy), filtered, sorted and paged by the
+// server, and the form that declares an exchange. `#/exchanges/VHOST/NAME` is one
+// exchange's page (exchange.js).
 
 import { api, path } from '../api.js';
-import { h, fmtRate, rateOf, notify, replace } from '../dom.js';
+import { h, notify, replace } from '../dom.js';
 import { dataTable, pagedList } from '../table.js';
 import { REFRESH_MS } from '../refresh.js';
 import { argsField, onSubmit, parseArgs, selectField, textField, vhostNames } from '../forms.js';
@@ -11,16 +12,12 @@ import { exchangeFeatures, exchangeLink, renderExchange } from './exchange.js';
 /** The document title. */
 export const title = 'Exchanges';
 
-const rate = (x, key) => (x.message_stats ? fmtRate(rateOf(x.message_stats, key)) : '–');
-
 function columns(allVhosts) {
   return [
     allVhosts && { key: 'vhost', label: 'Virtual host' },
     { key: 'name', label: 'Name', cell: (x) => exchangeLink(x.vhost, x.name) },
     { key: 'type', label: 'Type' },
     { key: 'features', label: 'Features', sort: false, cell: exchangeFeatures },
-    { key: 'in', label: 'Rate in', num: true, sort: 'message_stats.publish_in_details.rate', cell: (x) => rate(x, 'publish_in'), title: 'Messages published into the exchange per second' },
-    { key: 'out', label: 'Rate out', num: true, sort: 'message_stats.publish_out_details.rate', cell: (x) => rate(x, 'publish_out'), title: 'Messages routed out of the exchange per second' },
   ].filter(Boolean);
 }
 
@@ -56,7 +53,8 @@ export default async function render(main, ctx) {
     caption: 'Exchanges', id: 'exchanges', columns: columns(!vhost), sort: 'name', empty: 'No exchanges.',
     load: (state, signal) => pagedList(listPath, state, {}, signal),
   });
-  replace(main, h('h1', null, 'Exchanges'), table.el);
+  replace(main, h('h1', null, 'Exchanges'), table.el,
+    h('p', { class: 'hint' }, 'Warren counts messages per queue and per channel, not per exchange (no shared counter on the publish path): message rates are on the Queues and Channels pages.'));
   const timer = ctx.every(REFRESH_MS, () => table.reload(ctx.signal));
   if (ctx.canWrite()) {
     const section = h('section', { class: 'panel' }, h('h2', { id: 'add-exchange-title' }, 'Add a new exchange'));
