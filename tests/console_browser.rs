@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use warren_testkit::basic::{consume, declare, publish};
 use warren_testkit::browser::run_console_script;
@@ -52,7 +53,21 @@ async fn a_lapin_queue_is_shown_published_to_read_moved_purged_and_deleted_from_
     declare(&ch, "orders-archive").await;
     declare(&ch, "watched").await;
     let (_watcher_conn, watcher) = broker.channel().await;
-    let _consumer = consume(&watcher, "watched", "console-watcher").await;
+    let mut consumer = consume(&watcher, "watched", "console-watcher").await;
+    // Live traffic while the console is open, so its rates and charts have something
+    // to show: a publisher and the consumer acking what it gets.
+    let acker = tokio::spawn(async move {
+        while let Some(Ok(delivery)) = consumer.next().await {
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+        }
+    });
+    let (_pub_conn, publisher) = broker.channel().await;
+    let traffic = tokio::spawn(async move {
+        loop {
+            publish(&publisher, "watched", b"tick").await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
 
     let shots = std::env::var("WARREN_CONSOLE_SCREENSHOTS").unwrap_or_default();
     let run = run_console_script(
@@ -67,6 +82,8 @@ async fn a_lapin_queue_is_shown_published_to_read_moved_purged_and_deleted_from_
         SCRIPT_TIMEOUT,
     )
     .await;
+    traffic.abort();
+    acker.abort();
     run.assert_success("queue.mjs");
 
     // What the console did, seen by a client.

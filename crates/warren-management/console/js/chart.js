@@ -36,7 +36,11 @@ export function lineChart({ title, series, format = String, windowMs = 10 * 60 *
     let max = 0;
     for (const p of points) for (const v of p.v) if (v > max) max = v;
     max = niceMax(Math.max(max, minMax));
-    const x = (t) => PAD.left + ((t - (now - windowMs)) / windowMs) * (W - PAD.left - PAD.right);
+    // The x axis spans the points seen so far, up to the window (a new chart is not a
+    // flat line squeezed against the right edge).
+    const from = points.length > 1 ? Math.max(points[0].t, now - windowMs) : now - windowMs;
+    const span = Math.max(now - from, 1);
+    const x = (t) => PAD.left + ((t - from) / span) * (W - PAD.left - PAD.right);
     const y = (v) => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);
     lines.forEach((path, i) => {
       let d = '';
@@ -58,7 +62,7 @@ export function lineChart({ title, series, format = String, windowMs = 10 * 60 *
       tick.style.top = `${(y(v) / H) * 100}%`;
       return tick;
     }),
-      h('span', { class: 'tick-x' }, `last ${Math.round(windowMs / 60000)} min`));
+      h('span', { class: 'tick-x' }, `last ${span < 60000 ? `${Math.round(span / 1000)} s` : `${Math.round(span / 60000)} min`}`));
     const last = points[points.length - 1];
     values.forEach((span, i) => { span.textContent = last ? format(last.v[i]) : '–'; });
   }
