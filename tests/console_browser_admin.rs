@@ -358,3 +358,27 @@ async fn an_exchange_declared_bound_and_published_to_in_the_console_reaches_a_la
         "only the default exchange's binding is left"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn the_exchanges_connections_channels_and_admin_pages_are_accessible_and_fit_a_phone() {
+    let broker = TestBroker::start().await;
+    let conn = named_connection(&broker, "a11y-client").await;
+    let ch = conn.create_channel().await.expect("channel");
+    declare(&ch, "a11y-q").await;
+    let api = admin(&broker);
+    assert_eq!(
+        api.put(
+            "/api/policies/%2F/cap",
+            r#"{"pattern": "^a11y", "definition": {"max-length": 10}}"#
+        )
+        .await
+        .status,
+        201
+    );
+    browse(&broker, "a11y_admin.mjs", &[("CONNECTION", "a11y-client")]).await;
+    assert!(
+        conn.status().connected(),
+        "Escape cancelled the force close"
+    );
+}
