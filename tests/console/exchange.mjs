@@ -2,7 +2,7 @@
 // bind it to the queue QUEUE with ROUTING_KEY, publish one message that routes
 // (BODY, key ROUTED_KEY) and one that does not, unbind, and delete the exchange.
 // SCREENSHOTS: a directory for the README's PNGs (the list and the exchange page).
-import { check, run, LAPTOP, PHONE } from './lib.mjs';
+import { check, run } from './lib.mjs';
 import { rowWith, session } from './admin_lib.mjs';
 
 const { EXCHANGE, QUEUE, ROUTING_KEY, ROUTED_KEY, BODY, SCREENSHOTS } = process.env;
@@ -47,9 +47,6 @@ run(async (context) => {
     await go('exchanges');
     await rowWith(page, EXCHANGE).waitFor();
     await page.screenshot({ path: `${SCREENSHOTS}/exchanges.png`, fullPage: true });
-    await page.setViewportSize(PHONE);
-    await page.screenshot({ path: `${SCREENSHOTS}/exchanges-phone.png` });
-    await page.setViewportSize(LAPTOP);
     await rowWith(page, EXCHANGE).getByRole('link', { name: EXCHANGE, exact: true }).click();
     await binding.waitFor();
   }
