@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+use lapin::options::{BasicGetOptions, BasicPublishOptions, BasicQosOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Event};
 use serde_json::Value;
-use warren_testkit::basic::declare;
+use warren_testkit::basic::{consume, declare};
 use warren_testkit::browser::run_console_script;
 use warren_testkit::http::Api;
 use warren_testkit::{reply, TestBroker};
@@ -381,4 +381,67 @@ async fn the_exchanges_connections_channels_and_admin_pages_are_accessible_and_f
         conn.status().connected(),
         "Escape cancelled the force close"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn a_channels_prefetch_unacked_and_consumer_are_shown_and_refresh_live() {
+    let broker = TestBroker::start().await;
+    let conn = named_connection(&broker, "metrics-reader").await;
+    let ch = conn.create_channel().await.expect("channel");
+    ch.basic_qos(7, BasicQosOptions::default())
+        .await
+        .expect("basic.qos");
+    declare(&ch, "readings").await;
+    // Deliveries stay unacknowledged: the consumer never acks.
+    let _consumer = consume(&ch, "readings", "reader-1").await;
+    for i in 0..3 {
+        publish_ok(&ch, "readings", format!("r{i}").as_bytes()).await;
+    }
+    let api = admin(&broker);
+    let channel = format!("{} (1)", connection_named(&api, "metrics-reader").await);
+    let unacked = warren_testkit::eventually(warren_testkit::WAIT, || async {
+        let path = format!("/api/channels/{}", encode(&channel));
+        api.get(&path).await.json()["messages_unacknowledged"] == 3
+    })
+    .await;
+    assert!(unacked, "three deliveries wait for acks");
+    browse(
+        &broker,
+        "channels.mjs",
+        &[
+            ("CHANNEL", &channel),
+            ("PREFETCH", "7"),
+            ("CONSUMER", "reader-1"),
+            ("QUEUE", "readings"),
+            ("UNACKED", "3"),
+        ],
+    )
+    .await;
+    let path = format!("/api/channels/{}", encode(&channel));
+    assert_eq!(api.get(&path).await.json()["messages_unacknowledged"], 4);
+}
+
+/// The server's name of the connection whose client-provided name is `provided`.
+async fn connection_named(api: &Api, provided: &str) -> String {
+    let all = api.get("/api/connections").await.json();
+    all.as_array()
+        .expect("connections")
+        .iter()
+        .find(|c| c["user_provided_name"] == provided)
+        .and_then(|c| c["name"].as_str())
+        .expect("the connection is listed")
+        .to_owned()
+}
+
+/// Percent-encodes a path segment.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
