@@ -445,3 +445,88 @@ fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn admin_edits_tags_sets_limits_and_deletes_what_it_is_asked_to() {
+    let broker = TestBroker::start().await;
+    let api = admin(&broker);
+    let put = |path: &'static str, body: &'static str| {
+        let api = &api;
+        async move {
+            let status = api.put(path, body).await.status;
+            assert!(status == 201 || status == 204, "PUT {path}: {status}");
+        }
+    };
+    put(
+        "/api/users/dave",
+        r#"{"password": "pw1", "tags": "management"}"#,
+    )
+    .await;
+    put("/api/users/eve", r#"{"password": "pw2", "tags": ""}"#).await;
+    put(
+        "/api/permissions/%2F/dave",
+        r#"{"configure": ".*", "write": ".*", "read": ".*"}"#,
+    )
+    .await;
+    put(
+        "/api/policies/%2F/old-cap",
+        r#"{"pattern": "^old", "definition": {"max-length": 1}}"#,
+    )
+    .await;
+    put("/api/vhosts/scratch", "{}").await;
+    broker
+        .connect_as("dave", "pw1", "/")
+        .await
+        .expect("dave connects before");
+    broker
+        .connect_as("guest", "guest", "scratch")
+        .await
+        .expect("scratch exists before");
+    browse(
+        &broker,
+        "admin_changes.mjs",
+        &[
+            ("USER", "dave"),
+            ("MAX_QUEUES", "5"),
+            ("POLICY", "old-cap"),
+            ("VHOST", "scratch"),
+            ("DOOMED", "eve"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        api.get("/api/users/dave").await.json()["tags"],
+        serde_json::json!(["management", "monitoring"])
+    );
+    let dave = Api::new(&broker.management_url(), "dave", "pw1");
+    assert_eq!(
+        dave.get("/api/whoami").await.status,
+        200,
+        "the password is kept"
+    );
+    assert_eq!(
+        api.get("/api/vhost-limits/%2F").await.json()[0]["value"],
+        serde_json::json!({"max-queues": 5})
+    );
+    assert_eq!(
+        api.get("/api/user-limits/dave").await.json(),
+        serde_json::json!([])
+    );
+    assert_eq!(api.get("/api/policies/%2F/old-cap").await.status, 404);
+    assert_eq!(api.get("/api/users/eve").await.status, 404);
+    assert_eq!(api.get("/api/vhosts/scratch").await.status, 404);
+    let refused = broker.connect_as("dave", "pw1", "/").await.unwrap_err();
+    assert_eq!(
+        reply(&refused).map(|r| r.0),
+        Some(530),
+        "no permission in / any more"
+    );
+    assert!(
+        broker
+            .connect_as("guest", "guest", "scratch")
+            .await
+            .is_err(),
+        "scratch is gone"
+    );
+}
