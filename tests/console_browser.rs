@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{BasicAckOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
+use warren_broker::MemoryWatermark;
 use warren_testkit::basic::{consume, declare, publish};
 use warren_testkit::browser::run_console_script;
 use warren_testkit::http::Api;
@@ -203,5 +204,49 @@ async fn the_console_is_keyboard_usable_labelled_contrasted_and_fits_a_phone() {
     )
     .await;
     run.assert_success("a11y.mjs");
+    broker.stop().await;
+}
+
+/// The Overview against live traffic: totals, listeners, a non-zero deliver rate in
+/// the chart, and a memory alarm shown in red (the alarm blocks publishers, so the
+/// traffic is a consumer working through a backlog published before it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn the_overview_shows_totals_rates_listeners_and_alarms() {
+    let broker = TestBroker::start_with(|c| {
+        c.stats_interval = Duration::from_secs(1);
+        // Off: the memory monitor would clear the alarm the test raises.
+        c.limits.memory_high_watermark = MemoryWatermark::Off;
+    })
+    .await;
+    let (_conn, ch) = broker.channel().await;
+    declare(&ch, "overview-q").await;
+    declare(&ch, "overview-q2").await;
+    for _ in 0..600 {
+        publish(&ch, "overview-q", b"backlog").await;
+    }
+    wait_depth(&ch, "overview-q", 600).await;
+    broker.memory_alarm().set(true);
+    ch.basic_qos(1, BasicQosOptions::default())
+        .await
+        .expect("qos");
+    let mut consumer = consume(&ch, "overview-q", "overview-worker").await;
+    let worker = tokio::spawn(async move {
+        while let Some(Ok(delivery)) = consumer.next().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = delivery.ack(BasicAckOptions::default()).await;
+        }
+    });
+    let port = broker.addr.port().to_string();
+    let run = run_console_script(
+        &broker.management_url(),
+        "overview.mjs",
+        &[("CONNECTIONS", "1"), ("QUEUES", "2"), ("AMQP_PORT", &port)],
+        SCRIPT_TIMEOUT,
+    )
+    .await;
+    worker.abort();
+    run.assert_success("overview.mjs");
+    broker.memory_alarm().set(false);
     broker.stop().await;
 }

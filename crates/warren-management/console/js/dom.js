@@ -153,6 +153,38 @@ export function dl(pairs) {
   return h('dl', { class: 'details' }, pairs.filter(Boolean).map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
 }
 
+/** Sets `el`'s content (a string, a node or an array of them) only if it changed: a refresh leaves
+ *  unchanged text alone, so nothing flickers and a selection survives. */
+export function setContent(el, content) {
+  if (Array.isArray(content)) {
+    const fragment = document.createDocumentFragment();
+    append(fragment, content);
+    content = fragment;
+  }
+  if (content instanceof Node) {
+    const probe = document.createElement(el.tagName);
+    probe.append(content);
+    if (probe.innerHTML !== el.innerHTML) el.replaceChildren(...probe.childNodes);
+  } else {
+    const text = content === undefined || content === null ? '' : String(content);
+    if (el.childElementCount || el.textContent !== text) el.textContent = text;
+  }
+}
+
+/** Shows [label, value] pairs in `container` as a definition list, updating the one
+ *  already there in place when the labels are the same (live details panels). */
+export function updateDl(container, pairs) {
+  const rows = pairs.filter(Boolean);
+  const list = container.querySelector(':scope > dl.details');
+  const labels = list ? [...list.querySelectorAll(':scope > dt')].map((dt) => dt.textContent) : [];
+  if (!list || labels.join('\n') !== rows.map(([k]) => k).join('\n')) {
+    replace(container, dl(rows));
+    return;
+  }
+  const dds = list.querySelectorAll(':scope > dd');
+  rows.forEach(([, v], i) => setContent(dds[i], v));
+}
+
 /** A small badge: badge('D', 'durable'). */
 export function badge(text, title, kind = '') {
   return h('abbr', { class: `badge ${kind}`.trim(), title }, text);

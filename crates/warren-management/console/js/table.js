@@ -4,7 +4,7 @@
 // neither flickers nor loses the reader's place.
 
 import { api, qs } from './api.js';
-import { h, replace, fmtNum, showError } from './dom.js';
+import { h, replace, fmtNum, showError, setContent } from './dom.js';
 
 /** Page sizes offered. */
 export const PAGE_SIZES = [20, 50, 100, 500];
@@ -167,14 +167,7 @@ export function dataTable(options) {
 
 /** Sets a cell's content only if it changed (no flicker, selection kept). */
 export function setCell(td, content) {
-  if (content instanceof Node) {
-    const probe = document.createElement('td');
-    probe.append(content);
-    if (probe.innerHTML !== td.innerHTML) td.replaceChildren(content);
-  } else {
-    const text = content === undefined || content === null ? '' : String(content);
-    if (td.childElementCount || td.textContent !== text) td.textContent = text;
-  }
+  setContent(td, content);
 }
 
 /** A small static table (for short lists a page already has in full: consumers,

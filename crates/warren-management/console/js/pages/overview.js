@@ -2,7 +2,7 @@
 // node's memory and disk against their limits, uptime, listeners and alarms.
 
 import { api } from '../api.js';
-import { h, replace, dl, fmtNum, fmtRate, fmtBytes, fmtDuration, rateOf } from '../dom.js';
+import { h, replace, updateDl, setContent, fmtNum, fmtRate, fmtBytes, fmtDuration, rateOf } from '../dom.js';
 import { lineChart, gauge } from '../chart.js';
 import { staticTable } from '../table.js';
 import { REFRESH_MS } from '../refresh.js';
@@ -23,6 +23,8 @@ export default async function render(view, ctx) {
   });
   const alarms = h('div', { class: 'alarms', 'aria-live': 'polite' });
   const node = h('div');
+  const nodeInfo = h('div');
+  const gauges = h('div');
   const listeners = staticTable({
     caption: 'Listeners',
     columns: [
@@ -48,7 +50,7 @@ export default async function render(view, ctx) {
     const ot = o.object_totals || {};
     const qt = o.queue_totals || {};
     const ms = o.message_stats || {};
-    replace(totals, [
+    setContent(totals, [
       ['Connections', ot.connections], ['Channels', ot.channels], ['Exchanges', ot.exchanges],
       ['Queues', ot.queues], ['Consumers', ot.consumers], ['Messages', qt.messages],
     ].map(([label, n]) => h('li', { 'data-total': label.toLowerCase() }, h('span', { class: 'n' }, fmtNum(n)), label)));
@@ -64,14 +66,15 @@ export default async function render(view, ctx) {
     const active = [];
     if (n.mem_alarm) active.push('Memory alarm: publishers are blocked until memory use falls below the watermark.');
     if (n.disk_free_alarm) active.push('Disk alarm: free disk space is below the limit; publishers are blocked.');
-    replace(alarms, active.map((t) => h('p', { class: 'alert alert-error' }, t)));
-    replace(node,
-      dl([['Name', n.name], ['Version', `${o.product_name || 'Warren'} ${o.product_version || ''}`],
-        ['Uptime', fmtDuration(n.uptime)], ['File descriptors', `${fmtNum(n.fd_used)} of ${fmtNum(n.fd_total)}`]]),
+    setContent(alarms, active.map((t) => h('p', { class: 'alert alert-error' }, t)));
+    if (!node.contains(nodeInfo)) replace(node, nodeInfo, gauges);
+    updateDl(nodeInfo, [['Name', n.name], ['Version', `${o.product_name || 'Warren'} ${o.product_version || ''}`],
+      ['Uptime', fmtDuration(n.uptime)], ['File descriptors', `${fmtNum(n.fd_used)} of ${fmtNum(n.fd_total)}`]]);
+    setContent(gauges, [
       gauge({ label: 'Memory (vs high watermark)', used: n.mem_used, limit: n.mem_limit, format: fmtBytes, alarm: n.mem_alarm }),
       gauge({
         label: 'Disk free (vs limit)', used: n.disk_free_limit, limit: n.disk_free, alarm: n.disk_free_alarm,
         text: `${fmtBytes(n.disk_free)} free, limit ${fmtBytes(n.disk_free_limit)}`,
-      }));
+      })]);
   });
 }

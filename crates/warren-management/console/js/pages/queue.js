@@ -4,7 +4,7 @@
 
 import { api, path, canWrite } from '../api.js';
 import {
-  h, replace, dl, field, fmtNum, fmtRate, fmtBytes, rateOf, linkTo, hrefTo, notify, showError, confirmAction,
+  h, replace, updateDl, field, fmtNum, fmtRate, fmtBytes, rateOf, linkTo, hrefTo, notify, showError, confirmAction,
 } from '../dom.js';
 import { lineChart } from '../chart.js';
 import { staticTable } from '../table.js';
@@ -71,7 +71,7 @@ export default async function render(view, ctx) {
       throw err;
     }
     const ms = q.message_stats || {};
-    replace(details, dl([
+    updateDl(details, [
       ['Type', q.type], ['State', q.state], ['Features', features(q)],
       ['Policy', q.policy || '–'], ['Consumers', fmtNum(q.consumers)],
       ['Ready', h('span', { id: 'queue-ready' }, fmtNum(q.messages_ready))],
@@ -81,7 +81,7 @@ export default async function render(view, ctx) {
       ['Arguments', Object.keys(q.arguments || {}).length ? JSON.stringify(q.arguments) : '–'],
       q.exclusive_consumer_tag ? ['Exclusive consumer', q.exclusive_consumer_tag] : null,
       q.single_active_consumer_tag ? ['Active consumer', q.single_active_consumer_tag] : null,
-    ]));
+    ]);
     depth.push([q.messages_ready || 0, q.messages_unacknowledged || 0, q.messages || 0]);
     rates.push([rateOf(ms, 'publish') || 0, rateOf(ms, 'deliver_get') || 0, rateOf(ms, 'ack') || 0]);
     consumers.update(q.consumer_details || []);
