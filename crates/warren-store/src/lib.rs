@@ -32,7 +32,8 @@ pub use segment::{
     Position, SegmentConfig, SegmentLog, SegmentRecovery, SegmentScan, TailTruncation,
 };
 pub use sled_store::{
-    Compaction, CompactionConfig, SledStore, StoreConfig, StoreStats, FORMAT_VERSION,
+    Compaction, CompactionConfig, SegmentCompaction, SledStore, StoreConfig, StoreStats,
+    FORMAT_VERSION,
 };
 pub use spill::SpillLog;
 pub use store::{EntryIter, Store};

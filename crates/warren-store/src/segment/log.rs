@@ -428,6 +428,13 @@ impl SegmentLog {
     /// the scan starts (records appended later are not included), stopping cleanly at
     /// the segment's end. A damaged record yields one `Err(Corrupt)` and ends the scan.
     pub fn scan(&self, segment: u32) -> StoreResult<SegmentScan<'_>> {
+        self.scan_from(segment, FILE_HEADER_LEN)
+    }
+
+    /// [`scan`](Self::scan) starting at byte `offset` of the segment, which must be
+    /// where a record starts (the end of one an earlier scan returned): resumes a scan
+    /// in bounded steps. An offset inside a record yields a `Corrupt` item.
+    pub fn scan_from(&self, segment: u32, offset: u64) -> StoreResult<SegmentScan<'_>> {
         let inner = self.inner.lock();
         let Some(seg) = inner.segments.get(&segment) else {
             return Err(corrupt(
@@ -443,7 +450,8 @@ impl SegmentLog {
             seg.written,
             end,
             inner.memory_runs(segment),
-        ))
+        )
+        .starting_at(offset.max(FILE_HEADER_LEN)))
     }
 
     /// Segment numbers present, oldest first (the active one last).

@@ -57,6 +57,12 @@ impl<'a> SegmentScan<'a> {
         }
     }
 
+    /// Starts at `offset` instead of the first record.
+    pub(crate) fn starting_at(mut self, offset: u64) -> SegmentScan<'a> {
+        self.cursor = offset;
+        self
+    }
+
     /// `len` bytes at `offset` of the segment, from the file window or memory; `None`
     /// when they are not all there (the segment ends first).
     fn bytes(&mut self, offset: u64, len: u64) -> StoreResult<Option<&[u8]>> {

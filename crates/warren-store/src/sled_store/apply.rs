@@ -162,7 +162,18 @@ impl Shared {
             self.sweep_drops.note(id);
         }
         if let Some(at) = at {
-            self.bodies.released(at);
+            self.release_body(e, at)?;
+        }
+        Ok(())
+    }
+
+    /// Uncounts a deleted message's record; if compaction had moved it, deletes its
+    /// forwards from sled (not durably: the open drops forwards no entry reaches).
+    pub(super) fn release_body(&self, e: &Engine, at: Position) -> StoreResult<()> {
+        if let Some(keys) = self.bodies.released(at) {
+            for k in keys {
+                e.trees.moved.remove(k).map_err(|err| e.sled_err(err))?;
+            }
         }
         Ok(())
     }

@@ -13,19 +13,24 @@
 //! spent on them and no body is read to rebuild them. A segment that is not the active
 //! one and holds no live message is deleted whole — after the group commit that made
 //! the removals emptying it durable (see `flush.rs`), so a crash can never leave an
-//! entry whose removal was lost pointing into a deleted file.
+//! entry whose removal was lost pointing into a deleted file. A sealed segment whose
+//! live bytes fall below a threshold is compacted: its live records are copied to the
+//! head of the log and it is retired (see `segment_compact.rs`, `forward.rs`); reads
+//! and releases resolve positions in retired segments through the forwards.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 use crate::codec::{self, Writer};
 use crate::error::{StoreError, StoreResult};
 use crate::records::MessageRecord;
 use crate::segment::{Position, SegmentConfig, SegmentLog};
+
+use super::forward::{self, Forwards};
 
 /// The segment directory's name inside the data directory.
 pub(super) const SEGMENTS_DIR: &str = "segments";
@@ -33,13 +38,51 @@ pub(super) const SEGMENTS_DIR: &str = "segments";
 /// Bytes of a record's header in a segment file (length, checksum).
 const RECORD_HEADER: u64 = 8;
 
+/// Live messages of one segment and the bytes of their records (headers included).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SegLive {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+impl SegLive {
+    fn add(&mut self, at: Position) {
+        self.count += 1;
+        self.bytes += record_bytes(at);
+    }
+}
+
+/// What the live-count lock guards.
+struct LiveState {
+    /// Per segment (absent: nothing live).
+    segs: HashMap<u32, SegLive>,
+    /// The end of the last record appended (segment, byte after it).
+    end: (u32, u64),
+    /// The segment being compacted, and the offsets of its records released meanwhile
+    /// (their copies are dead when it is retired).
+    moving: Option<(u32, HashSet<u32>)>,
+}
+
+impl LiveState {
+    fn sub(&mut self, at: Position) {
+        if let Some(n) = self.segs.get_mut(&at.segment) {
+            n.count = n.count.saturating_sub(1);
+            n.bytes = n.bytes.saturating_sub(record_bytes(at));
+            if n.count == 0 {
+                self.segs.remove(&at.segment);
+            }
+        }
+    }
+}
+
 /// The segment log of message bodies and its live counts.
 pub(crate) struct Bodies {
     pub log: SegmentLog,
     dir: PathBuf,
-    /// Live messages per segment (absent: none), and the end of the last record
-    /// appended (segment, byte after it).
-    live: Mutex<(HashMap<u32, u64>, (u32, u64))>,
+    live: Mutex<LiveState>,
+    /// Retired (compacted) segments and where their moved records went. Lock order:
+    /// `live`, then this.
+    forwards: RwLock<Forwards>,
     /// Recovered length of every segment present at open (records past it were lost).
     recovered_len: HashMap<u32, u64>,
     /// Whether empty segments may be deleted (not before the open-time pass over the
@@ -70,7 +113,12 @@ impl Bodies {
         Ok(Bodies {
             log,
             dir,
-            live: Mutex::new((HashMap::new(), (0, 0))),
+            live: Mutex::new(LiveState {
+                segs: HashMap::new(),
+                end: (0, 0),
+                moving: None,
+            }),
+            forwards: RwLock::new(Forwards::default()),
             recovered_len,
             deleting: AtomicBool::new(false),
         })
@@ -88,8 +136,17 @@ impl Bodies {
         // from is never seen sealed and empty while it holds this record.
         let mut live = self.live.lock();
         let at = self.log.append(&[&head.0, &m.body])?;
-        *live.0.entry(at.segment).or_insert(0) += 1;
-        live.1 = live.1.max(end_of(at));
+        live.segs.entry(at.segment).or_default().add(at);
+        live.end = live.end.max(end_of(at));
+        Ok(at)
+    }
+
+    /// Appends a copy of a record (segment compaction), counted live where it lands.
+    pub(crate) fn append_copy(&self, payload: &[u8]) -> StoreResult<Position> {
+        let mut live = self.live.lock();
+        let at = self.log.append(&[payload])?;
+        live.segs.entry(at.segment).or_default().add(at);
+        live.end = live.end.max(end_of(at));
         Ok(at)
     }
 
@@ -97,12 +154,37 @@ impl Bodies {
     /// `write_pending` and `sync` called after this returned, everything up to it is
     /// durable.
     pub(crate) fn appended_end(&self) -> (u32, u64) {
-        self.live.lock().1
+        self.live.lock().end
+    }
+
+    /// Where the record stored at `at` is now (moved if its segment was compacted).
+    pub(crate) fn resolve(&self, at: Position) -> Position {
+        let f = self.forwards.read();
+        if f.is_empty() {
+            return at;
+        }
+        f.resolve(at)
     }
 
     /// Reads message `id` back from `at` (checksum verified by the log; the id in the
     /// record must match, so a stale position can never return another message).
+    /// A position in a compacted segment is followed to the record's copy (again if
+    /// the segment was retired while the read was under way).
     pub(crate) fn read(&self, id: u64, at: Position) -> StoreResult<MessageRecord> {
+        let target = self.resolve(at);
+        match self.read_at(id, target) {
+            Err(err) => {
+                let again = self.resolve(at);
+                if again == target {
+                    return Err(err);
+                }
+                self.read_at(id, again)
+            }
+            ok => ok,
+        }
+    }
+
+    fn read_at(&self, id: u64, at: Position) -> StoreResult<MessageRecord> {
         let bytes: Bytes = self.log.read(at)?;
         let corrupt = |detail: String| StoreError::Corrupt {
             path: self.dir.join(format!("{:010}.seg", at.segment)),
@@ -123,23 +205,126 @@ impl Bodies {
             .map_err(|e| corrupt(format!("message {id} at {}: {e}", at.offset)))
     }
 
-    /// A message stored at `at` was deleted.
-    pub(crate) fn released(&self, at: Position) {
-        let mut guard = self.live.lock();
-        let live = &mut guard.0;
-        if let Some(n) = live.get_mut(&at.segment) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                live.remove(&at.segment);
+    /// A message stored at `at` was deleted. Returns the `moved` keys of its forwards,
+    /// if it had been moved (the caller deletes them from sled).
+    pub(crate) fn released(&self, at: Position) -> Option<Vec<[u8; 8]>> {
+        let mut live = self.live.lock();
+        let (target, keys) = {
+            let moved = {
+                let f = self.forwards.read();
+                !f.is_empty() && f.retired.contains(&at.segment)
+            };
+            if moved {
+                let (target, keys) = self.forwards.write().take_chain(at);
+                (target, Some(keys))
+            } else {
+                (at, None)
+            }
+        };
+        if let Some((segment, released)) = &mut live.moving {
+            if *segment == target.segment {
+                released.insert(target.offset);
             }
         }
+        live.sub(target);
+        keys
     }
 
     /// Sets the live counts rebuilt at open.
-    pub(super) fn seed(&self, counts: HashMap<u32, u64>) {
+    pub(super) fn seed(&self, counts: HashMap<u32, SegLive>) {
         let mut live = self.live.lock();
         for (segment, n) in counts {
-            *live.0.entry(segment).or_insert(0) += n;
+            let s = live.segs.entry(segment).or_default();
+            s.count += n.count;
+            s.bytes += n.bytes;
+        }
+    }
+
+    /// Sets the forwards read at open.
+    pub(super) fn set_forwards(&self, f: Forwards) {
+        *self.forwards.write() = f;
+    }
+
+    /// The forwards, to resolve and prune at open.
+    pub(super) fn forwards(&self) -> &RwLock<Forwards> {
+        &self.forwards
+    }
+
+    /// Sealed segments whose live bytes are under `percent` % of their size, with that
+    /// fraction (per mille), lowest first; none before the open-time pass is done.
+    pub(crate) fn compaction_candidates(&self, percent: u32) -> Vec<(u32, u64)> {
+        if percent == 0 || !self.deleting.load(Ordering::SeqCst) {
+            return Vec::new();
+        }
+        let active = self.log.active_segment();
+        let segments = self.log.segments();
+        let live = self.live.lock();
+        let moving = live.moving.as_ref().map(|(s, _)| *s);
+        let mut out: Vec<(u32, u64)> = segments
+            .into_iter()
+            .filter(|s| *s != active && Some(*s) != moving)
+            .filter_map(|s| {
+                let n = live.segs.get(&s)?;
+                let size = self.log.segment_bytes(s).max(1);
+                (n.bytes.saturating_mul(100) < u64::from(percent).saturating_mul(size))
+                    .then_some((s, n.bytes.saturating_mul(1000) / size))
+            })
+            .collect();
+        drop(live);
+        out.sort_by_key(|&(s, f)| (f, s));
+        out
+    }
+
+    /// Starts compacting `segment`: releases of its records are noted from now on.
+    /// False if it is the active segment or already retired.
+    pub(crate) fn begin_move(&self, segment: u32) -> bool {
+        let mut live = self.live.lock();
+        if segment == self.log.active_segment()
+            || self.forwards.read().retired.contains(&segment)
+            || live.moving.is_some()
+        {
+            return false;
+        }
+        live.moving = Some((segment, HashSet::new()));
+        true
+    }
+
+    /// Retires `segment` once the forwards of its `moved` records are durable: reads
+    /// and releases follow them from now on, its live count is gone (the file may be
+    /// deleted). Returns the `moved` keys of copies whose message was deleted during
+    /// the move (dead already: the caller deletes them from sled).
+    pub(crate) fn retire(&self, segment: u32, moved: &[(Position, Position)]) -> Vec<[u8; 8]> {
+        let mut live = self.live.lock();
+        let released = match live.moving.take() {
+            Some((s, released)) if s == segment => released,
+            other => {
+                live.moving = other;
+                HashSet::new()
+            }
+        };
+        let mut dead = Vec::new();
+        let mut f = self.forwards.write();
+        for &(from, to) in moved {
+            if released.contains(&from.offset) {
+                live.sub(to);
+                dead.push(forward::key(from.segment, from.offset));
+            } else {
+                f.insert(from, to);
+            }
+        }
+        f.retired.insert(segment);
+        live.segs.remove(&segment);
+        dead
+    }
+
+    /// Gives up compacting `segment`: its copies so far are dead records.
+    pub(crate) fn abort_move(&self, segment: u32, moved: &[(Position, Position)]) {
+        let mut live = self.live.lock();
+        if live.moving.as_ref().is_some_and(|(s, _)| *s == segment) {
+            live.moving = None;
+        }
+        for &(_, to) in moved {
+            live.sub(to);
         }
     }
 
@@ -190,10 +375,11 @@ impl Bodies {
         }
         let live = self.live.lock();
         let active = self.log.active_segment();
+        let moving = live.moving.as_ref().map(|(s, _)| *s);
         self.log
             .segments()
             .into_iter()
-            .filter(|s| *s != active && !live.0.contains_key(s))
+            .filter(|s| *s != active && Some(*s) != moving && !live.segs.contains_key(s))
             .collect()
     }
 
@@ -209,8 +395,18 @@ impl Bodies {
     /// Live messages per segment (for tests).
     #[cfg(test)]
     pub(crate) fn live_counts(&self) -> HashMap<u32, u64> {
-        self.live.lock().0.clone()
+        self.live
+            .lock()
+            .segs
+            .iter()
+            .map(|(s, n)| (*s, n.count))
+            .collect()
     }
+}
+
+/// Bytes a record at `at` takes in its segment (header included).
+pub(crate) fn record_bytes(at: Position) -> u64 {
+    RECORD_HEADER + u64::from(at.len)
 }
 
 /// The byte after a record at `at` (segment, offset).

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::engine::{open_sled, Engine, ID_BASE_KEY, TREE_NAMES};
+use super::segment_compact::STEP_PAUSE;
 use super::Shared;
 use crate::error::{StoreError, StoreResult};
 
@@ -205,22 +206,44 @@ pub(super) fn worthwhile(shared: &Shared) -> bool {
         && size >= live.saturating_mul(u64::from(c.ratio))
 }
 
-/// The compaction loop: every `every`, compacts if worthwhile, until stopped.
+/// The compaction loop, until stopped: every `every`, compacts sled if worthwhile and
+/// checks for mostly-dead segments; while one is being compacted, a step of it every
+/// `STEP_PAUSE` (see `segment_compact.rs`).
 fn maintain(shared: &Shared, stop: &(Mutex<bool>, Condvar), every: Duration) {
+    let mut next_check = Instant::now() + every;
     loop {
+        let moving = shared.segment_compactor.lock().in_progress();
         {
             let (stopped, cv) = stop;
             let mut stopped = stopped.lock();
             if !*stopped {
-                cv.wait_for(&mut stopped, every);
+                let until = if moving {
+                    Instant::now() + STEP_PAUSE
+                } else {
+                    next_check
+                };
+                cv.wait_until(&mut stopped, until);
             }
             if *stopped {
+                shared.segment_compactor.lock().abandon(shared);
                 return;
             }
         }
-        if worthwhile(shared) {
-            if let Err(e) = compact(shared) {
-                tracing::error!(store = %shared.path.display(), "compaction failed: {e}");
+        let check = Instant::now() >= next_check;
+        if check {
+            next_check = Instant::now() + every;
+            if worthwhile(shared) {
+                if let Err(e) = compact(shared) {
+                    tracing::error!(store = %shared.path.display(), "compaction failed: {e}");
+                }
+            }
+        }
+        if check || moving {
+            // `try_lock`: a `compact_segments` call under way does the work meanwhile.
+            if let Some(mut compactor) = shared.segment_compactor.try_lock() {
+                if let Err(e) = compactor.tick(shared) {
+                    tracing::error!(store = %shared.path.display(), "segment compaction failed: {e}");
+                }
             }
         }
     }

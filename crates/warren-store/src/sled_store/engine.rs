@@ -20,10 +20,12 @@ pub(crate) struct Trees {
     pub entries: sled::Tree,
     pub delayed: sled::Tree,
     pub definitions: sled::Tree,
+    /// Forwards of records moved by segment compaction (`forward.rs`).
+    pub moved: sled::Tree,
 }
 
 /// Names of the trees, in the order compaction copies them.
-pub(super) const TREE_NAMES: [&str; 7] = [
+pub(super) const TREE_NAMES: [&str; 8] = [
     "exchanges",
     "queues",
     "bindings",
@@ -31,6 +33,7 @@ pub(super) const TREE_NAMES: [&str; 7] = [
     "entries",
     "delayed",
     "definitions",
+    "moved",
 ];
 
 /// An open sled database.
@@ -62,6 +65,7 @@ impl Engine {
             entries: tree(TREE_NAMES[4])?,
             delayed: tree(TREE_NAMES[5])?,
             definitions: tree(TREE_NAMES[6])?,
+            moved: tree(TREE_NAMES[7])?,
         };
         let id_base = match db.get(ID_BASE_KEY).map_err(err)? {
             Some(v) => {

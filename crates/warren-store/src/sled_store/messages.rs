@@ -20,7 +20,7 @@ impl SledStore {
         if let Some(old) = self.shared.index.put(&e, id, at)? {
             // The same id stored twice: the older record is dead.
             self.shared.sub_live(MESSAGE_BYTES);
-            self.shared.bodies.released(old);
+            self.shared.release_body(&e, old)?;
         }
         Ok(())
     }

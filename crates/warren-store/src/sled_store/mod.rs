@@ -20,12 +20,16 @@ mod apply;
 mod bodies;
 mod compact;
 #[cfg(test)]
+mod compaction_cases;
+#[cfg(test)]
 mod crash_cases;
 mod engine;
 mod flush;
+mod forward;
 mod index;
 mod messages;
 mod pending;
+mod segment_compact;
 mod startup;
 mod sweep;
 mod topology;
@@ -39,6 +43,7 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 pub use compact::Compaction;
+pub use segment_compact::SegmentCompaction;
 
 use crate::commit::{GroupCommit, SyncTicket};
 use crate::error::StoreResult;
@@ -53,7 +58,9 @@ use engine::Engine;
 
 /// The on-disk format this code reads and writes. Bump on any layout change.
 /// 2: message bodies in the segment log, positions in `messages` and `entries`.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: plus the `moved` tree (forwards of records moved by segment compaction); a
+/// version-2 directory is upgraded in place at open (it has no such tree).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// When the store compacts itself (see the README: sled 0.34 never shrinks its file).
 #[derive(Debug, Clone)]
@@ -67,6 +74,14 @@ pub struct CompactionConfig {
     /// ... and the live data is at most this: writers wait while it is copied (measured
     /// here: 4 ms with nothing live, 250 ms for 11 MiB, 2.1 s for 64 MiB).
     pub max_live_bytes: u64,
+    /// Segment compaction: a sealed segment of message bodies whose live records take
+    /// less than this percentage of its bytes (at two checks in a row, `check_every`
+    /// apart) has them copied to the head of the log and is deleted. 0: never (a
+    /// segment then goes only once nothing in it is live).
+    pub segment_live_percent: u32,
+    /// Bytes of such a segment scanned per step (its live records among them copied);
+    /// steps run 10 ms apart on the store's background thread.
+    pub segment_step_bytes: u64,
 }
 
 impl Default for CompactionConfig {
@@ -76,6 +91,8 @@ impl Default for CompactionConfig {
             min_file_bytes: 64 << 20,
             ratio: 4,
             max_live_bytes: 16 << 20,
+            segment_live_percent: 25,
+            segment_step_bytes: 4 << 20,
         }
     }
 }
@@ -163,6 +180,8 @@ pub(crate) struct Shared {
     pub sweep_drops: sweep::SweepDrops,
     /// Stream queues' logs (synced by every flush).
     pub streams: crate::stream::registry::StreamRegistry,
+    /// Segment compaction's state between steps.
+    pub segment_compactor: parking_lot::Mutex<segment_compact::SegmentCompactor>,
 }
 
 impl Shared {
@@ -250,6 +269,20 @@ impl SledStore {
     /// database and switches to it. Writers wait meanwhile.
     pub fn compact(&self) -> StoreResult<Compaction> {
         compact::compact(&self.shared)
+    }
+
+    /// Compacts every mostly-dead segment of message bodies now (live records under
+    /// `segment_live_percent` of its bytes: copied to the head of the log, the segment
+    /// deleted), without the background thread's pauses between steps. Publishers are
+    /// not held up (each copy is one append); the call blocks the calling thread.
+    pub fn compact_segments(&self) -> StoreResult<SegmentCompaction> {
+        self.shared.segment_compactor.lock().run_all(&self.shared)
+    }
+
+    /// What segment compaction did since open (background thread and
+    /// [`compact_segments`](Self::compact_segments)).
+    pub fn segment_compaction_totals(&self) -> SegmentCompaction {
+        self.shared.segment_compactor.lock().totals
     }
 }
 

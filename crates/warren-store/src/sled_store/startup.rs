@@ -3,7 +3,7 @@
 //! segments' live counts from the positions the entries carry, and cleans what
 //! interrupted operations left behind. No body is read.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
 
-use super::bodies::Bodies;
+use super::bodies::{record_bytes, Bodies, SegLive};
 use super::compact::{self, Maintenance, FIRST_DIR};
 use super::engine::Engine;
 use super::flush::{decode_log_end, Marker, SledFlusher, GENERATION_KEY, LOG_END_KEY, SYNCED_FILE};
@@ -98,6 +98,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
             .ok_or_else(|| engine.corrupt("synced segment log end", "not 12 bytes"))?;
         bodies.check_synced(end)?;
     }
+    bodies.set_forwards(super::forward::Forwards::load(&engine)?);
     let refs = RefCounts::default();
     let pending = Pending::default();
     let Rebuilt {
@@ -121,6 +122,7 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         pending,
         sweep_drops: sweep::SweepDrops::recording(),
         streams: crate::stream::registry::StreamRegistry::new(path.join(STREAMS_DIR)),
+        segment_compactor: parking_lot::Mutex::new(Default::default()),
     });
     let flusher = SledFlusher {
         shared: shared.clone(),
@@ -172,7 +174,13 @@ fn check_format(engine: &Engine, path: &Path) -> StoreResult<()> {
             let found = <[u8; 4]>::try_from(v.as_ref())
                 .map(u32::from_be_bytes)
                 .unwrap_or(0);
-            if found != FORMAT_VERSION {
+            if found == 2 {
+                // Version 3 only adds the `moved` tree (segment compaction), empty in a
+                // version-2 directory; an older Warren must not open it once it is used.
+                db.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())
+                    .map_err(sled_err)?;
+                db.flush().map_err(sled_err)?;
+            } else if found != FORMAT_VERSION {
                 return Err(StoreError::UnsupportedFormat {
                     path: path.to_path_buf(),
                     found,
@@ -228,8 +236,11 @@ fn rebuild(
     // Messages at or above the floor may not be in `messages` yet (see `index.rs`).
     let floor = super::index::recorded_floor(e)?;
     let mut unindexed = Vec::new();
-    // (message id, segment) of every entry.
-    let mut ids: Vec<(u64, u32)> = Vec::with_capacity(e.trees.entries.len());
+    // (message id, segment, record length) of every entry, positions resolved through
+    // the forwards of compacted segments.
+    let mut ids: Vec<(u64, u32, u32)> = Vec::with_capacity(e.trees.entries.len());
+    let forwards = bodies.forwards().read();
+    let mut used_forwards = HashSet::new();
     let mut orphan_entries = Vec::new();
     let mut lost = Vec::new();
     for item in e.trees.entries.iter() {
@@ -240,17 +251,31 @@ fn rebuild(
             orphan_entries.push(k);
             continue;
         }
-        let (entry, _, at) = codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
+        let (entry, _, stored_at) =
+            codec::decode_entry(seq, &v).map_err(|err| e.corrupt("entry", err))?;
+        let at = if forwards.is_empty() {
+            stored_at
+        } else {
+            forwards.hops(stored_at, &mut used_forwards);
+            forwards.resolve(stored_at)
+        };
         if !bodies.holds(at) {
             lost.push(k);
             continue;
         }
-        ids.push((entry.message_id, at.segment));
+        ids.push((entry.message_id, at.segment, at.len));
         if entry.message_id >= floor {
-            unindexed.push((entry.message_id, at));
+            unindexed.push((entry.message_id, stored_at));
         }
         stats.entry(queue).or_default().add(seq, entry.body_len);
         live_bytes += (k.len() + v.len()) as u64;
+    }
+    drop(forwards);
+    // Forwards no entry reaches any more (their message was deleted, the deletion of
+    // the forward was not made durable), and retired segments left without any.
+    let stale = bodies.forwards().write().prune(&used_forwards);
+    for k in stale {
+        e.trees.moved.remove(k).map_err(sled_err)?;
     }
     for k in orphan_entries.iter().chain(&lost) {
         e.trees.entries.remove(k).map_err(sled_err)?;
@@ -272,14 +297,20 @@ fn rebuild(
     // Reference counts and live counts come from the entries alone (a count of one is
     // implicit); the messages pass (orphans, dangling entries, live bytes) runs after
     // opening.
-    let mut segments: HashMap<u32, u64> = HashMap::new();
+    let mut segments: HashMap<u32, SegLive> = HashMap::new();
     let mut referenced = Vec::with_capacity(ids.len());
     let mut at = 0;
     while at < ids.len() {
-        let (id, segment) = ids[at];
-        let n = ids[at..].iter().take_while(|&&(x, _)| x == id).count();
+        let (id, segment, len) = ids[at];
+        let n = ids[at..].iter().take_while(|&&(x, _, _)| x == id).count();
         refs.recovered(id, u32::try_from(n).unwrap_or(u32::MAX));
-        *segments.entry(segment).or_insert(0) += 1;
+        let s = segments.entry(segment).or_default();
+        s.count += 1;
+        s.bytes += record_bytes(crate::segment::Position {
+            segment,
+            offset: 0,
+            len,
+        });
         referenced.extend(std::iter::repeat_n(id, n));
         at += n;
     }
