@@ -121,10 +121,15 @@ pub struct Limits {
     /// When the store compacts its files (space is never returned otherwise). Default:
     /// check every 10 s; compact when the files are at least 64 MiB, at least 4 times
     /// the live data, and the live data is at most 16 MiB (writers wait while it is
-    /// copied: 250 ms for 11 MiB measured).
+    /// copied: 250 ms for 11 MiB measured). At the same checks, a sealed segment of
+    /// message bodies whose live messages take under 25% of its bytes (at two checks
+    /// in a row) has them copied to the head of the log, 4 MiB of it scanned per step,
+    /// and is deleted (the store's README: "Segment compaction").
     /// Config: `limits.store_compaction_check_every_ms`,
     /// `limits.store_compaction_min_file_bytes`, `limits.store_compaction_ratio`,
-    /// `limits.store_compaction_max_live_bytes`.
+    /// `limits.store_compaction_max_live_bytes`,
+    /// `limits.store_compaction_segment_live_percent`,
+    /// `limits.store_compaction_segment_step_bytes`.
     pub store_compaction: CompactionConfig,
     /// Publisher flow control: when a publish is routed to a queue that has consumers
     /// and holds more than this many ready messages, the publishing connection stops
@@ -239,6 +244,8 @@ impl Default for Limits {
                 min_file_bytes: 64 << 20,
                 ratio: 4,
                 max_live_bytes: 16 << 20,
+                segment_live_percent: 25,
+                segment_step_bytes: 4 << 20,
             },
             publish_flow_backlog: 10_000,
             publish_flow_stall: Duration::from_millis(100),

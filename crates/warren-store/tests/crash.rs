@@ -35,14 +35,19 @@ fn own_queue(round: u64, thread: u64) -> String {
 /// shared fan-out queue), removes the message two back every fifth step, syncs, and
 /// prints `S <thread> <seq> <removed seq or ->` once the sync resolved.
 fn child(dir: &Path, round: u64) {
-    // Compact aggressively, so kills also land in the middle of compactions.
+    // Compact aggressively, so kills also land in the middle of compactions: of sled,
+    // and of segments (16 KiB ones, any with a tenth of its bytes dead, moved 4 KiB
+    // a step).
     let mut config = common::config(dir);
     config.compaction = warren_store::CompactionConfig {
         check_every: Some(Duration::from_millis(100)),
         min_file_bytes: 2 << 20,
         ratio: 2,
         max_live_bytes: 64 << 20,
+        segment_live_percent: 90,
+        segment_step_bytes: 4 << 10,
     };
+    config.segment_bytes = 16 << 10;
     let store = std::sync::Arc::new(SledStore::open(&config).unwrap());
     let fan = store
         .put_queue(&common::queue(&format!("r{round}-fan")))

@@ -108,6 +108,8 @@ pub struct LimitsFile {
     pub store_compaction_min_file_bytes: Option<SizeOrFraction>,
     pub store_compaction_ratio: Option<u32>,
     pub store_compaction_max_live_bytes: Option<SizeOrFraction>,
+    pub store_compaction_segment_live_percent: Option<u32>,
+    pub store_compaction_segment_step_bytes: Option<SizeOrFraction>,
     pub publish_flow_backlog: Option<u32>,
     pub publish_flow_stall_ms: Option<u64>,
     pub publish_flow_max_pause_ms: Option<u64>,

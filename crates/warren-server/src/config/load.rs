@@ -524,6 +524,12 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
     if let Some(v) = f.store_compaction_ratio {
         l.store_compaction.ratio = v;
     }
+    if let Some(v) = f.store_compaction_segment_live_percent {
+        l.store_compaction.segment_live_percent = v;
+    }
+    if let Some(v) = f.store_compaction_segment_step_bytes {
+        l.store_compaction.segment_step_bytes = size("store_compaction_segment_step_bytes", v)?;
+    }
     if let Some(v) = f.store_compaction_check_every_ms {
         l.store_compaction.check_every = (v > 0).then(|| ms(v));
     }
@@ -635,6 +641,20 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
             origin,
             "limits.spill_page_bytes",
             "must be between 1 and spill_segment_bytes",
+        ));
+    }
+    if l.store_compaction.segment_live_percent > 100 {
+        return Err(value_err(
+            origin,
+            "limits.store_compaction_segment_live_percent",
+            "must be a percentage between 0 (never) and 100",
+        ));
+    }
+    if l.store_compaction.segment_step_bytes == 0 {
+        return Err(value_err(
+            origin,
+            "limits.store_compaction_segment_step_bytes",
+            "must be at least 1",
         ));
     }
     if l.spill_segment_bytes < 4096 || l.spill_segment_bytes > u64::from(u32::MAX) {

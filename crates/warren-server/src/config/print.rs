@@ -98,6 +98,8 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             store_compaction_min_file_bytes: bytes(l.store_compaction.min_file_bytes),
             store_compaction_ratio: Some(l.store_compaction.ratio),
             store_compaction_max_live_bytes: bytes(l.store_compaction.max_live_bytes),
+            store_compaction_segment_live_percent: Some(l.store_compaction.segment_live_percent),
+            store_compaction_segment_step_bytes: bytes(l.store_compaction.segment_step_bytes),
             publish_flow_backlog: Some(l.publish_flow_backlog),
             publish_flow_stall_ms: ms(l.publish_flow_stall),
             publish_flow_max_pause_ms: ms(l.publish_flow_max_pause),
