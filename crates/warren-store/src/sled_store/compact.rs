@@ -212,7 +212,11 @@ pub(super) fn worthwhile(shared: &Shared) -> bool {
 fn maintain(shared: &Shared, stop: &(Mutex<bool>, Condvar), every: Duration) {
     let mut next_check = Instant::now() + every;
     loop {
-        let moving = shared.segment_compactor.lock().in_progress();
+        // `try_lock` throughout: a `compact_segments` call may hold it for a while.
+        let moving = shared
+            .segment_compactor
+            .try_lock()
+            .is_some_and(|c| c.in_progress());
         {
             let (stopped, cv) = stop;
             let mut stopped = stopped.lock();
@@ -225,7 +229,9 @@ fn maintain(shared: &Shared, stop: &(Mutex<bool>, Condvar), every: Duration) {
                 cv.wait_until(&mut stopped, until);
             }
             if *stopped {
-                shared.segment_compactor.lock().abandon(shared);
+                if let Some(mut c) = shared.segment_compactor.try_lock() {
+                    c.abandon(shared);
+                }
                 return;
             }
         }
@@ -239,7 +245,6 @@ fn maintain(shared: &Shared, stop: &(Mutex<bool>, Condvar), every: Duration) {
             }
         }
         if check || moving {
-            // `try_lock`: a `compact_segments` call under way does the work meanwhile.
             if let Some(mut compactor) = shared.segment_compactor.try_lock() {
                 if let Err(e) = compactor.tick(shared) {
                     tracing::error!(store = %shared.path.display(), "segment compaction failed: {e}");
