@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::Shared;
@@ -56,6 +57,7 @@ pub(super) struct SledFlusher {
 
 impl Flusher for SledFlusher {
     fn flush(&mut self, generation: u64) -> Result<(), String> {
+        let begun = self.shared.flushes_begun.fetch_add(1, Ordering::SeqCst) + 1;
         let bodies = &self.shared.bodies;
         // Empty now: the removals that emptied them are in sled already.
         let doomed = bodies.empty_segments();
@@ -83,6 +85,8 @@ impl Flusher for SledFlusher {
                 .map_err(|err| format!("fdatasync {}: {err}", e.path.join("db").display()))?;
         }
         drop(e);
+        // Everything appended or applied to sled before this flush began is durable.
+        self.shared.flushes_done.store(begun, Ordering::SeqCst);
         bodies.delete(&doomed);
         Ok(())
     }

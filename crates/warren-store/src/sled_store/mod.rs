@@ -180,6 +180,11 @@ pub(crate) struct Shared {
     pub sweep_drops: sweep::SweepDrops,
     /// Stream queues' logs (synced by every flush).
     pub streams: crate::stream::registry::StreamRegistry,
+    /// Group commits begun, and the number of the last one completed (flushes run one
+    /// at a time): what a flush begun after a write made durable is known without
+    /// another `fdatasync` (segment compaction waits for one, see `segment_compact.rs`).
+    pub flushes_begun: AtomicU64,
+    pub flushes_done: AtomicU64,
     /// Segment compaction's state between steps.
     pub segment_compactor: parking_lot::Mutex<segment_compact::SegmentCompactor>,
 }

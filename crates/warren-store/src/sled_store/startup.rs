@@ -122,6 +122,8 @@ pub(super) fn open(config: &StoreConfig) -> StoreResult<SledStore> {
         pending,
         sweep_drops: sweep::SweepDrops::recording(),
         streams: crate::stream::registry::StreamRegistry::new(path.join(STREAMS_DIR)),
+        flushes_begun: AtomicU64::new(0),
+        flushes_done: AtomicU64::new(0),
         segment_compactor: parking_lot::Mutex::new(Default::default()),
     });
     let flusher = SledFlusher {
