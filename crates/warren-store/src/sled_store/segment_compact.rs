@@ -235,12 +235,14 @@ fn finish(shared: &Shared, mv: Move, totals: &mut SegmentCompaction) -> StoreRes
 }
 
 /// One step of a move, timed; on failure the move is given up (its copies are dead).
+/// Ok(false): the segment was deleted meanwhile (it emptied between the choice and
+/// the start of the move: nothing left to copy), the move is dropped.
 fn timed_step(
     shared: &Shared,
     mv: &mut Move,
     budget: u64,
     totals: &mut SegmentCompaction,
-) -> StoreResult<()> {
+) -> StoreResult<bool> {
     let began = Instant::now();
     let before = mv.moved.len();
     match step(shared, mv, budget) {
@@ -249,10 +251,17 @@ fn timed_step(
             totals.bytes_copied += bytes;
             totals.records_copied += (mv.moved.len() - before) as u64;
             totals.longest_step = totals.longest_step.max(began.elapsed());
-            Ok(())
+            Ok(true)
         }
         Err(err) => {
             shared.bodies.abort_move(mv.segment, &mv.moved);
+            if !shared.bodies.log.segments().contains(&mv.segment) {
+                tracing::debug!(
+                    segment = mv.segment,
+                    "segment deleted before its compaction"
+                );
+                return Ok(false);
+            }
             Err(err)
         }
     }
@@ -283,8 +292,9 @@ impl SegmentCompactor {
         if scanned_all(&mv) {
             return finish(shared, mv, &mut self.totals);
         }
-        timed_step(shared, &mut mv, c.segment_step_bytes, &mut self.totals)?;
-        self.current = Some(mv);
+        if timed_step(shared, &mut mv, c.segment_step_bytes, &mut self.totals)? {
+            self.current = Some(mv);
+        }
         Ok(())
     }
 
@@ -311,10 +321,13 @@ impl SegmentCompactor {
                     None => break,
                 },
             };
-            while !scanned_all(&mv) {
-                timed_step(shared, &mut mv, c.segment_step_bytes, &mut self.totals)?;
+            let mut kept = true;
+            while kept && !scanned_all(&mv) {
+                kept = timed_step(shared, &mut mv, c.segment_step_bytes, &mut self.totals)?;
             }
-            finish(shared, mv, &mut self.totals)?;
+            if kept {
+                finish(shared, mv, &mut self.totals)?;
+            }
         }
         let t = self.totals;
         Ok(SegmentCompaction {
