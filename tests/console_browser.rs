@@ -35,7 +35,8 @@ async fn login_with_a_wrong_and_a_right_password_and_log_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and node: bash tests/console/run.sh"]
 async fn a_lapin_queue_is_shown_published_to_read_moved_purged_and_deleted_from_the_console() {
-    let broker = TestBroker::start().await;
+    // Rates sampled every second, so the screenshots show the live traffic's.
+    let broker = TestBroker::start_with(|c| c.stats_interval = Duration::from_secs(1)).await;
     let (conn, ch) = broker.channel().await;
     ch.queue_declare(
         "orders".into(),
