@@ -10,7 +10,9 @@ import { REFRESH_MS } from '../refresh.js';
 export const channelHref = (name) => `#/channels/${encodeURIComponent(name)}`;
 
 const ms = (c, key) => fmtRate(rateOf(c.message_stats, key));
-const mode = (c) => h('span', null, c.confirm && badge('C', 'confirm mode'), c.transactional && badge('T', 'transactional'));
+const mode = (c) => (c.confirm || c.transactional
+  ? h('span', null, c.confirm && badge('C', 'confirm mode'), c.transactional && badge('T', 'transactional'))
+  : '–');
 
 /** The channel table's columns (also on a connection's page). */
 export function channelColumns(allVhosts) {

@@ -68,7 +68,10 @@ function closeForm(name) {
 }
 
 function propsTable(props) {
-  const pairs = Object.entries(props || {}).map(([k, v]) => [k, typeof v === 'object' ? h('code', null, JSON.stringify(v)) : String(v)]);
+  const show = (v) => (v && typeof v === 'object'
+    ? h('code', null, Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join(', '))
+    : String(v));
+  const pairs = Object.entries(props || {}).map(([k, v]) => [k, show(v)]);
   return dl(pairs);
 }
 

@@ -121,11 +121,20 @@ export async function renderExchange(main, ctx, vhost, urlNameParam) {
     write && h('section', { class: 'panel' }, h('h2', { id: 'publish-title' }, 'Publish message'), publishForm(vhost, name)),
     write && !builtin && h('section', { class: 'panel' }, h('h2', null, 'Delete'), h('p', null, del)));
   const timer = ctx.every(REFRESH_MS, async () => {
-    const [x, from, to] = await Promise.all([
-      api(base, { signal: ctx.signal }),
-      api(`${base}/bindings/source`, { signal: ctx.signal }),
-      api(`${base}/bindings/destination`, { signal: ctx.signal }),
-    ]);
+    let x, from, to;
+    try {
+      [x, from, to] = await Promise.all([
+        api(base, { signal: ctx.signal }),
+        api(`${base}/bindings/source`, { signal: ctx.signal }),
+        api(`${base}/bindings/destination`, { signal: ctx.signal }),
+      ]);
+    } catch (err) {
+      if (err.status !== 404) throw err;
+      replace(details, h('p', { class: 'notice' }, 'This exchange does not exist (any more).'));
+      src.update([]);
+      dst.update([]);
+      return;
+    }
     replace(details, dl([['Type', x.type], ['Features', exchangeFeatures(x)], ['Policy', x.policy || '–'],
       ['Arguments', Object.keys(x.arguments || {}).length ? JSON.stringify(x.arguments) : '–']]));
     src.update(from);
