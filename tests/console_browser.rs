@@ -251,3 +251,48 @@ async fn the_overview_shows_totals_rates_listeners_and_alarms() {
     broker.memory_alarm().set(false);
     broker.stop().await;
 }
+
+/// The vhost selector narrows the queue list to one vhost and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn the_vhost_selector_narrows_the_queue_list() {
+    let broker = TestBroker::start().await;
+    let api = Api::new(&broker.management_url(), "guest", "guest");
+    assert_eq!(api.put("/api/vhosts/sales", "{}").await.status, 201);
+    let perm = api
+        .put(
+            "/api/permissions/sales/guest",
+            r#"{"configure": ".*", "write": ".*", "read": ".*"}"#,
+        )
+        .await;
+    assert!(perm.status == 201 || perm.status == 204, "{}", perm.body);
+    let (_sales_conn, sales) = broker_channel_in(&broker, "sales").await;
+    declare(&sales, "sales-q").await;
+    let (_conn, ch) = broker.channel().await;
+    declare(&ch, "root-q").await;
+    let run = run_console_script(
+        &broker.management_url(),
+        "vhost.mjs",
+        &[
+            ("VHOST", "sales"),
+            ("OTHER_QUEUE", "sales-q"),
+            ("ROOT_QUEUE", "root-q"),
+        ],
+        SCRIPT_TIMEOUT,
+    )
+    .await;
+    run.assert_success("vhost.mjs");
+    broker.stop().await;
+}
+
+async fn broker_channel_in(
+    broker: &TestBroker,
+    vhost: &str,
+) -> (lapin::Connection, lapin::Channel) {
+    let conn = broker
+        .connect_as("guest", "guest", vhost)
+        .await
+        .expect("connect to the vhost");
+    let ch = conn.create_channel().await.expect("channel");
+    (conn, ch)
+}
