@@ -99,6 +99,10 @@ async fn a_lapin_queue_is_shown_published_to_read_moved_purged_and_deleted_from_
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .collect();
     assert_eq!(moved, ["m1", "m2", "m3", "hello from the browser"]);
+    assert!(
+        queue_exists(&conn, "console-added").await,
+        "the queue added in the console exists"
+    );
     broker.stop().await;
 }
 

@@ -110,6 +110,19 @@ run(async (context) => {
   await page.waitForSelector(`table.data a:text-is("${QUEUE}")`, { state: 'detached' });
   check(true, 'a deleted queue is gone from the list');
 
+  // Adding a queue: the API's error text is shown for bad arguments; then it works.
+  await page.fill('#queues-filter', '');
+  await page.fill('#add-queue input[name=name]', 'console-added');
+  await page.fill('#add-queue textarea[name=arguments]', '{"x-max-length": "abc"}');
+  await page.click('#add-queue button[type=submit]');
+  const error = await page.locator('#alerts .alert-error').textContent();
+  check(error.includes("invalid arg 'x-max-length'"), `the API's error is shown: ${error}`);
+  await page.fill('#add-queue textarea[name=arguments]', '{"x-max-length": 10}');
+  await page.click('#add-queue button[type=submit]');
+  const added = page.locator('table.data tr', { has: page.locator('a:text-is("console-added")') });
+  await added.waitFor();
+  check((await added.textContent()).includes('Lim'), 'the added queue is listed with its Lim badge');
+
   // A lapin consumer is listed on its queue's page.
   await page.goto(`${BASE}/#/queues/${enc('/')}/${WATCHED}`);
   await page.waitForSelector('td:text-is("console-watcher")');
