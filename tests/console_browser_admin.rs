@@ -1,116 +1,20 @@
-//! The console's Connections, Exchanges and Admin pages in a real browser: Playwright
-//! scripts (tests/console/*.mjs) drive Debian's headless chromium against a broker
-//! started here, and lapin clients and the API check what the clicks did. #[ignore]d
-//! for a plain `cargo test`; `bash tests/console/run.sh` installs chromium and node's
-//! packages and runs them (`.ci/run` runs that). Missing chromium or node fails them.
+//! The console's Admin page in a real browser: Playwright scripts (tests/console/*.mjs)
+//! drive Debian's headless chromium against a broker started here, and lapin clients
+//! and the API check what the clicks did. #[ignore]d for a plain `cargo test`;
+//! `bash tests/console/run.sh` installs chromium and node's packages and runs them
+//! (`.ci/run` runs that). Missing chromium or node fails them.
 
-use std::time::Duration;
+#[path = "console_support/mod.rs"]
+mod support;
 
-use futures_util::StreamExt;
-use lapin::options::{BasicGetOptions, BasicPublishOptions, BasicQosOptions, QueueDeclareOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Event};
+use lapin::BasicProperties;
 use serde_json::Value;
-use warren_testkit::basic::{consume, declare};
-use warren_testkit::browser::run_console_script;
+use support::{admin, browse, screenshots_dir};
+use warren_testkit::basic::declare;
 use warren_testkit::http::Api;
-use warren_testkit::{reply, TestBroker};
-
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// Runs `tests/console/{script}` against the broker with `env`; fails with its output.
-async fn browse(broker: &TestBroker, script: &str, env: &[(&str, &str)]) {
-    run_console_script(&broker.management_url(), script, env, SCRIPT_TIMEOUT)
-        .await
-        .assert_success(script);
-}
-
-/// Where the scripts save the README's screenshots: `WARREN_CONSOLE_SCREENSHOTS` (e.g.
-/// `docs/console`), or nowhere.
-fn screenshots_dir() -> String {
-    std::env::var("WARREN_CONSOLE_SCREENSHOTS").unwrap_or_default()
-}
-
-/// Publishes `body` to `queue`; false once the channel is closed.
-async fn publish_ok(ch: &Channel, queue: &str, body: &[u8]) -> bool {
-    ch.basic_publish(
-        "".into(),
-        queue.into(),
-        BasicPublishOptions::default(),
-        body,
-        BasicProperties::default(),
-    )
-    .await
-    .is_ok()
-}
-
-fn admin(broker: &TestBroker) -> Api {
-    Api::new(&broker.management_url(), "guest", "guest")
-}
-
-/// A lapin connection that names itself `name` (its client-provided name).
-async fn named_connection(broker: &TestBroker, name: &str) -> Connection {
-    let props = ConnectionProperties::default().with_connection_name(name.into());
-    Connection::connect(&broker.uri(), props)
-        .await
-        .expect("lapin connects")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs chromium and node: bash tests/console/run.sh"]
-async fn force_close_from_the_connections_page_reaches_the_lapin_client() {
-    // Rates sampled every 500 ms, so the list shows traffic soon (for the screenshot).
-    let broker = TestBroker::start_with(|c| c.stats_interval = Duration::from_millis(500)).await;
-    let conn = named_connection(&broker, "billing-worker").await;
-    let ch = conn.create_channel().await.expect("channel");
-    declare(&ch, "invoices").await;
-    let mut events = conn.events_listener();
-    // Live traffic on the connection until it is closed.
-    let traffic = tokio::spawn(async move {
-        while publish_ok(&ch, "invoices", b"invoice").await {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
-    let other = named_connection(&broker, "bystander").await;
-    let shots = screenshots_dir();
-    browse(
-        &broker,
-        "force_close.mjs",
-        &[
-            ("CONNECTION", "billing-worker"),
-            ("REASON", "moving to the new cluster"),
-            ("SCREENSHOTS", &shots),
-        ],
-    )
-    .await;
-    let error = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match events.next().await {
-                Some(Event::Error(e)) => break e,
-                Some(_) => continue,
-                None => panic!("events ended without an error"),
-            }
-        }
-    })
-    .await
-    .expect("lapin is told within 10 s");
-    assert_eq!(
-        reply(&error),
-        Some((
-            320,
-            "CONNECTION_FORCED - moving to the new cluster".to_owned()
-        ))
-    );
-    assert!(!conn.status().connected());
-    assert!(
-        other.status().connected(),
-        "only the chosen connection closes"
-    );
-    tokio::time::timeout(Duration::from_secs(10), traffic)
-        .await
-        .expect("the publisher stops with its connection")
-        .expect("the publisher task");
-}
+use warren_testkit::{assert_closed_with, reply, watch, TestBroker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and node: bash tests/console/run.sh"]
@@ -131,6 +35,7 @@ async fn a_user_vhost_and_permission_added_in_admin_let_lapin_in() {
             ("NEW_USER", "carol"),
             ("NEW_PASSWORD", "s3cret!"),
             ("NEW_VHOST", "warehouse"),
+            ("TOPIC_WRITE", "^orders\\."),
         ],
     )
     .await;
@@ -162,6 +67,45 @@ async fn a_user_vhost_and_permission_added_in_admin_let_lapin_in() {
         api.get("/api/queues/warehouse/carols-queue").await.status,
         200
     );
+    // The topic permission: publishing with orders.* is confirmed, billing.* refused.
+    let topic = api
+        .get("/api/topic-permissions/warehouse/carol")
+        .await
+        .json();
+    assert_eq!(topic[0]["exchange"], "amq.topic");
+    assert_eq!(topic[0]["write"], "^orders\\.");
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirm mode");
+    let confirm = ch
+        .basic_publish(
+            "amq.topic".into(),
+            "orders.new".into(),
+            BasicPublishOptions::default(),
+            b"order",
+            BasicProperties::default(),
+        )
+        .await
+        .expect("publish orders.new")
+        .await
+        .expect("the confirm");
+    assert!(confirm.is_ack(), "orders.new is allowed");
+    let mut closed = watch(&ch).await;
+    let _ = ch
+        .basic_publish(
+            "amq.topic".into(),
+            "billing.x".into(),
+            BasicPublishOptions::default(),
+            b"bill",
+            BasicProperties::default(),
+        )
+        .await;
+    assert_closed_with(
+        &mut closed,
+        403,
+        "ACCESS_REFUSED - access to topic 'billing.x' in exchange 'amq.topic' in vhost 'warehouse' refused for user 'carol'",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,195 +199,6 @@ async fn definitions_export_downloads_json_and_import_declares_an_exchange() {
     let audit = admin(&broker).get("/api/exchanges/%2F/audit").await;
     assert_eq!(audit.status, 200);
     assert_eq!(audit.json()["type"], "fanout");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs chromium and node: bash tests/console/run.sh"]
-async fn a_monitoring_user_sees_no_write_buttons() {
-    let broker = TestBroker::start().await;
-    let api = admin(&broker);
-    assert_eq!(
-        api.put(
-            "/api/users/watcher",
-            r#"{"password": "w4tch", "tags": "monitoring"}"#
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        api.put(
-            "/api/permissions/%2F/watcher",
-            r#"{"configure": ".*", "write": ".*", "read": ".*"}"#
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        api.put(
-            "/api/policies/%2F/ttl",
-            r#"{"pattern": "^t", "definition": {"message-ttl": 1000}}"#
-        )
-        .await
-        .status,
-        201
-    );
-    assert_eq!(
-        api.put("/api/vhost-limits/%2F/max-queues", r#"{"value": 100}"#)
-            .await
-            .status,
-        204
-    );
-    let conn = named_connection(&broker, "someone-elses-app").await;
-    let _ch = conn.create_channel().await.expect("channel");
-    browse(
-        &broker,
-        "read_only.mjs",
-        &[
-            ("USER_NAME", "watcher"),
-            ("USER_PASSWORD", "w4tch"),
-            ("CONNECTION", "someone-elses-app"),
-        ],
-    )
-    .await;
-    assert!(conn.status().connected());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs chromium and node: bash tests/console/run.sh"]
-async fn an_exchange_declared_bound_and_published_to_in_the_console_reaches_a_lapin_queue() {
-    let broker = TestBroker::start().await;
-    let (_conn, ch) = broker.channel().await;
-    declare(&ch, "shipments").await;
-    browse(
-        &broker,
-        "exchange.mjs",
-        &[
-            ("EXCHANGE", "events"),
-            ("QUEUE", "shipments"),
-            ("ROUTING_KEY", "ship.#"),
-            ("ROUTED_KEY", "ship.eu.berlin"),
-            ("BODY", "parcel 1"),
-            ("SCREENSHOTS", &screenshots_dir()),
-        ],
-    )
-    .await;
-    let got = ch
-        .basic_get("shipments".into(), BasicGetOptions { no_ack: true })
-        .await
-        .expect("basic.get")
-        .expect("the routed message is in the queue");
-    assert_eq!(got.delivery.data, b"parcel 1");
-    assert_eq!(got.delivery.exchange.as_str(), "events");
-    assert_eq!(got.delivery.routing_key.as_str(), "ship.eu.berlin");
-    let more = ch
-        .basic_get("shipments".into(), BasicGetOptions { no_ack: true })
-        .await
-        .expect("basic.get");
-    assert!(more.is_none(), "the unroutable message went nowhere");
-    let api = admin(&broker);
-    assert_eq!(
-        api.get("/api/exchanges/%2F/events").await.status,
-        404,
-        "deleted in the console"
-    );
-    assert_eq!(
-        api.get("/api/queues/%2F/shipments/bindings")
-            .await
-            .json()
-            .as_array()
-            .map(Vec::len),
-        Some(1),
-        "only the default exchange's binding is left"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs chromium and node: bash tests/console/run.sh"]
-async fn the_exchanges_connections_channels_and_admin_pages_are_accessible_and_fit_a_phone() {
-    let broker = TestBroker::start().await;
-    let conn = named_connection(&broker, "a11y-client").await;
-    let ch = conn.create_channel().await.expect("channel");
-    declare(&ch, "a11y-q").await;
-    let api = admin(&broker);
-    assert_eq!(
-        api.put(
-            "/api/policies/%2F/cap",
-            r#"{"pattern": "^a11y", "definition": {"max-length": 10}}"#
-        )
-        .await
-        .status,
-        201
-    );
-    browse(&broker, "a11y_admin.mjs", &[("CONNECTION", "a11y-client")]).await;
-    assert!(
-        conn.status().connected(),
-        "Escape cancelled the force close"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs chromium and node: bash tests/console/run.sh"]
-async fn a_channels_prefetch_unacked_and_consumer_are_shown_and_refresh_live() {
-    let broker = TestBroker::start().await;
-    let conn = named_connection(&broker, "metrics-reader").await;
-    let ch = conn.create_channel().await.expect("channel");
-    ch.basic_qos(7, BasicQosOptions::default())
-        .await
-        .expect("basic.qos");
-    declare(&ch, "readings").await;
-    // Deliveries stay unacknowledged: the consumer never acks.
-    let _consumer = consume(&ch, "readings", "reader-1").await;
-    for i in 0..3 {
-        publish_ok(&ch, "readings", format!("r{i}").as_bytes()).await;
-    }
-    let api = admin(&broker);
-    let channel = format!("{} (1)", connection_named(&api, "metrics-reader").await);
-    let unacked = warren_testkit::eventually(warren_testkit::WAIT, || async {
-        let path = format!("/api/channels/{}", encode(&channel));
-        api.get(&path).await.json()["messages_unacknowledged"] == 3
-    })
-    .await;
-    assert!(unacked, "three deliveries wait for acks");
-    browse(
-        &broker,
-        "channels.mjs",
-        &[
-            ("CHANNEL", &channel),
-            ("PREFETCH", "7"),
-            ("CONSUMER", "reader-1"),
-            ("QUEUE", "readings"),
-            ("UNACKED", "3"),
-        ],
-    )
-    .await;
-    let path = format!("/api/channels/{}", encode(&channel));
-    assert_eq!(api.get(&path).await.json()["messages_unacknowledged"], 4);
-}
-
-/// The server's name of the connection whose client-provided name is `provided`.
-async fn connection_named(api: &Api, provided: &str) -> String {
-    let all = api.get("/api/connections").await.json();
-    all.as_array()
-        .expect("connections")
-        .iter()
-        .find(|c| c["user_provided_name"] == provided)
-        .and_then(|c| c["name"].as_str())
-        .expect("the connection is listed")
-        .to_owned()
-}
-
-/// Percent-encodes a path segment.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,11 @@
 // Admin: add the user NEW_USER (password NEW_PASSWORD, tag management), the vhost
-// NEW_VHOST, and give the user every permission in it, each seen in its table.
+// NEW_VHOST, give the user every permission in it and a topic permission on amq.topic
+// (publish only with routing keys matching TOPIC_WRITE), each seen in its table.
 // SCREENSHOTS: a directory for the README's PNGs (Admin › Users).
 import { check, run } from './lib.mjs';
 import { rowWith, session } from './admin_lib.mjs';
 
-const { NEW_USER, NEW_PASSWORD, NEW_VHOST, SCREENSHOTS } = process.env;
+const { NEW_USER, NEW_PASSWORD, NEW_VHOST, TOPIC_WRITE, SCREENSHOTS } = process.env;
 
 run(async (context) => {
   const { page, go } = await session(context, 'guest', 'guest');
@@ -34,6 +35,14 @@ run(async (context) => {
   await perms.getByRole('button', { name: 'Set permission' }).click();
   await page.getByRole('table', { name: 'Permissions' }).getByRole('row').filter({ hasText: NEW_USER }).filter({ hasText: NEW_VHOST }).waitFor();
   check(true, 'the permission is listed');
+  const topic = page.getByRole('form', { name: 'Set topic permission' });
+  await topic.getByLabel('User').selectOption(NEW_USER);
+  await topic.getByLabel('Virtual host').selectOption(NEW_VHOST);
+  await topic.getByLabel('Topic exchange').fill('amq.topic');
+  await topic.getByLabel(/^Write regexp/).fill(TOPIC_WRITE);
+  await topic.getByRole('button', { name: 'Set topic permission' }).click();
+  await page.getByRole('table', { name: 'Topic permissions' }).getByRole('row').filter({ hasText: TOPIC_WRITE }).waitFor();
+  check(true, 'the topic permission is listed');
   if (SCREENSHOTS) {
     await go('admin/users');
     await rowWith(page, NEW_USER).waitFor();
