@@ -245,6 +245,7 @@ async fn admin_edits_tags_sets_limits_and_deletes_what_it_is_asked_to() {
             ("USER", "dave"),
             ("MAX_QUEUES", "5"),
             ("POLICY", "old-cap"),
+            ("OPERATOR_POLICY", "op-cap"),
             ("VHOST", "scratch"),
             ("DOOMED", "eve"),
         ],
@@ -269,6 +270,9 @@ async fn admin_edits_tags_sets_limits_and_deletes_what_it_is_asked_to() {
         serde_json::json!([])
     );
     assert_eq!(api.get("/api/policies/%2F/old-cap").await.status, 404);
+    let op = api.get("/api/operator-policies/%2F/op-cap").await.json();
+    assert_eq!(op["definition"], serde_json::json!({"max-length": 100}));
+    assert_eq!(op["apply-to"], "queues");
     assert_eq!(api.get("/api/users/eve").await.status, 404);
     assert_eq!(api.get("/api/vhosts/scratch").await.status, 404);
     let refused = broker.connect_as("dave", "pw1", "/").await.unwrap_err();

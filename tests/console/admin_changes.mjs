@@ -1,11 +1,12 @@
 // Admin changes and removals: give USER the monitoring tag without touching its
 // password; set the vhost limit max-queues MAX_QUEUES on "/"; set and clear a user
-// limit; delete the policy POLICY, USER's permissions in "/", the vhost VHOST (typed
-// confirmation) and the user DOOMED. Each change is seen in its table.
+// limit; add the operator policy OPERATOR_POLICY; delete the policy POLICY, USER's
+// permissions in "/", the vhost VHOST (typed confirmation) and the user DOOMED. Each
+// change is seen in its table.
 import { check, run } from './lib.mjs';
 import { rowWith, session } from './admin_lib.mjs';
 
-const { USER, MAX_QUEUES, POLICY, VHOST, DOOMED } = process.env;
+const { USER, MAX_QUEUES, POLICY, OPERATOR_POLICY, VHOST, DOOMED } = process.env;
 
 run(async (context) => {
   const { page, go } = await session(context, 'guest', 'guest');
@@ -48,6 +49,15 @@ run(async (context) => {
   await confirm();
   await gone('Policies', POLICY);
   check(true, 'the deleted policy leaves the list');
+  const policy = page.getByRole('form', { name: 'Add / update a policy' });
+  await policy.getByLabel('Kind').selectOption('operator-policies');
+  await policy.getByLabel('Name').fill(OPERATOR_POLICY);
+  await policy.getByLabel('Pattern').fill('.*');
+  await policy.getByLabel('Apply to').selectOption('queues');
+  await policy.getByLabel('Definition').fill('max-length = 100');
+  await policy.getByRole('button', { name: 'Add / update policy' }).click();
+  await page.getByRole('table', { name: 'Operator policies' }).getByRole('row').filter({ hasText: OPERATOR_POLICY }).waitFor();
+  check(true, 'the operator policy is listed');
 
   await go('admin/permissions');
   await page.getByRole('button', { name: `Clear permissions of ${USER} in /` }).click();
