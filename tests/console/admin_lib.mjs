@@ -5,7 +5,7 @@ import { BASE, login, newPage } from './lib.mjs';
 /** A page logged in as `user`; `go(route)` opens `#/route` and waits for its heading. */
 export async function session(context, user, password, viewport) {
   const page = await newPage(context, viewport);
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000); // CI runs these beside a loaded debug build
   await login(page, user, password);
   const go = async (route) => {
     await page.goto(`${BASE}/#/${route}`);
