@@ -118,6 +118,11 @@ pub struct Limits {
     /// 397 MiB; crates/warren-perf/backlog.sh).
     /// Config: `limits.store_cache_bytes`.
     pub store_cache_bytes: u64,
+    /// Size of the store's segment files of persistent message bodies (the log rolls
+    /// to a new file there; space comes back a whole file at a time, see
+    /// `store_compaction`). Default 64 MiB; 4096 ..= 4294967295.
+    /// Config: `limits.store_segment_bytes`.
+    pub store_segment_bytes: u64,
     /// When the store compacts its files (space is never returned otherwise). Default:
     /// check every 10 s; compact when the files are at least 64 MiB, at least 4 times
     /// the live data, and the live data is at most 16 MiB (writers wait while it is
@@ -239,6 +244,7 @@ impl Default for Limits {
             spill_segment_bytes: 16 << 20,
             spill_memory_pressure: 0.8,
             store_cache_bytes: 32 * 1024 * 1024,
+            store_segment_bytes: 64 << 20,
             store_compaction: CompactionConfig {
                 check_every: Some(Duration::from_secs(10)),
                 min_file_bytes: 64 << 20,

@@ -58,6 +58,7 @@ pub fn open_store(data_dir: &Path, limits: &Limits) -> Result<Arc<dyn Store>, Re
     let mut config = StoreConfig::new(data_dir.join("store"));
     config.cache_capacity_bytes = limits.store_cache_bytes;
     config.compaction = limits.store_compaction.clone();
+    config.segment_bytes = limits.store_segment_bytes;
     let store = SledStore::open(&config).map_err(RecoveryError::Open)?;
     let t = store.open_timings();
     info!(

@@ -101,6 +101,7 @@ pub struct LimitsFile {
     pub spill_page_size: Option<usize>,
     pub spill_page_bytes: Option<SizeOrFraction>,
     pub spill_segment_bytes: Option<SizeOrFraction>,
+    pub store_segment_bytes: Option<SizeOrFraction>,
     pub spill_memory_pressure: Option<f64>,
     pub paging_stream_tail_bytes: Option<usize>,
     pub store_cache_bytes: Option<SizeOrFraction>,

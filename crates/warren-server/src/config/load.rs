@@ -551,6 +551,9 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
     if let Some(v) = f.spill_page_bytes {
         l.spill.page_bytes = size("spill_page_bytes", v)? as usize;
     }
+    if let Some(v) = f.store_segment_bytes {
+        l.store_segment_bytes = size("store_segment_bytes", v)?;
+    }
     if let Some(v) = f.spill_segment_bytes {
         l.spill_segment_bytes = size("spill_segment_bytes", v)?;
     }
@@ -655,6 +658,13 @@ fn apply_limits(l: &mut Limits, f: LimitsFile, origin: &Origin<'_>) -> Result<()
             origin,
             "limits.store_compaction_segment_step_bytes",
             "must be at least 1",
+        ));
+    }
+    if l.store_segment_bytes < 4096 || l.store_segment_bytes > u64::from(u32::MAX) {
+        return Err(value_err(
+            origin,
+            "limits.store_segment_bytes",
+            "must be between 4096 and 4294967295",
         ));
     }
     if l.spill_segment_bytes < 4096 || l.spill_segment_bytes > u64::from(u32::MAX) {

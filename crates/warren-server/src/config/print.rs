@@ -87,6 +87,7 @@ pub fn to_file(loaded: &Loaded) -> ConfigFile {
             spill_page_size: Some(l.spill.page_size),
             spill_page_bytes: bytes(l.spill.page_bytes as u64),
             spill_segment_bytes: bytes(l.spill_segment_bytes),
+            store_segment_bytes: bytes(l.store_segment_bytes),
             spill_memory_pressure: Some(l.spill_memory_pressure),
             paging_stream_tail_bytes: Some(l.paging.stream_tail_bytes),
             store_cache_bytes: bytes(l.store_cache_bytes),
