@@ -300,3 +300,31 @@ async fn broker_channel_in(
     let ch = conn.create_channel().await.expect("channel");
     (conn, ch)
 }
+
+/// The Queues page refreshes in place (the same rows, new depths) and stops asking
+/// once the user leaves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and node: bash tests/console/run.sh"]
+async fn the_queue_list_refreshes_in_place_and_stops_when_left() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.channel().await;
+    declare(&ch, "growing").await;
+    publish(&ch, "growing", b"1").await;
+    wait_depth(&ch, "growing", 1).await;
+    let grower = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            publish(&ch, "growing", b"more").await;
+        }
+    });
+    let run = run_console_script(
+        &broker.management_url(),
+        "refresh.mjs",
+        &[("QUEUE", "growing")],
+        SCRIPT_TIMEOUT,
+    )
+    .await;
+    grower.abort();
+    run.assert_success("refresh.mjs");
+    broker.stop().await;
+}
