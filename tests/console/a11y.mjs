@@ -3,41 +3,13 @@
 // least 4.5:1 (WCAG AA), and at 390 px (a phone) nothing makes the page scroll
 // sideways (wide tables scroll inside their own box). Input (env): QUEUE.
 import { BASE, PHONE, check, newPage, run } from './lib.mjs';
+import { TEXT, lowContrast, scrollWidth, unlabelled } from './a11y_lib.mjs';
 
 const { QUEUE } = process.env;
 const PAGES = ['#/overview', '#/queues', `#/queues/${encodeURIComponent('/')}/${QUEUE}`];
 
-function luminance([r, g, b]) {
-  const lin = (c) => {
-    const s = c / 255;
-    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-  };
-  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-}
-
-function ratio(fg, bg) {
-  const [a, b] = [luminance(fg), luminance(bg)].sort((x, y) => y - x);
-  return (a + 0.05) / (b + 0.05);
-}
-
-// Text colour and the first opaque background behind each element matching `selector`.
-async function colours(page, selector) {
-  return page.locator(selector).evaluateAll((els) => els.filter((el) => el.offsetParent !== null).map((el) => {
-    const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
-    const fg = rgb(getComputedStyle(el).color);
-    let node = el;
-    let bg = [255, 255, 255];
-    while (node && node.nodeType === 1) {
-      const c = rgb(getComputedStyle(node).backgroundColor);
-      if (c.length === 3 || (c.length === 4 && c[3] === 1)) { bg = c.slice(0, 3); break; }
-      node = node.parentElement;
-    }
-    return { text: el.textContent.trim().slice(0, 30), fg: fg.slice(0, 3), bg };
-  }));
-}
-
-const TEXT = ['h1', 'h2', 'p', 'label', 'th', 'td', 'dt', 'dd', '#nav a', 'button', '.badge', '.table-status',
-  '.legend-value', '.gauge-text', '#user', '.chart-axis .tick', 'a'];
+// The shared text list, plus the Overview's chart and gauge labels.
+const TEXT_HERE = [...TEXT, '.legend-value', '.gauge-text', '.chart-axis .tick'];
 
 run(async (context) => {
   const page = await newPage(context);
@@ -72,20 +44,9 @@ run(async (context) => {
     await page.goto(`${BASE}/${hash}`);
     await page.waitForSelector('main .page h1');
     await page.waitForSelector('table.data tbody tr, .totals li');
-    const unlabelled = await page.locator('input, select, textarea').evaluateAll((els) => els
-      .filter((el) => el.type !== 'hidden' && !el.labels?.length && !el.getAttribute('aria-label'))
-      .map((el) => el.outerHTML.slice(0, 80)));
-    check(unlabelled.length === 0, `${hash}: every form control has a label ${unlabelled.join(' ')}`);
-    const low = [];
-    let seen = 0;
-    for (const sel of TEXT) {
-      for (const c of await colours(page, sel)) {
-        if (!c.text) continue;
-        seen += 1;
-        const r = ratio(c.fg, c.bg);
-        if (r < 4.5) low.push(`${sel} "${c.text}" ${r.toFixed(2)}:1`);
-      }
-    }
+    const bare = await unlabelled(page);
+    check(bare.length === 0, `${hash}: every form control has a label ${bare.join(' ')}`);
+    const { low, seen } = await lowContrast(page, TEXT_HERE);
     check(seen > 10 && low.length === 0, `${hash}: text contrast at least 4.5:1 (${seen} elements) ${low.slice(0, 5).join('; ')}`);
   }
 
@@ -102,7 +63,7 @@ run(async (context) => {
     await page.goto(`${BASE}/${hash}`);
     await page.waitForSelector('main .page h1');
     await page.waitForSelector('table.data tbody tr, .totals li');
-    const width = await page.locator('html').evaluate((el) => el.scrollWidth);
+    const width = await scrollWidth(page);
     check(width <= PHONE.width, `${hash} at ${PHONE.width} px has no sideways scroll (content ${width} px)`);
   }
 });

@@ -45,11 +45,12 @@ export async function unlabelled(page) {
     .map((el) => el.outerHTML.slice(0, 80)));
 }
 
-/** Text below 4.5:1 on the page, and how many text elements were looked at. */
-export async function lowContrast(page) {
+/** Text below 4.5:1 on the page among `selectors`, and how many text elements were
+ *  looked at. */
+export async function lowContrast(page, selectors = TEXT) {
   const low = [];
   let seen = 0;
-  for (const sel of TEXT) {
+  for (const sel of selectors) {
     for (const c of await colours(page, sel)) {
       if (!c.text) continue;
       seen += 1;
