@@ -5,6 +5,9 @@
 //! fails rather than pass without checking anything.
 
 mod common;
+// warren-testkit's tmpfs helper, by path: this crate cannot depend on warren-testkit
+// (it depends on the broker, which depends on this crate).
+#[path = "../../warren-testkit/src/tmpfs.rs"]
 mod tmpfs;
 
 use std::process::Command;

@@ -7,6 +7,9 @@
 
 use warren_store::{Position, SegmentConfig, SegmentLog};
 
+// warren-testkit's tmpfs helper, by path: this crate cannot depend on warren-testkit
+// (it depends on the broker, which depends on this crate).
+#[path = "../../warren-testkit/src/tmpfs.rs"]
 mod tmpfs;
 use tmpfs::Tmpfs;
 
