@@ -232,6 +232,40 @@ pub fn check_equivalent(
 }
 
 /// Whether an `x-queue-type` value (or its absence) names a classic queue.
+/// RabbitMQ's refusal (406) of an argument that queues of `queue_type` (its internal
+/// name, e.g. `rabbit_quorum_queue`) do not take.
+pub(super) fn refused_arg(key: &str, queue: &str, vhost: &str, queue_type: &str) -> AmqpError {
+    AmqpError::precondition_failed(format!(
+        "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}' of queue type {queue_type}"
+    ))
+}
+
+/// Quorum queues and streams must be durable, and neither exclusive nor auto-delete:
+/// RabbitMQ's 406 naming the first property that is wrong, in its order.
+pub(super) fn check_replicated_properties(
+    queue: &str,
+    vhost: &str,
+    durable: bool,
+    exclusive: bool,
+    auto_delete: bool,
+) -> AmqpResult<()> {
+    let bad = if auto_delete {
+        Some("auto-delete")
+    } else if exclusive {
+        Some("exclusive-owner")
+    } else if !durable {
+        Some("non-durable")
+    } else {
+        None
+    };
+    match bad {
+        Some(prop) => Err(AmqpError::precondition_failed(format!(
+            "invalid property '{prop}' for queue '{queue}' in vhost '{vhost}'"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn is_classic(v: Option<&FieldValue>) -> bool {
     match v {
         None => true,
@@ -329,25 +363,10 @@ impl QueueArgs {
             // RabbitMQ's order: arguments quorum queues refuse, then properties.
             for key in ["x-max-priority", "x-queue-mode"] {
                 if args.get(key).is_some() {
-                    return Err(AmqpError::precondition_failed(format!(
-                        "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}' of queue type rabbit_quorum_queue"
-                    )));
+                    return Err(refused_arg(key, queue, vhost, "rabbit_quorum_queue"));
                 }
             }
-            let bad = if auto_delete {
-                Some("auto-delete")
-            } else if exclusive {
-                Some("exclusive-owner")
-            } else if !durable {
-                Some("non-durable")
-            } else {
-                None
-            };
-            if let Some(prop) = bad {
-                return Err(AmqpError::precondition_failed(format!(
-                    "invalid property '{prop}' for queue '{queue}' in vhost '{vhost}'"
-                )));
-            }
+            check_replicated_properties(queue, vhost, durable, exclusive, auto_delete)?;
         }
         if let Some(mode) = p.string("x-queue-mode")? {
             if mode != "default" && mode != "lazy" {

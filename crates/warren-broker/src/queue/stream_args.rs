@@ -6,7 +6,7 @@
 
 use warren_protocol::{FieldTable, FieldValue};
 
-use super::args::type_name;
+use super::args::{check_replicated_properties, refused_arg, type_name};
 use crate::error::{AmqpError, AmqpResult};
 
 /// RabbitMQ's default `x-stream-max-segment-size-bytes` (500 MB).
@@ -121,25 +121,10 @@ pub fn parse_stream(
     };
     for (key, _) in args.iter() {
         if REFUSED_FOR_STREAMS.contains(&key) {
-            return Err(AmqpError::precondition_failed(format!(
-                "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}' of queue type rabbit_stream_queue"
-            )));
+            return Err(refused_arg(key, queue, vhost, "rabbit_stream_queue"));
         }
     }
-    let bad = if auto_delete {
-        Some("auto-delete")
-    } else if exclusive {
-        Some("exclusive-owner")
-    } else if !durable {
-        Some("non-durable")
-    } else {
-        None
-    };
-    if let Some(prop) = bad {
-        return Err(AmqpError::precondition_failed(format!(
-            "invalid property '{prop}' for queue '{queue}' in vhost '{vhost}'"
-        )));
-    }
+    check_replicated_properties(queue, vhost, durable, exclusive, auto_delete)?;
     Ok(StreamArgs {
         max_age_ms,
         segment_bytes,
