@@ -115,21 +115,7 @@ export function dataTable(options) {
   }
 
   function renderRows(items) {
-    if (!items.length) {
-      replace(tbody, h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, empty)));
-      return;
-    }
-    if (tbody.firstChild && tbody.firstChild.classList.contains('empty')) tbody.replaceChildren();
-    items.forEach((row, i) => {
-      let tr = tbody.children[i];
-      if (!tr) {
-        tr = h('tr', null, columns.map((c) => h('td', { class: c.num ? 'num' : null })));
-        tbody.append(tr);
-      }
-      tr.dataset.key = rowKey(row);
-      columns.forEach((c, j) => setCell(tr.children[j], c.cell ? c.cell(row) : row[c.key]));
-    });
-    while (tbody.children.length > items.length) tbody.lastChild.remove();
+    fillRows(tbody, columns, items, empty, rowKey);
   }
 
   function renderPager(r) {
@@ -170,6 +156,27 @@ export function setCell(td, content) {
   setContent(td, content);
 }
 
+/** Updates `tbody` to show `items` in place: existing rows and cells are reused (no
+ *  flicker), extra rows removed, and a single "empty" row shown when there are none.
+ *  With `rowKey`, each row carries its item's key as `data-key`. */
+function fillRows(tbody, columns, items, empty, rowKey = null) {
+  if (!items.length) {
+    replace(tbody, h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, empty)));
+    return;
+  }
+  if (tbody.firstChild && tbody.firstChild.classList.contains('empty')) tbody.replaceChildren();
+  items.forEach((row, i) => {
+    let tr = tbody.children[i];
+    if (!tr) {
+      tr = h('tr', null, columns.map((c) => h('td', { class: c.num ? 'num' : null })));
+      tbody.append(tr);
+    }
+    if (rowKey) tr.dataset.key = rowKey(row);
+    columns.forEach((c, j) => setCell(tr.children[j], c.cell ? c.cell(row) : row[c.key]));
+  });
+  while (tbody.children.length > items.length) tbody.lastChild.remove();
+}
+
 /** A small static table (for short lists a page already has in full: consumers,
  *  bindings, listeners): rows rebuilt in place like dataTable's.
  *  staticTable({caption, columns, rowKey, empty}) -> {el, update(items)}. */
@@ -181,20 +188,7 @@ export function staticTable({ caption, columns, empty = 'Nothing to show.' }) {
   return {
     el: h('div', { class: 'table-scroll' }, table),
     update(items) {
-      if (!items.length) {
-        replace(tbody, h('tr', { class: 'empty' }, h('td', { colspan: columns.length }, empty)));
-        return;
-      }
-      if (tbody.firstChild && tbody.firstChild.classList.contains('empty')) tbody.replaceChildren();
-      items.forEach((row, i) => {
-        let tr = tbody.children[i];
-        if (!tr) {
-          tr = h('tr', null, columns.map((c) => h('td', { class: c.num ? 'num' : null })));
-          tbody.append(tr);
-        }
-        columns.forEach((c, j) => setCell(tr.children[j], c.cell ? c.cell(row) : row[c.key]));
-      });
-      while (tbody.children.length > items.length) tbody.lastChild.remove();
+      fillRows(tbody, columns, items, empty);
     },
   };
 }
